@@ -1,0 +1,409 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	"github.com/cometbft/cometbft/libs/log"
+
+	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/store"
+)
+
+// Version is the application's version, reported in Info.
+const (
+	Version    = "0.1.0"
+	AppVersion = 1
+	Codespace  = "civicledger"
+)
+
+var _ abci.Application = (*App)(nil)
+
+// App is the Civic Ledger ABCI application.
+type App struct {
+	abci.BaseApplication
+
+	mu     sync.Mutex
+	store  *store.MultiStore
+	logger log.Logger
+	sigs   *sigCache
+
+	chainID string
+
+	// Check state: a throwaway overlay over the last committed version,
+	// reset at every Commit.
+	check     *ledger.Block
+	lastTime  time.Time
+	lastBlock int64
+
+	// Set by FinalizeBlock, checked by Commit.
+	pendingHash   []byte
+	pendingHeight int64
+
+	// OnBlock, if set, is called after each Commit with the committed
+	// height (tests use it to check invariants after every block).
+	OnBlock func(height int64, r ledger.Reader)
+}
+
+// New returns an App over an opened store.
+func New(st *store.MultiStore, logger log.Logger) *App {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	return &App{store: st, logger: logger, sigs: newSigCache(200_000)}
+}
+
+// Store returns the app's multistore.
+func (a *App) Store() *store.MultiStore { return a.store }
+
+// Info runs when CometBFT starts (handshake) to learn the last committed
+// height and AppHash, and replays blocks the app has not committed.
+func (a *App) Info(_ context.Context, _ *abci.RequestInfo) (*abci.ResponseInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h, err := a.store.LastHash()
+	if err != nil {
+		return nil, err
+	}
+	return &abci.ResponseInfo{
+		Data:             "civic-ledger",
+		Version:          Version,
+		AppVersion:       AppVersion,
+		LastBlockHeight:  a.store.Version(),
+		LastBlockAppHash: h,
+	}, nil
+}
+
+// InitChain runs once, at genesis: it writes the agencies and parameters
+// from app_state and returns the genesis AppHash. The validator set is the
+// genesis file's (the agencies' keys); InitChain returns no changes to it.
+func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var gs ledger.GenesisState
+	dec := json.NewDecoder(bytes.NewReader(req.AppStateBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&gs); err != nil {
+		return nil, fmt.Errorf("genesis app_state: %w", err)
+	}
+	if err := checkValidators(&gs, req.Validators); err != nil {
+		return nil, err
+	}
+	if req.InitialHeight > 1 {
+		a.store.SetInitialVersion(req.InitialHeight)
+	}
+	if err := ledger.InitGenesis(a.store, req.ChainId, &gs); err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	a.chainID = req.ChainId
+	return &abci.ResponseInitChain{AppHash: a.store.WorkingHash()}, nil
+}
+
+// checkValidators insists that the genesis validator set is exactly the
+// agencies' validator keys and powers.
+func checkValidators(gs *ledger.GenesisState, vals []abci.ValidatorUpdate) error {
+	want := map[string]int64{}
+	for _, ag := range gs.Agencies {
+		want[string(ag.ValidatorKey)] = ag.Power
+	}
+	if len(vals) != len(want) {
+		return fmt.Errorf("genesis has %d validators but %d agencies", len(vals), len(want))
+	}
+	for _, v := range vals {
+		key := v.PubKey.GetEd25519()
+		p, ok := want[string(key)]
+		if !ok || p != v.Power {
+			return fmt.Errorf("genesis validator %X (power %d) is not an agency's validator key and power", key, v.Power)
+		}
+	}
+	return nil
+}
+
+// CheckTx runs for every tx entering the mempool (and again, as a recheck,
+// after each Commit): strict decoding, signatures, then the full rules
+// against the check state, so that a tx that would fail is not gossiped.
+func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.ensureCheckState(); err != nil {
+		return nil, err
+	}
+	tx, err := ledger.DecodeTx(req.Tx, a.check.Params().MaxTxBytes)
+	if err == nil {
+		err = a.verify(tx)
+	}
+	if err != nil {
+		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeOf(err)), Log: logOf(err), Codespace: Codespace}, nil
+	}
+	res := a.check.Deliver(tx)
+	if res.Code != ledger.CodeOK {
+		return &abci.ResponseCheckTx{Code: uint32(res.Code), Log: logOf(res.Err), Codespace: Codespace}, nil
+	}
+	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1}, nil
+}
+
+func (a *App) ensureCheckState() error {
+	if a.check != nil {
+		return nil
+	}
+	v := a.store.Version()
+	view, err := a.store.At(v)
+	if err != nil {
+		return err
+	}
+	if a.chainID == "" {
+		a.chainID, err = loadChainID(view)
+		if err != nil {
+			return err
+		}
+	}
+	t := a.lastTime
+	if t.IsZero() {
+		t = time.Now().UTC() // check state only: never reaches consensus
+	}
+	blk, _, err := ledger.BeginBlock(ledger.NewOverlay(view), ledger.BlockInfo{ChainID: a.chainID, Height: v + 1, Time: t})
+	if err != nil {
+		return err
+	}
+	a.check = blk
+	return nil
+}
+
+// loadChainID reads the chain id from the seed record of the meta store.
+func loadChainID(r ledger.Reader) (string, error) {
+	bz, err := r.Get(ledger.StoreMeta, ledger.SeedKey)
+	if err != nil {
+		return "", err
+	}
+	var seed struct {
+		ChainID string `json:"chain_id"`
+	}
+	if err := json.Unmarshal(bz, &seed); err != nil || seed.ChainID == "" {
+		return "", fmt.Errorf("state has no chain id seed")
+	}
+	return seed.ChainID, nil
+}
+
+// verify checks a tx's signatures, consulting and filling the cache.
+func (a *App) verify(tx *ledger.Tx) error {
+	if a.sigs.has(tx.Hash) {
+		return nil
+	}
+	if err := tx.VerifySignatures(); err != nil {
+		return err
+	}
+	a.sigs.add(tx.Hash)
+	return nil
+}
+
+// PrepareProposal runs on the block proposer: it keeps the mempool's order
+// and drops txs that would overflow the block.
+func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
+	var total int64
+	txs := make([][]byte, 0, len(req.Txs))
+	for _, tx := range req.Txs {
+		if total+int64(len(tx)) > req.MaxTxBytes {
+			break
+		}
+		total += int64(len(tx))
+		txs = append(txs, tx)
+	}
+	return &abci.ResponsePrepareProposal{Txs: txs}, nil
+}
+
+// ProcessProposal runs on every validator for a proposed block. Invalid txs
+// are included with a failure code rather than rejecting the block, so any
+// well-formed proposal is accepted.
+func (a *App) ProcessProposal(_ context.Context, _ *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// FinalizeBlock runs once per decided block: it applies every tx in order to
+// the working state and returns the results and the new AppHash (saved by
+// Commit).
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.chainID == "" {
+		view, err := a.store.At(a.store.Version())
+		if err != nil {
+			return nil, err
+		}
+		if a.chainID, err = loadChainID(view); err != nil {
+			return nil, err
+		}
+	}
+	info := ledger.BlockInfo{ChainID: a.chainID, Height: req.Height, Time: req.Time}
+	blk, beginEvents, err := ledger.BeginBlock(a.store, info)
+	if err != nil {
+		return nil, fmt.Errorf("begin block %d: %w", req.Height, err)
+	}
+	maxBytes := blk.Params().MaxTxBytes
+	txs := make([]*ledger.Tx, len(req.Txs))
+	errs := make([]error, len(req.Txs))
+	for i, raw := range req.Txs {
+		txs[i], errs[i] = ledger.DecodeTx(raw, maxBytes)
+	}
+	a.verifyBatch(txs, errs)
+	results := make([]*abci.ExecTxResult, len(req.Txs))
+	for i, tx := range txs {
+		if errs[i] != nil {
+			results[i] = &abci.ExecTxResult{Code: uint32(ledger.CodeOf(errs[i])), Log: logOf(errs[i]), Codespace: Codespace}
+			continue
+		}
+		res := blk.Deliver(tx)
+		r := &abci.ExecTxResult{Code: uint32(res.Code), Events: toABCIEvents(res.Events)}
+		if res.Code != ledger.CodeOK {
+			r.Log = logOf(res.Err)
+			r.Codespace = Codespace
+		}
+		results[i] = r
+	}
+	if err := blk.End(); err != nil {
+		return nil, fmt.Errorf("end block %d: %w", req.Height, err)
+	}
+	a.pendingHash = a.store.WorkingHash()
+	a.pendingHeight = req.Height
+	a.lastTime = req.Time
+	return &abci.ResponseFinalizeBlock{
+		Events:    toABCIEvents(beginEvents),
+		TxResults: results,
+		AppHash:   a.pendingHash,
+	}, nil
+}
+
+// verifyBatch checks the signatures of every decoded tx not already in the
+// cache with CometBFT's batch verifier; on a batch failure it falls back to
+// per-signature results. errs[i] is set for txs with a bad signature.
+func (a *App) verifyBatch(txs []*ledger.Tx, errs []error) {
+	type item struct{ tx, sig int }
+	bv := cmted25519.NewBatchVerifier()
+	var items []item
+	for i, tx := range txs {
+		if errs[i] != nil || a.sigs.has(tx.Hash) {
+			continue
+		}
+		msg := ledger.SignBytes(tx.BodyBytes)
+		for j, s := range tx.Signatures {
+			if err := bv.Add(cmted25519.PubKey(s.PubKey), msg, s.Signature); err != nil {
+				errs[i] = fmt.Errorf("signatures[%d]: %v: %w", j, err, ledger.ErrBadSignature)
+				break
+			}
+			items = append(items, item{i, j})
+		}
+	}
+	if len(items) == 0 {
+		return
+	}
+	ok, each := bv.Verify()
+	bad := map[int]int{}
+	if !ok {
+		for k, good := range each {
+			if !good {
+				if _, seen := bad[items[k].tx]; !seen {
+					bad[items[k].tx] = items[k].sig
+				}
+			}
+		}
+	}
+	for _, it := range items {
+		if errs[it.tx] != nil {
+			continue
+		}
+		if j, isBad := bad[it.tx]; isBad {
+			errs[it.tx] = fmt.Errorf("signatures[%d]: %w", j, ledger.ErrBadSignature)
+			continue
+		}
+		a.sigs.add(txs[it.tx].Hash)
+	}
+}
+
+// Commit runs after FinalizeBlock: it saves every store at the block's
+// height. A hash different from the one FinalizeBlock returned means the
+// node's state is broken, and it must stop.
+func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	hash, version, err := a.store.Commit()
+	if err != nil {
+		panic(fmt.Sprintf("commit: %v", err))
+	}
+	if a.pendingHash != nil && (!bytes.Equal(hash, a.pendingHash) || version != a.pendingHeight) {
+		panic(fmt.Sprintf("commit: saved version %d hash %X, but FinalizeBlock(%d) returned %X", version, hash, a.pendingHeight, a.pendingHash))
+	}
+	a.pendingHash = nil
+	a.check = nil
+	a.lastBlock = version
+	if a.OnBlock != nil {
+		view, err := a.store.At(version)
+		if err == nil {
+			a.OnBlock(version, view)
+		}
+	}
+	return &abci.ResponseCommit{}, nil
+}
+
+// logOf is the log of a failed tx: the ledger error's message (it names the
+// field or rule) or a fixed text for internal errors.
+func logOf(err error) string {
+	if ledger.CodeOf(err) == ledger.CodeInternal {
+		return "internal error"
+	}
+	return err.Error()
+}
+
+func toABCIEvents(evs []ledger.Event) []abci.Event {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]abci.Event, len(evs))
+	for i, e := range evs {
+		attrs := make([]abci.EventAttribute, len(e.Attrs))
+		for j, at := range e.Attrs {
+			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: at.Index}
+		}
+		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
+	}
+	return out
+}
+
+// sigCache remembers the hashes of txs whose signatures verified, bounded
+// in size (oldest evicted first).
+type sigCache struct {
+	mu   sync.Mutex
+	set  map[[32]byte]struct{}
+	ring [][32]byte
+	next int
+}
+
+func newSigCache(n int) *sigCache {
+	return &sigCache{set: make(map[[32]byte]struct{}, n), ring: make([][32]byte, n)}
+}
+
+func (c *sigCache) has(h [32]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.set[h]
+	return ok
+}
+
+func (c *sigCache) add(h [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.set[h]; ok {
+		return
+	}
+	old := c.ring[c.next]
+	if old != ([32]byte{}) {
+		delete(c.set, old)
+	}
+	c.ring[c.next] = h
+	c.set[h] = struct{}{}
+	c.next = (c.next + 1) % len(c.ring)
+}

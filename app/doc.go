@@ -1,0 +1,16 @@
+// Package app is the ABCI 2.0 adapter between CometBFT and the ledger state
+// machine (package ledger). It owns: decoding and signature checks of raw
+// transactions (with a cache, so a tx verified in CheckTx is not verified
+// again in FinalizeBlock, and a batch verifier for the rest), the check-only
+// state used by CheckTx, the mapping of ledger errors to ABCI codes, query
+// routing with ICS23 proofs, and Commit.
+//
+// Threading: CometBFT's local client serialises every ABCI call on one mutex,
+// so methods are never called concurrently; App still guards its own state.
+// Determinism: FinalizeBlock uses only the request (height, time, txs) and the
+// state; signature checks run in parallel but their results do not depend on
+// scheduling.
+//
+// It imports ledger, ledger/store and CometBFT's ABCI types, never node/ or
+// cmd/.
+package app

@@ -1,0 +1,300 @@
+// Package client talks to a Civic Ledger node over CometBFT's RPC: it builds
+// and signs transactions, submits them and waits for inclusion, reads records
+// and listings, and a record's history from the indexed events. The `ledger`
+// CLI and `ledgerd demo` use it; it trusts the node it talks to (for
+// trust-free reads, verify proofs).
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+
+	"github.com/civicledger/civicledger/ledger"
+)
+
+// Client is a connection to one node's RPC.
+type Client struct {
+	rpc *rpchttp.HTTP
+	URL string
+}
+
+// New returns a client for the node at url (http://host:port).
+func New(url string) (*Client, error) {
+	if !strings.Contains(url, "://") {
+		url = "http://" + url
+	}
+	c, err := rpchttp.NewWithTimeout(url, "/websocket", 30)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", url, err)
+	}
+	return &Client{rpc: c, URL: url}, nil
+}
+
+// RPC exposes the underlying CometBFT RPC client.
+func (c *Client) RPC() *rpchttp.HTTP { return c.rpc }
+
+// Status returns the node's status (chain id, latest height).
+func (c *Client) Status(ctx context.Context) (*ctypes.ResultStatus, error) {
+	st, err := c.rpc.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("node %s unreachable: %w", c.URL, err)
+	}
+	return st, nil
+}
+
+// WaitForHeight blocks until the node reports at least height h.
+func (c *Client) WaitForHeight(ctx context.Context, h int64) error {
+	for {
+		st, err := c.rpc.Status(ctx)
+		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("waiting for height %d: %w", h, err)
+			}
+			return fmt.Errorf("waiting for height %d: %w", h, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Signer is who signs a transaction: the acting officer first, then any
+// co-signers (four-eyes).
+type Signer struct {
+	Agency string
+	Keys   []ed25519.PrivateKey
+}
+
+// BuildOptions tune BuildTx.
+type BuildOptions struct {
+	Nonce     uint64 // 0 picks a random nonce
+	ExpiresIn int64  // blocks from the current height; 0 means 100
+	ChainID   string // empty asks the node
+}
+
+// BuildTx signs payload for the signer, with chain id and expiry taken from
+// the node's status.
+func (c *Client) BuildTx(ctx context.Context, s Signer, p ledger.Payload, o BuildOptions) ([]byte, error) {
+	if len(s.Keys) == 0 {
+		return nil, errors.New("no signing key")
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if o.ChainID == "" {
+		o.ChainID = st.NodeInfo.Network
+	}
+	if o.ExpiresIn <= 0 {
+		o.ExpiresIn = 100
+	}
+	if o.Nonce == 0 {
+		o.Nonce = RandomNonce()
+	}
+	body, err := ledger.NewBody(o.ChainID, s.Agency, s.Keys[0].Public().(ed25519.PublicKey), o.Nonce, st.SyncInfo.LatestBlockHeight+o.ExpiresIn, p)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.SignTx(body, s.Keys...)
+}
+
+// RandomNonce returns a random non-zero nonce: clients may submit many
+// transactions in parallel without coordinating sequence numbers.
+func RandomNonce() uint64 {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(err)
+		}
+		if n := binary.BigEndian.Uint64(b[:]) >> 1; n != 0 {
+			return n
+		}
+	}
+}
+
+// TxResult is the outcome of a submitted transaction.
+type TxResult struct {
+	Hash      string       `json:"hash"`
+	Height    int64        `json:"height"` // 0 if rejected before inclusion
+	Code      uint32       `json:"code"`
+	Codespace string       `json:"codespace,omitempty"`
+	Log       string       `json:"log,omitempty"`
+	Stage     string       `json:"stage"` // "check" (mempool) or "block"
+	Events    []abci.Event `json:"-"`
+}
+
+// OK reports whether the tx succeeded.
+func (r *TxResult) OK() bool { return r.Code == 0 }
+
+// Submit broadcasts raw. CheckTx rejections return at once with Stage
+// "check". With wait, it then polls until the tx is in a block (or ctx ends).
+func (c *Client) Submit(ctx context.Context, raw []byte, wait bool) (*TxResult, error) {
+	res, err := c.rpc.BroadcastTxSync(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("broadcast to %s: %w", c.URL, err)
+	}
+	out := &TxResult{Hash: strings.ToUpper(hex.EncodeToString(res.Hash)), Code: res.Code, Codespace: res.Codespace, Log: res.Log, Stage: "check"}
+	if res.Code != 0 || !wait {
+		return out, nil
+	}
+	for {
+		tx, err := c.rpc.Tx(ctx, res.Hash, false)
+		if err == nil {
+			out.Stage = "block"
+			out.Height = tx.Height
+			out.Code = tx.TxResult.Code
+			out.Codespace = tx.TxResult.Codespace
+			out.Log = tx.TxResult.Log
+			out.Events = tx.TxResult.Events
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return out, fmt.Errorf("tx %s not included yet: %w", out.Hash, ctx.Err())
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+// Query sends an ABCI query.
+func (c *Client) Query(ctx context.Context, path string, data []byte, height int64, prove bool) (*abci.ResponseQuery, error) {
+	res, err := c.rpc.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height, Prove: prove})
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", path, err)
+	}
+	return &res.Response, nil
+}
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Record returns one record (grant, licence, payment, agency) as JSON, with
+// the height it was read at.
+func (c *Client) Record(ctx context.Context, kind, id string, height int64) (json.RawMessage, int64, error) {
+	switch kind {
+	case "grant", "licence", "payment", "agency":
+	default:
+		return nil, 0, fmt.Errorf("unknown record kind %q", kind)
+	}
+	res, err := c.Query(ctx, "/"+kind+"/"+id, nil, height, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	if res.Code == 3 {
+		return nil, res.Height, fmt.Errorf("%s %q: %w (height %d)", kind, id, ErrNotFound, res.Height)
+	}
+	if res.Code != 0 {
+		return nil, res.Height, fmt.Errorf("%s %q: %s", kind, id, res.Log)
+	}
+	return res.Value, res.Height, nil
+}
+
+// ListFilter selects a page of records.
+type ListFilter struct {
+	Agency string `json:"agency,omitempty"`
+	Status string `json:"status,omitempty"`
+	After  string `json:"after,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// List returns a page of grants, licences or payments.
+func (c *Client) List(ctx context.Context, kind string, f ListFilter, height int64) (*ledger.Page, int64, error) {
+	data, _ := json.Marshal(f)
+	path := "/" + kind + "s"
+	return c.page(ctx, path, data, height)
+}
+
+// PaymentsOfGrant lists the payments made against a grant.
+func (c *Client) PaymentsOfGrant(ctx context.Context, grant string, f ListFilter, height int64) (*ledger.Page, int64, error) {
+	data, _ := json.Marshal(f)
+	return c.page(ctx, "/grant/"+grant+"/payments", data, height)
+}
+
+// Agencies lists every agency.
+func (c *Client) Agencies(ctx context.Context, height int64) (*ledger.Page, int64, error) {
+	return c.page(ctx, "/agencies", nil, height)
+}
+
+func (c *Client) page(ctx context.Context, path string, data []byte, height int64) (*ledger.Page, int64, error) {
+	res, err := c.Query(ctx, path, data, height, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	if res.Code != 0 {
+		return nil, res.Height, fmt.Errorf("%s: %s", path, res.Log)
+	}
+	var p ledger.Page
+	if err := json.Unmarshal(res.Value, &p); err != nil {
+		return nil, res.Height, fmt.Errorf("%s: bad response: %w", path, err)
+	}
+	return &p, res.Height, nil
+}
+
+// HistoryEntry is one transaction that changed a record.
+type HistoryEntry struct {
+	Hash   string            `json:"hash"`
+	Height int64             `json:"height"`
+	Type   string            `json:"type"`
+	Action string            `json:"action"`
+	Status string            `json:"status"`
+	Attrs  map[string]string `json:"attributes"`
+}
+
+// History returns, oldest first, the transactions whose events touched the
+// record (from the node's kv tx index: tx_search "<kind>.id='<id>'").
+func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, error) {
+	if !ledger.ValidID(id) {
+		return nil, fmt.Errorf("invalid id %q", id)
+	}
+	q := fmt.Sprintf("%s.id='%s'", kind, id)
+	var out []HistoryEntry
+	for page := 1; ; page++ {
+		perPage := 100
+		res, err := c.rpc.TxSearch(ctx, q, false, &page, &perPage, "asc")
+		if err != nil {
+			return nil, fmt.Errorf("tx_search %s: %w", q, err)
+		}
+		for _, tx := range res.Txs {
+			e := HistoryEntry{Hash: strings.ToUpper(hex.EncodeToString(tx.Hash)), Height: tx.Height, Attrs: map[string]string{}}
+			for _, ev := range tx.TxResult.Events {
+				if ev.Type == "tx" {
+					for _, a := range ev.Attributes {
+						if a.Key == "type" {
+							e.Type = a.Value
+						}
+					}
+				}
+				if ev.Type != kind {
+					continue
+				}
+				attrs := map[string]string{}
+				for _, a := range ev.Attributes {
+					attrs[a.Key] = a.Value
+				}
+				if attrs["id"] != id {
+					continue
+				}
+				e.Action, e.Status, e.Attrs = attrs["action"], attrs["status"], attrs
+			}
+			out = append(out, e)
+		}
+		if len(out) >= res.TotalCount || len(res.Txs) == 0 {
+			return out, nil
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+// Flag names shared by several subcommands.
+const (
+	flagHome           = "home"
+	flagNode           = "node"
+	flagOutput         = "output"
+	flagKeyringBackend = "keyring-backend"
+)
+
+// globalOpts holds the persistent flags of the root command. Subcommands
+// receive a pointer and read it in RunE, after flags are parsed.
+type globalOpts struct {
+	Home           string // client home; keys live in Home/keys
+	Node           string // CometBFT RPC URL of the node to talk to
+	Output         string // "text" or "json"
+	KeyringBackend string // "file" (age-encrypted, default) or "test" (plain, for demos and tests)
+}
+
+// exitError carries an explicit process exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withExit wraps err so that the process exits with code.
+func withExit(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+func defaultHome() string {
+	if h := os.Getenv("LEDGER_HOME"); h != "" {
+		return h
+	}
+	dir, err := os.UserHomeDir()
+	if err != nil {
+		return ".ledger"
+	}
+	return filepath.Join(dir, ".ledger")
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalOpts{}
+	root := &cobra.Command{
+		Use:           "ledger",
+		Short:         "civic ledger client: keys, transactions, queries",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			switch g.Output {
+			case "text", "json":
+			default:
+				return withExit(2, errors.New("--output must be text or json"))
+			}
+			switch g.KeyringBackend {
+			case "file", "test":
+			default:
+				return withExit(2, errors.New("--keyring-backend must be file or test"))
+			}
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Home, flagHome, defaultHome(), "client home directory (keys, trust roots)")
+	pf.StringVar(&g.Node, flagNode, "http://127.0.0.1:26657", "CometBFT RPC address of a node")
+	pf.StringVarP(&g.Output, flagOutput, "o", "text", "output format: text or json")
+	pf.StringVar(&g.KeyringBackend, flagKeyringBackend, "file", "key storage: file (age-encrypted) or test (plain, unsafe)")
+
+	root.AddCommand(
+		newKeysCmd(g),
+	)
+	return root
+}

@@ -1,0 +1,135 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/spf13/viper"
+)
+
+// AppConfig is the app's own section of the home, in config/app.toml.
+type AppConfig struct {
+	// StateCacheSize is the IAVL node cache per store, in nodes.
+	StateCacheSize int `mapstructure:"state_cache_size"`
+}
+
+// DefaultAppConfig returns the app settings of a new home.
+func DefaultAppConfig() AppConfig { return AppConfig{StateCacheSize: 500_000} }
+
+// Validate checks the app settings.
+func (c AppConfig) Validate() error {
+	if c.StateCacheSize < 1000 {
+		return errors.New("app.toml: state_cache_size must be at least 1000")
+	}
+	return nil
+}
+
+// Config is a node's full configuration: CometBFT's plus the app's.
+type Config struct {
+	*cmtcfg.Config
+	App AppConfig
+}
+
+// DefaultConfig is the configuration of a new validator home: loopback RPC,
+// kv tx indexing, Prometheus metrics on, archive node, a 30 s heartbeat.
+func DefaultConfig(home string) *Config {
+	c := cmtcfg.DefaultConfig()
+	c.SetRoot(home)
+	c.TxIndex.Indexer = "kv"
+	c.Instrumentation.Prometheus = true
+	c.Instrumentation.Namespace = "cometbft"
+	c.RPC.ListenAddress = "tcp://127.0.0.1:26657"
+	c.P2P.ListenAddress = "tcp://127.0.0.1:26656"
+	c.Instrumentation.PrometheusListenAddr = "127.0.0.1:26660"
+	c.Consensus.CreateEmptyBlocks = true
+	c.Consensus.CreateEmptyBlocksInterval = 30 * time.Second
+	c.Consensus.TimeoutCommit = time.Second
+	c.Storage.DiscardABCIResponses = false
+	c.Mempool.MaxTxBytes = 64 * 1024
+	return &Config{Config: c, App: DefaultAppConfig()}
+}
+
+// FastConsensus shortens consensus timeouts for local networks (demo and
+// tests on loopback): blocks every few hundred milliseconds.
+func FastConsensus(c *cmtcfg.Config) {
+	cc := c.Consensus
+	cc.TimeoutPropose = 400 * time.Millisecond
+	cc.TimeoutProposeDelta = 100 * time.Millisecond
+	cc.TimeoutPrevote = 200 * time.Millisecond
+	cc.TimeoutPrevoteDelta = 100 * time.Millisecond
+	cc.TimeoutPrecommit = 200 * time.Millisecond
+	cc.TimeoutPrecommitDelta = 100 * time.Millisecond
+	cc.TimeoutCommit = 150 * time.Millisecond
+	cc.CreateEmptyBlocksInterval = 2 * time.Second
+	c.P2P.FlushThrottleTimeout = 10 * time.Millisecond
+	c.P2P.AllowDuplicateIP = true
+	c.P2P.AddrBookStrict = false
+	c.P2P.HandshakeTimeout = 5 * time.Second
+	c.P2P.DialTimeout = 2 * time.Second
+}
+
+// Validate checks both sections.
+func (c *Config) Validate() error {
+	if err := c.Config.ValidateBasic(); err != nil {
+		return fmt.Errorf("config.toml: %w", err)
+	}
+	if c.TxIndex.Indexer == "psql" {
+		return errors.New("config.toml: tx_index.indexer = \"psql\" disables tx and tx_search, which verification needs; use it only on a dedicated auditor node")
+	}
+	return c.App.Validate()
+}
+
+// AppConfigFile is the path of app.toml in a home.
+func AppConfigFile(home string) string { return filepath.Join(home, "config", "app.toml") }
+
+// WriteConfig writes config.toml and app.toml into the home.
+func WriteConfig(c *Config) error {
+	cmtcfg.EnsureRoot(c.RootDir)
+	cmtcfg.WriteConfigFile(filepath.Join(c.RootDir, "config", "config.toml"), c.Config)
+	app := fmt.Sprintf(`# Civic Ledger application settings.
+
+# IAVL node cache per store, in nodes (memory grows with it; a few hundred
+# bytes per node).
+state_cache_size = %d
+`, c.App.StateCacheSize)
+	return os.WriteFile(AppConfigFile(c.RootDir), []byte(app), 0o644)
+}
+
+// LoadConfig reads a home's config.toml and app.toml.
+func LoadConfig(home string) (*Config, error) {
+	c := DefaultConfig(home)
+	path := filepath.Join(home, "config", "config.toml")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no node home at %s (run ledgerd init or ledgerd testnet): %w", home, err)
+	}
+	v := viper.New()
+	v.SetConfigFile(path)
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := v.Unmarshal(c.Config); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	c.SetRoot(home)
+	if _, err := os.Stat(AppConfigFile(home)); err == nil {
+		av := viper.New()
+		av.SetConfigFile(AppConfigFile(home))
+		if err := av.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("read app.toml: %w", err)
+		}
+		if err := av.Unmarshal(&c.App); err != nil {
+			return nil, fmt.Errorf("parse app.toml: %w", err)
+		}
+	}
+	return c, c.Validate()
+}
+
+// hostPort strips a tcp:// scheme.
+func hostPort(addr string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(addr, "tcp://"), "http://")
+}

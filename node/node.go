@@ -1,0 +1,96 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	cmtnode "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+
+	"github.com/civicledger/civicledger/app"
+	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/store"
+)
+
+// Node is a running agency node: CometBFT plus the ledger app.
+type Node struct {
+	cfg   *Config
+	cmt   *cmtnode.Node
+	app   *app.App
+	store *store.MultiStore
+}
+
+// Options tune New.
+type Options struct {
+	// NoMetrics turns Prometheus off whatever the config says (several nodes
+	// in one process cannot share CometBFT's global registry).
+	NoMetrics bool
+}
+
+// New opens the state in the home's data directory and builds the node; call
+// Start to run it.
+func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.NoMetrics {
+		cfg.Instrumentation.Prometheus = false
+	}
+	if logger == nil {
+		logger = cmtlog.NewNopLogger()
+	}
+	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("node key: %w", err)
+	}
+	if _, err := os.Stat(cfg.PrivValidatorKeyFile()); err != nil {
+		return nil, fmt.Errorf("validator key: %w", err)
+	}
+	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	st, err := store.Open(filepath.Join(cfg.DBDir()), ledger.StoreNames, store.Options{CacheSize: cfg.App.StateCacheSize})
+	if err != nil {
+		return nil, err
+	}
+	a := app.New(st, logger.With("module", "ledger"))
+	n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, proxy.NewLocalClientCreator(a),
+		cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), cmtcfg.DefaultDBProvider,
+		cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return &Node{cfg: cfg, cmt: n, app: a, store: st}, nil
+}
+
+// Start starts consensus, p2p and RPC.
+func (n *Node) Start() error { return n.cmt.Start() }
+
+// Stop stops the node and closes its state.
+func (n *Node) Stop() error {
+	var err error
+	if n.cmt.IsRunning() {
+		err = n.cmt.Stop()
+		n.cmt.Wait()
+	}
+	if cerr := n.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// App returns the node's ABCI app.
+func (n *Node) App() *app.App { return n.app }
+
+// CometBFT returns the underlying CometBFT node.
+func (n *Node) CometBFT() *cmtnode.Node { return n.cmt }
+
+// Config returns the node's configuration.
+func (n *Node) Config() *Config { return n.cfg }
+
+// RPCURL is the node's RPC address as an http URL.
+func (n *Node) RPCURL() string { return "http://" + hostPort(n.cfg.RPC.ListenAddress) }

@@ -1,0 +1,286 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+
+	"github.com/civicledger/civicledger/genesis"
+	"github.com/civicledger/civicledger/internal/keystore"
+	"github.com/civicledger/civicledger/ledger"
+)
+
+// TestnetOptions describe an N-agency network on one host.
+type TestnetOptions struct {
+	Agencies int    // number of agencies (validators), ≥ 1
+	Output   string // directory that receives agency-1 … agency-N
+	ChainID  string
+	// BasePort: agency i (from 0) uses P2P BasePort+100i, RPC +1, metrics
+	// +4. Zero picks free loopback ports now.
+	BasePort int
+	// Fast shortens consensus timeouts (local demos and tests).
+	Fast bool
+	// Keyring stores the officer keys: BackendTest (plain) or BackendFile.
+	Keyring    keystore.Backend
+	Passphrase keystore.PassphraseFunc
+	// ExtraOfficers adds, per agency, officers named "grants", "licensing",
+	// "finance" and "finance2" beside "admin" (the demo uses them).
+	ExtraOfficers bool
+	GenesisTime   time.Time
+}
+
+// AgencyHome describes one generated agency.
+type AgencyHome struct {
+	ID         string
+	Home       string
+	RPC        string // http://127.0.0.1:port
+	P2P        string
+	Metrics    string // http://127.0.0.1:port/metrics
+	Officers   map[string]ed25519.PublicKey
+	NodeID     string
+	ValidatorK ed25519.PublicKey
+}
+
+// Testnet is a generated network.
+type Testnet struct {
+	ChainID  string
+	Agencies []AgencyHome
+	Genesis  string // path of agency-1's genesis.json (identical in every home)
+}
+
+// officerRoles are the officers GenerateTestnet creates in each agency.
+var officerRoles = []struct {
+	name  string
+	roles []ledger.Role
+}{
+	{"admin", []ledger.Role{ledger.RoleAdmin}},
+	{"grants", []ledger.Role{ledger.RoleGrants}},
+	{"licensing", []ledger.Role{ledger.RoleLicensing}},
+	{"finance", []ledger.Role{ledger.RoleFinance}},
+	{"finance2", []ledger.Role{ledger.RoleFinance}},
+}
+
+// GenerateTestnet writes N agency homes with distinct loopback ports,
+// persistent peers, one shared genesis, each agency's validator key and its
+// officer keys (in HOME/keys, usable with `ledger --home HOME`).
+func GenerateTestnet(o TestnetOptions) (*Testnet, error) {
+	if o.Agencies < 1 || o.Agencies > 50 {
+		return nil, fmt.Errorf("--agencies must be between 1 and 50")
+	}
+	if o.ChainID == "" {
+		o.ChainID = "civic-testnet"
+	}
+	if o.Keyring == "" {
+		o.Keyring = keystore.BackendTest
+	}
+	if o.GenesisTime.IsZero() {
+		o.GenesisTime = time.Now()
+	}
+	if entries, err := os.ReadDir(o.Output); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("output directory %s is not empty", o.Output)
+	}
+	tn := &Testnet{ChainID: o.ChainID}
+	var cfgs []*Config
+	var gs ledger.GenesisState
+	gs.Params = ledger.DefaultParams()
+	for i := 0; i < o.Agencies; i++ {
+		id := fmt.Sprintf("agency-%d", i+1)
+		home := filepath.Join(o.Output, id)
+		cfg := DefaultConfig(home)
+		cfg.Moniker = id
+		if o.Fast {
+			FastConsensus(cfg.Config)
+		}
+		var p2pPort, rpcPort, metricsPort int
+		if o.BasePort > 0 {
+			p2pPort, rpcPort, metricsPort = o.BasePort+100*i, o.BasePort+100*i+1, o.BasePort+100*i+4
+		} else {
+			ports, err := FreePorts(3)
+			if err != nil {
+				return nil, err
+			}
+			p2pPort, rpcPort, metricsPort = ports[0], ports[1], ports[2]
+		}
+		cfg.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)
+		cfg.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
+		cfg.Instrumentation.PrometheusListenAddr = fmt.Sprintf("127.0.0.1:%d", metricsPort)
+		cfg.P2P.AllowDuplicateIP = true
+		cfg.P2P.AddrBookStrict = false
+		cmtcfg.EnsureRoot(home)
+		if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
+			return nil, err
+		}
+		nk, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+		if err != nil {
+			return nil, err
+		}
+		pv := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+		pv.Save()
+		ks, err := keystore.Open(filepath.Join(home, "keys"), o.Keyring, o.Passphrase)
+		if err != nil {
+			return nil, err
+		}
+		ah := AgencyHome{
+			ID: id, Home: home, NodeID: string(nk.ID()),
+			RPC:      "http://" + hostPort(cfg.RPC.ListenAddress),
+			P2P:      hostPort(cfg.P2P.ListenAddress),
+			Metrics:  "http://" + cfg.Instrumentation.PrometheusListenAddr + "/metrics",
+			Officers: map[string]ed25519.PublicKey{},
+		}
+		ah.ValidatorK = ed25519.PublicKey(pv.Key.PubKey.Bytes())
+		ag := ledger.Agency{
+			ID: id, Name: fmt.Sprintf("Agency %d", i+1), Jurisdiction: "Testland",
+			ValidatorKey: pv.Key.PubKey.Bytes(), Power: 10,
+		}
+		roles := officerRoles[:1]
+		if o.ExtraOfficers {
+			roles = officerRoles
+		}
+		for _, or := range roles {
+			info, err := ks.Add(or.name, id)
+			if err != nil {
+				return nil, err
+			}
+			pub, err := info.PublicKey()
+			if err != nil {
+				return nil, err
+			}
+			ah.Officers[or.name] = pub
+			ag.Officers = append(ag.Officers, ledger.Officer{Key: pub, Name: fmt.Sprintf("%s %s officer", id, or.name), Roles: or.roles})
+		}
+		gs.Agencies = append(gs.Agencies, ag)
+		tn.Agencies = append(tn.Agencies, ah)
+		cfgs = append(cfgs, cfg)
+	}
+	doc, err := genesis.Build(o.ChainID, o.GenesisTime, &gs)
+	if err != nil {
+		return nil, err
+	}
+	for i, cfg := range cfgs {
+		var peers []string
+		for j, other := range tn.Agencies {
+			if j != i {
+				peers = append(peers, other.NodeID+"@"+other.P2P)
+			}
+		}
+		cfg.P2P.PersistentPeers = strings.Join(peers, ",")
+		if err := doc.SaveAs(cfg.GenesisFile()); err != nil {
+			return nil, err
+		}
+		if err := WriteConfig(cfg); err != nil {
+			return nil, err
+		}
+	}
+	tn.Genesis = cfgs[0].GenesisFile()
+	manifest, _ := json.MarshalIndent(tn, "", "  ")
+	if err := os.WriteFile(filepath.Join(o.Output, "testnet.json"), manifest, 0o644); err != nil {
+		return nil, err
+	}
+	return tn, nil
+}
+
+// InitOptions describe a single-agency home (ledgerd init).
+type InitOptions struct {
+	Home        string
+	ChainID     string
+	AgencyID    string
+	AgencyName  string
+	Keyring     keystore.Backend
+	Passphrase  keystore.PassphraseFunc
+	GenesisTime time.Time
+}
+
+// InitHome creates a single-agency home: config, node and validator keys, an
+// admin officer key and a genesis in which this agency is the only validator.
+func InitHome(o InitOptions) (*AgencyHome, error) {
+	if o.ChainID == "" {
+		o.ChainID = "civic-local"
+	}
+	if o.AgencyID == "" {
+		o.AgencyID = "agency-1"
+	}
+	if o.AgencyName == "" {
+		o.AgencyName = o.AgencyID
+	}
+	if !ledger.ValidID(o.AgencyID) {
+		return nil, fmt.Errorf("--agency %q must match [A-Za-z0-9._:-]{1,64}", o.AgencyID)
+	}
+	if o.GenesisTime.IsZero() {
+		o.GenesisTime = time.Now()
+	}
+	cfg := DefaultConfig(o.Home)
+	cfg.Moniker = o.AgencyID
+	if _, err := os.Stat(cfg.GenesisFile()); err == nil {
+		return nil, fmt.Errorf("%s already exists: refusing to overwrite a home", cfg.GenesisFile())
+	}
+	cmtcfg.EnsureRoot(o.Home)
+	if err := os.MkdirAll(filepath.Join(o.Home, "data"), 0o700); err != nil {
+		return nil, err
+	}
+	nk, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		return nil, err
+	}
+	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	ks, err := keystore.Open(filepath.Join(o.Home, "keys"), o.Keyring, o.Passphrase)
+	if err != nil {
+		return nil, err
+	}
+	info, err := ks.Add("admin", o.AgencyID)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := info.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	gs := ledger.GenesisState{Params: ledger.DefaultParams(), Agencies: []ledger.Agency{{
+		ID: o.AgencyID, Name: o.AgencyName, ValidatorKey: pv.Key.PubKey.Bytes(), Power: 10,
+		Officers: []ledger.Officer{{Key: pub, Name: o.AgencyID + " admin officer", Roles: []ledger.Role{ledger.RoleAdmin}}},
+	}}}
+	doc, err := genesis.Build(o.ChainID, o.GenesisTime, &gs)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.SaveAs(cfg.GenesisFile()); err != nil {
+		return nil, err
+	}
+	if err := WriteConfig(cfg); err != nil {
+		return nil, err
+	}
+	return &AgencyHome{
+		ID: o.AgencyID, Home: o.Home, NodeID: string(nk.ID()),
+		RPC: "http://" + hostPort(cfg.RPC.ListenAddress), P2P: hostPort(cfg.P2P.ListenAddress),
+		Metrics:  "http://" + cfg.Instrumentation.PrometheusListenAddr + "/metrics",
+		Officers: map[string]ed25519.PublicKey{"admin": pub},
+	}, nil
+}
+
+// FreePorts returns n distinct free TCP ports on 127.0.0.1.
+func FreePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
