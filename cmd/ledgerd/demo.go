@@ -1,0 +1,468 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/internal/keystore"
+	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/verify"
+	"github.com/civicledger/civicledger/node"
+)
+
+const demoChainID = "civic-demo"
+
+type demoOpts struct {
+	home     string
+	agencies int
+	exit     bool
+}
+
+func newDemoCmd() *cobra.Command {
+	o := &demoOpts{}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "start a local network of agencies, record and verify sample records, keep serving until ctrl-c",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.agencies < 1 || o.agencies > 10 {
+				return withExit(2, errors.New("--agencies must be between 1 and 10"))
+			}
+			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.home, flagHome, ".ledger-demo", "directory for the agencies' fresh homes (replaced if it holds an earlier demo)")
+	f.IntVar(&o.agencies, flagAgencies, 4, "number of agencies")
+	f.BoolVar(&o.exit, "exit", false, "stop after the walkthrough; exit status 0 only if every step succeeded")
+	return cmd
+}
+
+// demoNet is the demo's running network of child processes.
+type demoNet struct {
+	tn    *node.Testnet
+	procs []*exec.Cmd
+	done  []chan error
+}
+
+func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
+	home, err := filepath.Abs(o.home)
+	if err != nil {
+		return err
+	}
+	if err := resetDemoHome(home); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Civic Ledger demo: %d agencies, chain %s, homes in %s\n\n", o.agencies, demoChainID, home)
+	tn, err := node.GenerateTestnet(node.TestnetOptions{
+		Agencies: o.agencies, Output: home, ChainID: demoChainID, Fast: true,
+		Keyring: keystore.BackendTest, ExtraOfficers: true,
+	})
+	if err != nil {
+		return err
+	}
+	net := &demoNet{tn: tn}
+	defer net.stop(out)
+	if err := net.start(); err != nil {
+		return err
+	}
+	for _, a := range tn.Agencies {
+		fmt.Fprintf(out, "  started %-9s validator: rpc %s  metrics %s  log %s\n", a.ID, a.RPC, a.Metrics, filepath.Join(a.Home, "node.log"))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	err = net.waitReady(wctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	w := &walkthrough{out: out, tn: tn}
+	w.run(ctx)
+	fmt.Fprintf(out, "\n%d of %d steps succeeded.\n", w.passed, w.steps)
+	w.printCommands()
+	if w.passed != w.steps {
+		return withExit(1, fmt.Errorf("%d demo step(s) failed", w.steps-w.passed))
+	}
+	if o.exit {
+		return nil
+	}
+	fmt.Fprintln(out, "\nThe network keeps running; press Ctrl-C to stop it.")
+	select {
+	case <-ctx.Done():
+	case err := <-net.anyExit():
+		return fmt.Errorf("a node exited: %v", err)
+	}
+	return nil
+}
+
+// resetDemoHome removes an earlier demo (recognised by its testnet.json);
+// any other non-empty directory is left alone.
+func resetDemoHome(home string) error {
+	entries, err := os.ReadDir(home)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(home, "testnet.json")); err != nil {
+		return withExit(2, fmt.Errorf("%s is not empty and holds no earlier demo: choose another --home", home))
+	}
+	return os.RemoveAll(home)
+}
+
+func (n *demoNet) start() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, a := range n.tn.Agencies {
+		logf, err := os.Create(filepath.Join(a.Home, "node.log"))
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(exe, "start", "--home", a.Home)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = childAttr()
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", a.ID, err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait(); _ = logf.Close() }()
+		n.procs = append(n.procs, cmd)
+		n.done = append(n.done, done)
+	}
+	return nil
+}
+
+func (n *demoNet) anyExit() <-chan error {
+	ch := make(chan error, len(n.done))
+	for i, d := range n.done {
+		go func() {
+			err := <-d
+			d <- err
+			ch <- fmt.Errorf("%s: %v", n.tn.Agencies[i].ID, err)
+		}()
+	}
+	return ch
+}
+
+func (n *demoNet) waitReady(ctx context.Context) error {
+	for _, a := range n.tn.Agencies {
+		c, err := client.New(a.RPC)
+		if err != nil {
+			return err
+		}
+		if err := c.WaitForHeight(ctx, 2); err != nil {
+			return fmt.Errorf("%s did not start (see %s): %w", a.ID, filepath.Join(a.Home, "node.log"), err)
+		}
+	}
+	return nil
+}
+
+func (n *demoNet) stop(out io.Writer) {
+	for _, p := range n.procs {
+		if p.Process != nil {
+			_ = p.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for i, d := range n.done {
+		select {
+		case <-d:
+		case <-time.After(15 * time.Second):
+			_ = n.procs[i].Process.Kill()
+			<-d
+		}
+	}
+	if len(n.procs) > 0 {
+		fmt.Fprintln(out, "network stopped.")
+	}
+}
+
+// walkthrough records sample records through different agencies' nodes,
+// reads them back from other nodes and checks their proofs.
+type walkthrough struct {
+	out           io.Writer
+	tn            *node.Testnet
+	steps, passed int
+}
+
+func (w *walkthrough) step(name string, fn func() (string, error)) bool {
+	w.steps++
+	detail, err := fn()
+	if err != nil {
+		fmt.Fprintf(w.out, "  FAIL  %s: %v\n", name, err)
+		return false
+	}
+	w.passed++
+	fmt.Fprintf(w.out, "  ok    %s", name)
+	if detail != "" {
+		fmt.Fprintf(w.out, " — %s", detail)
+	}
+	fmt.Fprintln(w.out)
+	return true
+}
+
+func (w *walkthrough) agency(i int) node.AgencyHome { return w.tn.Agencies[i%len(w.tn.Agencies)] }
+
+func (w *walkthrough) key(i int, name string) (ed25519.PrivateKey, error) {
+	ks, err := keystore.Open(filepath.Join(w.agency(i).Home, "keys"), keystore.BackendTest, nil)
+	if err != nil {
+		return nil, err
+	}
+	return ks.PrivKey(name)
+}
+
+// submit signs p as officers of agency i and sends it through agency i's node.
+func (w *walkthrough) submit(ctx context.Context, i int, p ledger.Payload, officers ...string) (*client.TxResult, error) {
+	a := w.agency(i)
+	c, err := client.New(a.RPC)
+	if err != nil {
+		return nil, err
+	}
+	var keys []ed25519.PrivateKey
+	for _, o := range officers {
+		k, err := w.key(i, o)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	raw, err := c.BuildTx(ctx, client.Signer{Agency: a.ID, Keys: keys}, p, client.BuildOptions{})
+	if err != nil {
+		return nil, err
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return c.Submit(tctx, raw, true)
+}
+
+func expectOK(res *client.TxResult, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	if !res.OK() {
+		return "", fmt.Errorf("rejected with code %d: %s", res.Code, res.Log)
+	}
+	return fmt.Sprintf("tx %s… in block %d", res.Hash[:12], res.Height), nil
+}
+
+func expectRejected(code ledger.Code) func(*client.TxResult, error) (string, error) {
+	return func(res *client.TxResult, err error) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		if res.Code != uint32(code) {
+			return "", fmt.Errorf("expected code %d, got %d (%s)", code, res.Code, res.Log)
+		}
+		return fmt.Sprintf("rejected as expected, code %d: %s", res.Code, res.Log), nil
+	}
+}
+
+const demoDoc = "3b5d3c7d207e37dceeedd301e35e2e58a1b4f4a3d1f0c2e7a9f1f8e5b6c4d2a1"
+
+var demoRecipient = ledger.Party{Name: "Riverside Community Energy Ltd", Scheme: "GB-COH", ID: "09876543"}
+
+func (w *walkthrough) run(ctx context.Context) {
+	a1, a2 := w.agency(0).ID, w.agency(1).ID
+	fmt.Fprintln(w.out, "Walkthrough:")
+	w.step(fmt.Sprintf("%s awards grant G-2026-001 (EUR 250,000.00) to %s", a1, demoRecipient.Name), func() (string, error) {
+		return expectOK(w.submit(ctx, 0, &ledger.GrantAward{
+			ID: "G-2026-001", Recipient: demoRecipient, Programme: "Clean Energy Fund", Purpose: "Community solar array",
+			Amount: "25000000", Currency: "EUR", PeriodStart: "2026-01-01", PeriodEnd: "2027-12-31",
+			DecisionDate: "2026-01-15", DocumentHash: demoDoc,
+		}, "grants"))
+	})
+	w.step(fmt.Sprintf("%s records payment P-2026-001 (EUR 60,000.00) against it, approved by two finance officers", a1), func() (string, error) {
+		return expectOK(w.submit(ctx, 0, &ledger.PaymentRecord{
+			ID: "P-2026-001", Payee: demoRecipient, Amount: "6000000", Currency: "EUR", Date: "2026-02-01",
+			Purpose: "First instalment", Grant: "G-2026-001",
+		}, "finance", "finance2"))
+	})
+	w.step(fmt.Sprintf("%s issues licence L-2026-001 to Harbour Ferries plc", a2), func() (string, error) {
+		return expectOK(w.submit(ctx, 1, &ledger.LicenceIssue{
+			ID: "L-2026-001", Holder: ledger.Party{Name: "Harbour Ferries plc", Scheme: "GB-COH", ID: "01234567"},
+			LicenceType: "passenger-ferry", Scope: "Harbour crossing, up to 200 passengers",
+			ValidFrom: "2026-03-01", ValidUntil: "2031-02-28", DecisionDate: "2026-02-20", ConditionsHash: demoDoc,
+		}, "licensing"))
+	})
+	w.step(fmt.Sprintf("%s records payment P-2026-002 (JPY 480,000) without a grant", w.agency(2).ID), func() (string, error) {
+		return expectOK(w.submit(ctx, 2, &ledger.PaymentRecord{
+			ID: "P-2026-002", Payee: ledger.Party{Name: "Kobe Translation KK", Scheme: "JP-CN", ID: "1234567890123"},
+			Amount: "480000", Currency: "JPY", Date: "2026-02-03", Purpose: "Translation of public notices",
+		}, "finance", "finance2"))
+	})
+	w.step("an over-payment of the grant is refused by the chain", func() (string, error) {
+		return expectRejected(ledger.ErrOverpayment.Code)(w.submit(ctx, 0, &ledger.PaymentRecord{
+			ID: "P-2026-003", Payee: demoRecipient, Amount: "20000000", Currency: "EUR", Date: "2026-02-10",
+			Purpose: "Too much", Grant: "G-2026-001",
+		}, "finance", "finance2"))
+	})
+	w.step("a large payment signed by one officer is refused (four-eyes rule)", func() (string, error) {
+		return expectRejected(ledger.ErrFourEyes.Code)(w.submit(ctx, 0, &ledger.PaymentRecord{
+			ID: "P-2026-004", Payee: demoRecipient, Amount: "5000000", Currency: "EUR", Date: "2026-02-10",
+			Purpose: "Second instalment", Grant: "G-2026-001",
+		}, "finance"))
+	})
+	w.step(fmt.Sprintf("an officer of %s cannot act for %s", a2, a1), func() (string, error) {
+		c, err := client.New(w.agency(1).RPC)
+		if err != nil {
+			return "", err
+		}
+		k, err := w.key(1, "grants")
+		if err != nil {
+			return "", err
+		}
+		raw, err := c.BuildTx(ctx, client.Signer{Agency: a1, Keys: []ed25519.PrivateKey{k}}, &ledger.GrantRevoke{ID: "G-2026-001", Reason: "Hostile revoke", DocumentHash: demoDoc}, client.BuildOptions{})
+		if err != nil {
+			return "", err
+		}
+		return expectRejected(ledger.ErrNotOfficer.Code)(c.Submit(ctx, raw, true))
+	})
+	last := len(w.tn.Agencies) - 1
+	w.step(fmt.Sprintf("%s's node serves grant G-2026-001 with disbursed EUR 60,000.00", w.agency(last).ID), func() (string, error) {
+		c, err := client.New(w.agency(last).RPC)
+		if err != nil {
+			return "", err
+		}
+		raw, h, err := c.Record(ctx, "grant", "G-2026-001", 0)
+		if err != nil {
+			return "", err
+		}
+		var g ledger.Grant
+		if err := json.Unmarshal(raw, &g); err != nil {
+			return "", err
+		}
+		if g.Disbursed != 6000000 || g.Payments != 1 || g.Status != ledger.GrantAwarded {
+			return "", fmt.Errorf("unexpected grant state: %s", raw)
+		}
+		return fmt.Sprintf("height %d, status %s, disbursed %s of %s %s", h, g.Status,
+			ledger.FormatAmount(int64(g.Disbursed), g.Currency), ledger.FormatAmount(int64(g.Awarded), g.Currency), g.Currency), nil
+	})
+	for _, rec := range []struct{ kind, store, id string }{
+		{"grant", ledger.StoreGrants, "G-2026-001"},
+		{"licence", ledger.StoreLicences, "L-2026-001"},
+		{"payment", ledger.StorePayments, "P-2026-003"},
+	} {
+		what := "present"
+		if rec.id == "P-2026-003" {
+			what = "absent (the refused payment)"
+		}
+		w.step(fmt.Sprintf("ICS23 proof of %s %s as %s checks against the AppHash of the next block", rec.kind, rec.id, what), func() (string, error) {
+			return w.checkProof(ctx, rec.store, rec.id)
+		})
+	}
+	w.step("every agency's node has the same AppHash", func() (string, error) {
+		return w.sameAppHash(ctx)
+	})
+	w.step(fmt.Sprintf("history of grant G-2026-001 from the %s node's tx index", w.agency(1).ID), func() (string, error) {
+		c, err := client.New(w.agency(1).RPC)
+		if err != nil {
+			return "", err
+		}
+		hist, err := c.History(ctx, "grant", "G-2026-001")
+		if err != nil {
+			return "", err
+		}
+		var acts []string
+		for _, h := range hist {
+			acts = append(acts, fmt.Sprintf("%s@%d", h.Action, h.Height))
+		}
+		if len(hist) < 2 {
+			return "", fmt.Errorf("expected award and disbursement, got %v", acts)
+		}
+		return strings.Join(acts, ", "), nil
+	})
+}
+
+// checkProof fetches a key with its proof from one node and the header of
+// the next block from another, and verifies the ICS23 proof chain.
+func (w *walkthrough) checkProof(ctx context.Context, store, id string) (string, error) {
+	c, err := client.New(w.agency(0).RPC)
+	if err != nil {
+		return "", err
+	}
+	res, err := c.Query(ctx, "/store/"+store+"/key", []byte(id), 0, true)
+	if err != nil {
+		return "", err
+	}
+	if res.Code != 0 || res.ProofOps == nil {
+		return "", fmt.Errorf("query failed: code %d %s", res.Code, res.Log)
+	}
+	other, err := client.New(w.agency(len(w.tn.Agencies) - 1).RPC)
+	if err != nil {
+		return "", err
+	}
+	next := res.Height + 1
+	if err := other.WaitForHeight(ctx, next); err != nil {
+		return "", err
+	}
+	blk, err := other.RPC().Block(ctx, &next)
+	if err != nil {
+		return "", err
+	}
+	if _, err := verify.StoreValue(blk.Block.AppHash, store, []byte(id), res.Value, res.ProofOps.Ops); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("height %d, AppHash %X…", res.Height, []byte(blk.Block.AppHash)[:8]), nil
+}
+
+func (w *walkthrough) sameAppHash(ctx context.Context) (string, error) {
+	var h int64 = 1 << 62
+	cs := make([]*client.Client, len(w.tn.Agencies))
+	for i, a := range w.tn.Agencies {
+		c, err := client.New(a.RPC)
+		if err != nil {
+			return "", err
+		}
+		st, err := c.Status(ctx)
+		if err != nil {
+			return "", err
+		}
+		h = min(h, st.SyncInfo.LatestBlockHeight)
+		cs[i] = c
+	}
+	var first []byte
+	for i, c := range cs {
+		blk, err := c.RPC().Block(ctx, &h)
+		if err != nil {
+			return "", err
+		}
+		if i == 0 {
+			first = blk.Block.AppHash
+		} else if string(first) != string(blk.Block.AppHash) {
+			return "", fmt.Errorf("%s has AppHash %X at height %d, %s has %X", w.tn.Agencies[0].ID, first, h, w.tn.Agencies[i].ID, []byte(blk.Block.AppHash))
+		}
+	}
+	return fmt.Sprintf("height %d, AppHash %X…", h, first[:8]), nil
+}
+
+func (w *walkthrough) printCommands() {
+	a1 := w.agency(0)
+	last := w.agency(len(w.tn.Agencies) - 1)
+	fmt.Fprintf(w.out, `
+Try it yourself (from this directory):
+  go run ./cmd/ledger --node %[1]s query grant G-2026-001 --history
+  go run ./cmd/ledger --node %[1]s query grants --agency %[2]s
+  go run ./cmd/ledger --node %[1]s query payments --grant G-2026-001
+  go run ./cmd/ledger --node %[3]s query licence L-2026-001 -o json
+  go run ./cmd/ledger --node %[1]s query totals %[2]s EUR
+  go run ./cmd/ledger --home %[4]s --keyring-backend test --node %[1]s tx payment record \
+      --from finance --id P-2026-010 --payee-name "%[5]s" --payee-scheme %[6]s --payee-id %[7]s \
+      --amount "9000.00 EUR" --date 2026-03-01 --purpose "Second instalment" --grant G-2026-001
+  curl -s %[8]s | grep -c cometbft_
+`, last.RPC, a1.ID, a1.RPC, a1.Home, demoRecipient.Name, demoRecipient.Scheme, demoRecipient.ID, a1.Metrics)
+}

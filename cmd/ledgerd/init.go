@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/civicledger/civicledger/genesis"
+	"github.com/civicledger/civicledger/internal/keystore"
+	"github.com/civicledger/civicledger/node"
+)
+
+const flagKeyringBackend = "keyring-backend"
+
+func keyring(backend string) (keystore.Backend, keystore.PassphraseFunc, error) {
+	switch backend {
+	case "file":
+		return keystore.BackendFile, keystore.PassphraseFromEnvOrTerminal(os.Stdin, os.Stderr), nil
+	case "test":
+		return keystore.BackendTest, nil, nil
+	}
+	return "", nil, withExit(2, errors.New("--keyring-backend must be file or test"))
+}
+
+func newInitCmd() *cobra.Command {
+	var o node.InitOptions
+	var backend string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "create a single-agency node home (config, node and validator keys, admin officer key, genesis)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.Keyring, o.Passphrase, err = keyring(backend); err != nil {
+				return err
+			}
+			ah, err := node.InitHome(o)
+			if err != nil {
+				return err
+			}
+			h, err := genesis.FileHash(ah.Home + "/config/genesis.json")
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "initialised %s for agency %s on chain %s\n", ah.Home, ah.ID, o.ChainID)
+			fmt.Fprintf(out, "node id:        %s\n", ah.NodeID)
+			fmt.Fprintf(out, "admin officer:  %x (key \"admin\" in %s/keys)\n", []byte(ah.Officers["admin"]), ah.Home)
+			fmt.Fprintf(out, "genesis sha256: %x\n", h)
+			fmt.Fprintf(out, "start it with:  ledgerd start --home %s\n", ah.Home)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Home, flagHome, defaultNodeHome(), "node home directory")
+	f.StringVar(&o.ChainID, flagChainID, "civic-local", "chain id")
+	f.StringVar(&o.AgencyID, "agency", "agency-1", "agency id")
+	f.StringVar(&o.AgencyName, "agency-name", "", "agency name (default: the id)")
+	f.StringVar(&backend, flagKeyringBackend, "file", "officer key storage: file (age-encrypted) or test (plain, unsafe)")
+	return cmd
+}
+
+func newTestnetCmd() *cobra.Command {
+	var o node.TestnetOptions
+	var backend string
+	cmd := &cobra.Command{
+		Use:   "testnet",
+		Short: "generate N agency homes for a local network (distinct loopback ports, shared genesis)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.Keyring, o.Passphrase, err = keyring(backend); err != nil {
+				return err
+			}
+			if o.Output == "" {
+				return withExit(2, errors.New("--output is required"))
+			}
+			if o.Agencies < 1 || o.Agencies > 50 {
+				return withExit(2, errors.New("--agencies must be between 1 and 50"))
+			}
+			tn, err := node.GenerateTestnet(o)
+			if err != nil {
+				return err
+			}
+			h, err := genesis.FileHash(tn.Genesis)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "generated %d agencies for chain %s in %s (genesis sha256 %x)\n", len(tn.Agencies), tn.ChainID, o.Output, h)
+			for _, a := range tn.Agencies {
+				fmt.Fprintf(out, "  %-10s rpc %-24s p2p %-18s metrics %s\n", a.ID, a.RPC, a.P2P, a.Metrics)
+			}
+			fmt.Fprintf(out, "start each node with: ledgerd start --home %s/agency-N\n", o.Output)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Agencies, flagAgencies, 4, "number of agencies (validators)")
+	f.StringVar(&o.Output, flagOutput, "", "output directory (created; must be empty)")
+	f.StringVar(&o.ChainID, flagChainID, "civic-testnet", "chain id")
+	f.IntVar(&o.BasePort, "base-port", 26656, "first P2P port; agency i uses base+100i (p2p), +1 (rpc), +4 (metrics); 0 picks free ports")
+	f.BoolVar(&o.Fast, "fast", false, "short consensus timeouts (local networks)")
+	f.BoolVar(&o.ExtraOfficers, "officers", false, "also create grants, licensing, finance and finance2 officers per agency")
+	f.StringVar(&backend, flagKeyringBackend, "file", "officer key storage: file (age-encrypted) or test (plain, unsafe)")
+	return cmd
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+const (
+	flagHome     = "home"
+	flagAgencies = "agencies"
+	flagOutput   = "output"
+	flagChainID  = "chain-id"
+)
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withExit(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code, err}
+}
+
+func defaultNodeHome() string {
+	if h := os.Getenv("LEDGERD_HOME"); h != "" {
+		return h
+	}
+	dir, err := os.UserHomeDir()
+	if err != nil {
+		return ".ledgerd"
+	}
+	return dir + "/.ledgerd"
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ledgerd",
+		Short:         "civic ledger node for agencies",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(2, err) })
+	root.AddCommand(
+		newInitCmd(),
+		newTestnetCmd(),
+		newStartCmd(),
+		newDemoCmd(),
+		newVersionCmd(),
+	)
+	return root
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/spf13/cobra"
+
+	"github.com/civicledger/civicledger/node"
+)
+
+func newStartCmd() *cobra.Command {
+	var home string
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "run the agency's node until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := node.LoadConfig(home)
+			if err != nil {
+				return err
+			}
+			logger := cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stdout))
+			if logger, err = cmtflags.ParseLogLevel(cfg.LogLevel, logger, "info"); err != nil {
+				return withExit(2, fmt.Errorf("log_level: %w", err))
+			}
+			n, err := node.New(cfg, logger, node.Options{})
+			if err != nil {
+				return err
+			}
+			if err := n.Start(); err != nil {
+				_ = n.Stop()
+				return err
+			}
+			logger.Info("ledgerd started", "home", home, "rpc", n.RPCURL())
+			<-cmd.Context().Done()
+			logger.Info("ledgerd stopping")
+			return n.Stop()
+		},
+	}
+	cmd.Flags().StringVar(&home, flagHome, defaultNodeHome(), "node home directory")
+	return cmd
+}
