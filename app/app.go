@@ -153,13 +153,19 @@ func (a *App) ensureCheckState() error {
 		return nil
 	}
 	v := a.store.Version()
-	view, err := a.store.At(v)
-	if err != nil {
-		return err
+	// Before the first block, the genesis state is only in the working
+	// trees; the overlay never writes through, so reading them is safe.
+	var base ledger.Reader = a.store
+	if v > 0 {
+		view, err := a.store.At(v)
+		if err != nil {
+			return err
+		}
+		base = view
 	}
 	if a.chainID == "" {
-		a.chainID, err = loadChainID(view)
-		if err != nil {
+		var err error
+		if a.chainID, err = loadChainID(base); err != nil {
 			return err
 		}
 	}
@@ -167,7 +173,7 @@ func (a *App) ensureCheckState() error {
 	if t.IsZero() {
 		t = time.Now().UTC() // check state only: never reaches consensus
 	}
-	blk, _, err := ledger.BeginBlock(ledger.NewOverlay(view), ledger.BlockInfo{ChainID: a.chainID, Height: v + 1, Time: t})
+	blk, _, err := ledger.BeginBlock(ledger.NewOverlay(base), ledger.BlockInfo{ChainID: a.chainID, Height: v + 1, Time: t})
 	if err != nil {
 		return err
 	}
@@ -231,11 +237,8 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.chainID == "" {
-		view, err := a.store.At(a.store.Version())
-		if err != nil {
-			return nil, err
-		}
-		if a.chainID, err = loadChainID(view); err != nil {
+		var err error
+		if a.chainID, err = loadChainID(a.store); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,36 @@
+# Civic Ledger. `make test` installs what the test suite needs (nothing but Go
+# and its modules today), then runs vet, the race-checked unit tests, the
+# integration tests with real CometBFT nodes, and a short fuzzing run.
+GO ?= go
+FUZZTIME ?= 20s
+RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/...
+
+.PHONY: test deps vet unit integration fuzz bench demo build
+
+test: deps vet unit integration fuzz
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
+	$(GO) mod download
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 $(RACE_PKGS)
+
+# Integration tests start real CometBFT validators on loopback.
+integration:
+	$(GO) test -count=1 -timeout 20m ./node/... ./cmd/...
+
+fuzz:
+	$(GO) test ./ledger -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test ./app -run '^$$' -bench BenchmarkFinalizeBlock -benchtime 5x -timeout 60m
+
+build:
+	$(GO) build -o bin/ ./cmd/ledgerd ./cmd/ledger
+
+demo:
+	$(GO) run ./cmd/ledgerd demo

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/civicledger/civicledger/ledger"
+)
+
+// Exit statuses of the tx and query commands (an interface: scripts rely on
+// them).
+const (
+	exitOK          = 0
+	exitFailed      = 1 // the chain rejected the tx, or the record was not found
+	exitUsage       = 2 // bad flags or arguments, bad amount, missing key: nothing was sent
+	exitUnreachable = 3 // the node could not be reached, or inclusion timed out
+)
+
+// usagef returns a usage error (exit status 2).
+func usagef(format string, args ...any) error {
+	return withExit(exitUsage, fmt.Errorf(format, args...))
+}
+
+// nodeError classifies an error returned while talking to a node: an error
+// the node itself answered with (a JSON-RPC error, e.g. a full mempool) is a
+// failure (exit 1); anything else — connection refused, timeout, a reply that
+// is not JSON-RPC — means the node could not be reached (exit 3). Errors that
+// already carry an exit status are returned unchanged.
+func nodeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	var re *rpctypes.RPCError
+	if errors.As(err, &re) {
+		return withExit(exitFailed, err)
+	}
+	return withExit(exitUnreachable, err)
+}
+
+// requireFlags fails with a usage error naming every listed flag that was
+// not set on the command line. (cobra's MarkFlagRequired errors bypass the
+// flag error function and would exit with status 1.)
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if !cmd.Flags().Changed(n) {
+			missing = append(missing, "--"+n)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return usagef("required flag %s not set (see '%s --help')", missing[0], cmd.CommandPath())
+	default:
+		return usagef("required flags %s not set (see '%s --help')", strings.Join(missing, ", "), cmd.CommandPath())
+	}
+}
+
+// groupCmd is a command that only holds subcommands: without arguments it
+// prints its help; an unknown subcommand is a usage error.
+func groupCmd(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	c.AddCommand(subs...)
+	return c
+}
+
+// writeJSON writes v as indented JSON without HTML escaping.
+func writeJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// kvWriter prints aligned "key: value" lines.
+type kvWriter struct{ tw *tabwriter.Writer }
+
+func newKV(w io.Writer) *kvWriter { return &kvWriter{tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)} }
+
+func (k *kvWriter) add(key string, format string, args ...any) {
+	fmt.Fprintf(k.tw, "%s:\t%s\n", key, sanitize(fmt.Sprintf(format, args...)))
+}
+
+func (k *kvWriter) flush() error { return k.tw.Flush() }
+
+// newTable returns a tabwriter for column output.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+// row writes one table row; cells are sanitized so that record text cannot
+// break the layout or inject terminal escapes.
+func row(tw io.Writer, cells ...string) {
+	for i, c := range cells {
+		cells[i] = sanitize(c)
+	}
+	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+}
+
+// sanitize replaces tabs, newlines and other control characters (record
+// text is validated on chain, but the CLI should not trust its node).
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// money formats an amount in minor units as "1250.50 EUR (125050 minor units)".
+func money(a ledger.Amount, currency string) string {
+	return fmt.Sprintf("%s %s (%d minor units)", ledger.FormatAmount(int64(a), currency), currency, int64(a))
+}
+
+// shortMoney formats an amount for tables: "1250.50 EUR".
+func shortMoney(a ledger.Amount, currency string) string {
+	return ledger.FormatAmount(int64(a), currency) + " " + currency
+}
+
+func party(p ledger.Party) string { return fmt.Sprintf("%s (%s %s)", p.Name, p.Scheme, p.ID) }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func roleList(rs []ledger.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}
+
+// ruleOf names the ledger rule behind a result code, if it is one.
+func ruleOf(code uint32) string {
+	for _, e := range ledger.Errors() {
+		if uint32(e.Code) == code {
+			return e.Msg
+		}
+	}
+	if code == uint32(ledger.CodeInternal) {
+		return "internal error"
+	}
+	return "code " + strconv.FormatUint(uint64(code), 10)
+}
+
+// heightFlag registers --height on fs.
+func heightFlag(fs *pflag.FlagSet, h *int64) {
+	fs.Int64Var(h, "height", 0, "read at this committed height (0: latest)")
+}
