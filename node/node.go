@@ -2,6 +2,9 @@ package node
 
 import (
 	"fmt"
+	"sync"
+
+	dbm "github.com/cometbft/cometbft-db"
 	"os"
 	"path/filepath"
 
@@ -20,6 +23,7 @@ import (
 // Node is a running agency node: CometBFT plus the ledger app.
 type Node struct {
 	cfg   *Config
+	dbs   *dbTracker
 	cmt   *cmtnode.Node
 	app   *app.App
 	store *store.MultiStore
@@ -57,14 +61,16 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		return nil, err
 	}
 	a := app.New(st, logger.With("module", "ledger"))
+	dbs := &dbTracker{}
 	n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, proxy.NewLocalClientCreator(a),
-		cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), cmtcfg.DefaultDBProvider,
+		cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), dbs.provide,
 		cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
 	if err != nil {
+		dbs.closeAll()
 		_ = st.Close()
 		return nil, err
 	}
-	return &Node{cfg: cfg, cmt: n, app: a, store: st}, nil
+	return &Node{cfg: cfg, dbs: dbs, cmt: n, app: a, store: st}, nil
 }
 
 // Start starts consensus, p2p and RPC.
@@ -77,10 +83,38 @@ func (n *Node) Stop() error {
 		err = n.cmt.Stop()
 		n.cmt.Wait()
 	}
+	// CometBFT v0.38 does not close every database it opened (the tx
+	// index stays open), which would keep the goleveldb lock: close them all.
+	n.dbs.closeAll()
 	if cerr := n.store.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// dbTracker opens CometBFT's databases and remembers them for closing.
+type dbTracker struct {
+	mu  sync.Mutex
+	dbs []dbm.DB
+}
+
+func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
+	db, err := cmtcfg.DefaultDBProvider(ctx)
+	if err == nil {
+		t.mu.Lock()
+		t.dbs = append(t.dbs, db)
+		t.mu.Unlock()
+	}
+	return db, err
+}
+
+func (t *dbTracker) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, db := range t.dbs {
+		_ = db.Close() // already-closed databases report an error; ignore it
+	}
+	t.dbs = nil
 }
 
 // App returns the node's ABCI app.

@@ -108,8 +108,12 @@ type kvWriter struct{ tw *tabwriter.Writer }
 
 func newKV(w io.Writer) *kvWriter { return &kvWriter{tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)} }
 
+// add writes "key: value"; an empty key continues the previous key's list.
 func (k *kvWriter) add(key string, format string, args ...any) {
-	fmt.Fprintf(k.tw, "%s:\t%s\n", key, sanitize(fmt.Sprintf(format, args...)))
+	if key != "" {
+		key += ":"
+	}
+	fmt.Fprintf(k.tw, "%s\t%s\n", key, sanitize(fmt.Sprintf(format, args...)))
 }
 
 func (k *kvWriter) flush() error { return k.tw.Flush() }

@@ -88,8 +88,11 @@ func newRootCmd() *cobra.Command {
 	pf.StringVarP(&g.Output, flagOutput, "o", "text", "output format: text or json")
 	pf.StringVar(&g.KeyringBackend, flagKeyringBackend, "file", "key storage: file (age-encrypted) or test (plain, unsafe)")
 
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(2, err) })
 	root.AddCommand(
 		newKeysCmd(g),
+		newTxCmd(g),
+		newQueryCmd(g),
 	)
 	return root
 }

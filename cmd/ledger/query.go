@@ -1,0 +1,665 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/ledger"
+)
+
+// Query codes of the node (app/query.go).
+const (
+	queryCodeBadRequest = 2
+	queryCodeNotFound   = 3
+	queryCodeNoVersion  = 4
+)
+
+// Listing page sizes.
+const (
+	defaultListLimit = 50
+	maxListLimit     = ledger.MaxPageSize
+)
+
+// recordStatuses are the statuses a listing may filter on.
+var recordStatuses = map[string][]string{
+	"grant":   {ledger.GrantAwarded, ledger.GrantAmended, ledger.GrantClosed, ledger.GrantRevoked},
+	"licence": {ledger.LicenceIssued, ledger.LicenceRenewed, ledger.LicenceSuspended, ledger.LicenceReinstated, ledger.LicenceRevoked, ledger.LicenceExpired},
+	"payment": {ledger.PaymentRecorded, ledger.PaymentReversed},
+}
+
+func newQueryCmd(g *globalOpts) *cobra.Command {
+	q := groupCmd("query", "read records, listings, totals and history from a node",
+		newRecordQueryCmd(g, "grant"), newRecordQueryCmd(g, "licence"),
+		newRecordQueryCmd(g, "payment"), newRecordQueryCmd(g, "agency"),
+		newListQueryCmd(g, "grant"), newListQueryCmd(g, "licence"), newListQueryCmd(g, "payment"),
+		newAgenciesQueryCmd(g), newTotalsQueryCmd(g), newParamsQueryCmd(g), newHistoryQueryCmd(g),
+	)
+	q.Long = "read records, listings, totals and history from a node (which is trusted).\n\n" +
+		"exit status: 0 ok; 1 not found (or the node refused the query); 2 usage error;\n" +
+		"3 the node could not be reached."
+	return q
+}
+
+// queryNode sends an ABCI query and maps its outcome to exit statuses:
+// unreachable 3, not found or unavailable height 1, bad request 2.
+func queryNode(ctx context.Context, c *client.Client, path string, data []byte, height int64) ([]byte, int64, error) {
+	res, err := c.Query(ctx, path, data, height, false)
+	if err != nil {
+		return nil, 0, nodeError(err)
+	}
+	switch res.Code {
+	case 0:
+		return res.Value, res.Height, nil
+	case queryCodeNotFound:
+		return nil, res.Height, withExit(exitFailed, fmt.Errorf("%s", sanitize(res.Log)))
+	case queryCodeNoVersion:
+		return nil, res.Height, withExit(exitFailed, fmt.Errorf("height %d is not available on the node: %s", height, sanitize(res.Log)))
+	case queryCodeBadRequest:
+		return nil, res.Height, withExit(exitUsage, fmt.Errorf("the node refused the query %s: %s", path, sanitize(res.Log)))
+	}
+	return nil, res.Height, withExit(exitFailed, fmt.Errorf("query %s: code %d: %s", path, res.Code, sanitize(res.Log)))
+}
+
+// fetchRecord reads one record's JSON as stored on chain.
+func fetchRecord(ctx context.Context, c *client.Client, kind, id string, height int64) (json.RawMessage, int64, error) {
+	if !ledger.ValidID(id) {
+		return nil, 0, usagef("%s id %q must match [A-Za-z0-9._:-]{1,64}", kind, id)
+	}
+	v, h, err := queryNode(ctx, c, "/"+kind+"/"+id, nil, height)
+	if err != nil {
+		return nil, h, err
+	}
+	if len(v) == 0 {
+		return nil, h, withExit(exitFailed, fmt.Errorf("%s %q not found at height %d", kind, id, h))
+	}
+	return v, h, nil
+}
+
+// fetchHistory returns the transactions that touched a record, oldest first.
+// An agency's history is its officer changes.
+func fetchHistory(ctx context.Context, c *client.Client, kind, id string) ([]client.HistoryEntry, error) {
+	var (
+		hist []client.HistoryEntry
+		err  error
+	)
+	if kind == "agency" {
+		hist, err = agencyHistory(ctx, c, id)
+	} else {
+		hist, err = c.History(ctx, kind, id)
+	}
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	if hist == nil {
+		hist = []client.HistoryEntry{}
+	}
+	return hist, nil
+}
+
+// agencyHistory lists the officer changes of an agency (events
+// officer.agency=<id>); the status column shows the officer's roles.
+func agencyHistory(ctx context.Context, c *client.Client, id string) ([]client.HistoryEntry, error) {
+	q := fmt.Sprintf("officer.agency='%s'", id)
+	var out []client.HistoryEntry
+	for page := 1; ; page++ {
+		perPage := 100
+		res, err := c.RPC().TxSearch(ctx, q, false, &page, &perPage, "asc")
+		if err != nil {
+			return nil, fmt.Errorf("tx_search %s: %w", q, err)
+		}
+		for _, tx := range res.Txs {
+			e := client.HistoryEntry{Hash: strings.ToUpper(hex.EncodeToString(tx.Hash)), Height: tx.Height, Attrs: map[string]string{}}
+			for _, ev := range tx.TxResult.Events {
+				attrs := map[string]string{}
+				for _, a := range ev.Attributes {
+					attrs[a.Key] = a.Value
+				}
+				switch {
+				case ev.Type == "tx":
+					e.Type = attrs["type"]
+				case ev.Type == "officer" && attrs["agency"] == id:
+					e.Action, e.Status, e.Attrs = attrs["action"], attrs["roles"], attrs
+				}
+			}
+			out = append(out, e)
+		}
+		if len(out) >= res.TotalCount || len(res.Txs) == 0 {
+			return out, nil
+		}
+	}
+}
+
+func newQueryClient(g *globalOpts) (*client.Client, error) {
+	c, err := client.New(g.Node)
+	if err != nil {
+		return nil, usagef("--node: %v", err)
+	}
+	return c, nil
+}
+
+func checkHeight(h int64) error {
+	if h < 0 {
+		return usagef("--height must not be negative")
+	}
+	return nil
+}
+
+// ---- one record ----
+
+func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
+	var height int64
+	var history bool
+	cmd := &cobra.Command{
+		Use:   kind + " ID",
+		Short: "show one " + kind,
+		Long: "show the " + kind + " ID as recorded on chain. --history adds the transactions that\n" +
+			"changed it (from the node's tx index; always the full history, whatever --height).",
+		Args: keysArgs(1),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkHeight(height); err != nil {
+			return err
+		}
+		c, err := newQueryClient(g)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		raw, h, err := fetchRecord(ctx, c, kind, args[0], height)
+		if err != nil {
+			return err
+		}
+		var hist []client.HistoryEntry
+		if history {
+			if hist, err = fetchHistory(ctx, c, kind, args[0]); err != nil {
+				return err
+			}
+		}
+		out := cmd.OutOrStdout()
+		if g.Output == "json" {
+			v := struct {
+				Height  int64                  `json:"height"`
+				Record  json.RawMessage        `json:"record"`
+				History *[]client.HistoryEntry `json:"history,omitempty"`
+			}{Height: h, Record: raw}
+			if history {
+				v.History = &hist
+			}
+			return writeJSON(out, v)
+		}
+		if err := printRecord(ctx, out, c, kind, raw, h); err != nil {
+			return err
+		}
+		if history {
+			fmt.Fprintln(out)
+			fmt.Fprintln(out, "history:")
+			return printHistory(out, hist)
+		}
+		return nil
+	}
+	fs := cmd.Flags()
+	heightFlag(fs, &height)
+	fs.BoolVar(&history, "history", false, "also show the transactions that changed the record")
+	return cmd
+}
+
+// printRecord prints a record as aligned key/value lines.
+func printRecord(ctx context.Context, w io.Writer, c *client.Client, kind string, raw []byte, height int64) error {
+	bad := func(err error) error { return fmt.Errorf("%s: bad record from node: %w", kind, err) }
+	kv := newKV(w)
+	kv.add("height", "%d", height)
+	switch kind {
+	case "grant":
+		var r ledger.Grant
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return bad(err)
+		}
+		kv.add("id", "%s", r.ID)
+		kv.add("agency", "%s", r.Agency)
+		kv.add("status", "%s", r.Status)
+		kv.add("recipient", "%s", party(r.Recipient))
+		kv.add("programme", "%s", r.Programme)
+		kv.add("purpose", "%s", r.Purpose)
+		kv.add("currency", "%s", r.Currency)
+		kv.add("awarded", "%s", money(r.Awarded, r.Currency))
+		kv.add("disbursed", "%s", money(r.Disbursed, r.Currency))
+		kv.add("remaining", "%s", money(r.Awarded-r.Disbursed, r.Currency))
+		kv.add("payments", "%d", r.Payments)
+		kv.add("period_start", "%s", r.PeriodStart)
+		kv.add("period_end", "%s", r.PeriodEnd)
+		kv.add("decision_date", "%s", r.DecisionDate)
+		kv.add("document_hash", "%s", r.DocumentHash)
+		kv.add("created_height", "%d", r.Created)
+		kv.add("updated_height", "%d", r.Updated)
+	case "licence":
+		var r ledger.Licence
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return bad(err)
+		}
+		kv.add("id", "%s", r.ID)
+		kv.add("agency", "%s", r.Agency)
+		kv.add("status", "%s", r.Status)
+		kv.add("holder", "%s", party(r.Holder))
+		kv.add("licence_type", "%s", r.LicenceType)
+		kv.add("scope", "%s", r.Scope)
+		kv.add("valid_from", "%s", r.ValidFrom)
+		kv.add("valid_until", "%s", r.ValidUntil)
+		kv.add("decision_date", "%s", r.DecisionDate)
+		kv.add("conditions_hash", "%s", r.ConditionsHash)
+		kv.add("created_height", "%d", r.Created)
+		kv.add("updated_height", "%d", r.Updated)
+	case "payment":
+		var r ledger.Payment
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return bad(err)
+		}
+		kv.add("id", "%s", r.ID)
+		kv.add("agency", "%s", r.Agency)
+		kv.add("status", "%s", r.Status)
+		kv.add("payee", "%s", party(r.Payee))
+		kv.add("amount", "%s", money(r.Amount, r.Currency))
+		kv.add("currency", "%s", r.Currency)
+		kv.add("date", "%s", r.Date)
+		kv.add("purpose", "%s", r.Purpose)
+		kv.add("grant", "%s", orDash(r.Grant))
+		names := officerNames(ctx, c, r.Agency, height)
+		for i, k := range r.Approved {
+			key := "approved_by"
+			if i > 0 {
+				key = ""
+			}
+			if n := names[string(k)]; n != "" {
+				kv.add(key, "%s (%s)", n, b64(k))
+			} else {
+				kv.add(key, "%s", b64(k))
+			}
+		}
+		kv.add("created_height", "%d", r.Created)
+		kv.add("updated_height", "%d", r.Updated)
+	case "agency":
+		var r ledger.Agency
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return bad(err)
+		}
+		kv.add("id", "%s", r.ID)
+		kv.add("name", "%s", r.Name)
+		kv.add("jurisdiction", "%s", r.Jurisdiction)
+		kv.add("power", "%d", r.Power)
+		kv.add("validator_key", "%s", b64(r.ValidatorKey))
+		kv.add("officers", "%d", len(r.Officers))
+		if err := kv.flush(); err != nil {
+			return err
+		}
+		tw := newTable(w)
+		row(tw, "  NAME", "ROLES", "KEY")
+		for _, o := range r.Officers {
+			row(tw, "  "+o.Name, roleList(o.Roles), b64(o.Key))
+		}
+		return tw.Flush()
+	}
+	return kv.flush()
+}
+
+// officerNames maps officer keys to names, from the agency record at height
+// (best effort: empty on any error).
+func officerNames(ctx context.Context, c *client.Client, agency string, height int64) map[string]string {
+	out := map[string]string{}
+	raw, _, err := fetchRecord(ctx, c, "agency", agency, height)
+	if err != nil {
+		return out
+	}
+	var a ledger.Agency
+	if json.Unmarshal(raw, &a) == nil {
+		for _, o := range a.Officers {
+			out[string(o.Key)] = o.Name
+		}
+	}
+	return out
+}
+
+func printHistory(w io.Writer, hist []client.HistoryEntry) error {
+	if len(hist) == 0 {
+		_, err := fmt.Fprintln(w, "no transactions found")
+		return err
+	}
+	tw := newTable(w)
+	row(tw, "HEIGHT", "HASH", "TYPE", "ACTION", "STATUS")
+	for _, e := range hist {
+		row(tw, strconv.FormatInt(e.Height, 10), e.Hash, orDash(e.Type), orDash(e.Action), orDash(e.Status))
+	}
+	return tw.Flush()
+}
+
+// ---- history ----
+
+func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
+	return &cobra.Command{
+		Use:   "history grant|licence|payment|agency ID",
+		Short: "show the transactions that changed a record",
+		Long: "show, oldest first, the transactions that changed a record (from the node's tx\n" +
+			"index). a grant's history includes the payments made against it; an agency's\n" +
+			"history is its officer changes.",
+		Args: keysArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind, id := args[0], args[1]
+			switch kind {
+			case "grant", "licence", "payment", "agency":
+			default:
+				return usagef("unknown record kind %q (grant, licence, payment or agency)", kind)
+			}
+			if !ledger.ValidID(id) {
+				return usagef("%s id %q must match [A-Za-z0-9._:-]{1,64}", kind, id)
+			}
+			c, err := newQueryClient(g)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			hist, err := fetchHistory(ctx, c, kind, id)
+			if err != nil {
+				return err
+			}
+			if len(hist) == 0 {
+				// No transaction: tell a missing record from one that was
+				// never changed (e.g. an agency created at genesis).
+				if _, _, err := fetchRecord(ctx, c, kind, id, 0); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if g.Output == "json" {
+				return writeJSON(out, struct {
+					Kind    string                `json:"kind"`
+					ID      string                `json:"id"`
+					History []client.HistoryEntry `json:"history"`
+				}{kind, id, hist})
+			}
+			return printHistory(out, hist)
+		},
+	}
+}
+
+// ---- listings ----
+
+func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
+	var f client.ListFilter
+	var height int64
+	var grant string
+	plural := kind + "s"
+	cmd := &cobra.Command{
+		Use:   plural,
+		Short: "list " + plural + ", a page at a time",
+		Long: "list " + plural + " in id order, optionally of one agency and/or with one status.\n" +
+			"when there are more, the last line names the --after value of the next page.",
+		Args: keysArgs(0),
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkHeight(height); err != nil {
+			return err
+		}
+		if f.Limit < 1 || f.Limit > maxListLimit {
+			return usagef("--limit must be between 1 and %d", maxListLimit)
+		}
+		if f.Agency != "" && !ledger.ValidID(f.Agency) {
+			return usagef("--agency %q must match [A-Za-z0-9._:-]{1,64}", f.Agency)
+		}
+		if f.After != "" && !ledger.ValidID(f.After) {
+			return usagef("--after %q must match [A-Za-z0-9._:-]{1,64}", f.After)
+		}
+		if f.Status != "" && !slices.Contains(recordStatuses[kind], f.Status) {
+			return usagef("--status %q: %s statuses are %s", f.Status, kind, strings.Join(recordStatuses[kind], ", "))
+		}
+		byGrant := cmd.Flags().Changed("grant")
+		if byGrant {
+			if !ledger.ValidID(grant) {
+				return usagef("--grant %q must match [A-Za-z0-9._:-]{1,64}", grant)
+			}
+			if f.Agency != "" || f.Status != "" {
+				return usagef("--grant cannot be combined with --agency or --status")
+			}
+		}
+		c, err := newQueryClient(g)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		path := "/" + plural
+		if byGrant {
+			path = "/grant/" + grant + "/payments"
+		}
+		data, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		v, h, err := queryNode(ctx, c, path, data, height)
+		if err != nil {
+			return err
+		}
+		var page ledger.Page
+		if err := json.Unmarshal(v, &page); err != nil {
+			return fmt.Errorf("%s: bad response from node: %w", path, err)
+		}
+		if page.Items == nil {
+			page.Items = []json.RawMessage{}
+		}
+		if byGrant && len(page.Items) == 0 {
+			// An unknown grant has no payments either: say it is unknown.
+			if _, _, err := fetchRecord(ctx, c, "grant", grant, h); err != nil {
+				return err
+			}
+		}
+		out := cmd.OutOrStdout()
+		if g.Output == "json" {
+			return writeJSON(out, struct {
+				Height int64             `json:"height"`
+				Items  []json.RawMessage `json:"items"`
+				Next   string            `json:"next,omitempty"`
+			}{h, page.Items, page.Next})
+		}
+		if err := printListing(out, kind, page.Items); err != nil {
+			return err
+		}
+		if page.Next != "" {
+			fmt.Fprintf(out, "next page: --after %s\n", sanitize(page.Next))
+		}
+		return nil
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.Agency, "agency", "", "only "+plural+" of this agency")
+	fs.StringVar(&f.Status, "status", "", "only "+plural+" with this status ("+strings.Join(recordStatuses[kind], ", ")+")")
+	fs.IntVar(&f.Limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
+	fs.StringVar(&f.After, "after", "", "start after this id (from the previous page's 'next page' line)")
+	heightFlag(fs, &height)
+	if kind == "payment" {
+		fs.StringVar(&grant, "grant", "", "only payments made against this grant")
+	}
+	return cmd
+}
+
+func printListing(w io.Writer, kind string, items []json.RawMessage) error {
+	if len(items) == 0 {
+		_, err := fmt.Fprintf(w, "no %ss found\n", kind)
+		return err
+	}
+	tw := newTable(w)
+	switch kind {
+	case "grant":
+		row(tw, "ID", "AGENCY", "STATUS", "AWARDED", "DISBURSED", "RECIPIENT", "PROGRAMME")
+		for _, it := range items {
+			var r ledger.Grant
+			if err := json.Unmarshal(it, &r); err != nil {
+				return fmt.Errorf("grant: bad record from node: %w", err)
+			}
+			row(tw, r.ID, r.Agency, r.Status, shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme)
+		}
+	case "licence":
+		row(tw, "ID", "AGENCY", "STATUS", "TYPE", "HOLDER", "VALID FROM", "VALID UNTIL")
+		for _, it := range items {
+			var r ledger.Licence
+			if err := json.Unmarshal(it, &r); err != nil {
+				return fmt.Errorf("licence: bad record from node: %w", err)
+			}
+			row(tw, r.ID, r.Agency, r.Status, r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil)
+		}
+	case "payment":
+		row(tw, "ID", "AGENCY", "STATUS", "AMOUNT", "DATE", "PAYEE", "GRANT")
+		for _, it := range items {
+			var r ledger.Payment
+			if err := json.Unmarshal(it, &r); err != nil {
+				return fmt.Errorf("payment: bad record from node: %w", err)
+			}
+			row(tw, r.ID, r.Agency, r.Status, shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant))
+		}
+	}
+	return tw.Flush()
+}
+
+func newAgenciesQueryCmd(g *globalOpts) *cobra.Command {
+	var height int64
+	cmd := &cobra.Command{Use: "agencies", Short: "list every agency", Args: keysArgs(0)}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkHeight(height); err != nil {
+			return err
+		}
+		c, err := newQueryClient(g)
+		if err != nil {
+			return err
+		}
+		v, h, err := queryNode(cmd.Context(), c, "/agencies", nil, height)
+		if err != nil {
+			return err
+		}
+		var page ledger.Page
+		if err := json.Unmarshal(v, &page); err != nil {
+			return fmt.Errorf("/agencies: bad response from node: %w", err)
+		}
+		if page.Items == nil {
+			page.Items = []json.RawMessage{}
+		}
+		out := cmd.OutOrStdout()
+		if g.Output == "json" {
+			return writeJSON(out, struct {
+				Height int64             `json:"height"`
+				Items  []json.RawMessage `json:"items"`
+			}{h, page.Items})
+		}
+		tw := newTable(out)
+		row(tw, "ID", "NAME", "JURISDICTION", "POWER", "OFFICERS")
+		for _, it := range page.Items {
+			var a ledger.Agency
+			if err := json.Unmarshal(it, &a); err != nil {
+				return fmt.Errorf("agency: bad record from node: %w", err)
+			}
+			row(tw, a.ID, a.Name, a.Jurisdiction, strconv.FormatInt(a.Power, 10), strconv.Itoa(len(a.Officers)))
+		}
+		return tw.Flush()
+	}
+	heightFlag(cmd.Flags(), &height)
+	return cmd
+}
+
+func newTotalsQueryCmd(g *globalOpts) *cobra.Command {
+	var height int64
+	cmd := &cobra.Command{
+		Use:   "totals AGENCY CURRENCY",
+		Short: "show an agency's running totals in one currency",
+		Args:  keysArgs(2),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		agency, cur := args[0], args[1]
+		if !ledger.ValidID(agency) {
+			return usagef("agency %q must match [A-Za-z0-9._:-]{1,64}", agency)
+		}
+		if _, ok := ledger.CurrencyExponent(cur); !ok {
+			return usagef("unknown currency %q (want an active ISO 4217 code in upper case, e.g. EUR)", cur)
+		}
+		if err := checkHeight(height); err != nil {
+			return err
+		}
+		c, err := newQueryClient(g)
+		if err != nil {
+			return err
+		}
+		v, h, err := queryNode(cmd.Context(), c, "/totals/"+agency+"/"+cur, nil, height)
+		if err != nil {
+			return err
+		}
+		if len(v) == 0 {
+			return withExit(exitFailed, fmt.Errorf("no totals for %s in %s at height %d", agency, cur, h))
+		}
+		out := cmd.OutOrStdout()
+		if g.Output == "json" {
+			return writeJSON(out, struct {
+				Height int64           `json:"height"`
+				Totals json.RawMessage `json:"totals"`
+			}{h, v})
+		}
+		var t ledger.Totals
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("totals: bad response from node: %w", err)
+		}
+		kv := newKV(out)
+		kv.add("height", "%d", h)
+		kv.add("agency", "%s", t.Agency)
+		kv.add("currency", "%s", t.Currency)
+		kv.add("awarded", "%s", money(t.Awarded, t.Currency))
+		kv.add("grants", "%d", t.Grants)
+		kv.add("paid", "%s", money(t.Paid, t.Currency))
+		kv.add("paid_against_grant", "%s", money(t.PaidAgainstGrant, t.Currency))
+		kv.add("payments", "%d", t.Payments)
+		kv.add("reversed", "%s", money(t.Reversed, t.Currency))
+		kv.add("reversals", "%d", t.Reversals)
+		return kv.flush()
+	}
+	heightFlag(cmd.Flags(), &height)
+	return cmd
+}
+
+func newParamsQueryCmd(g *globalOpts) *cobra.Command {
+	var height int64
+	cmd := &cobra.Command{Use: "params", Short: "show the chain parameters", Args: keysArgs(0)}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkHeight(height); err != nil {
+			return err
+		}
+		c, err := newQueryClient(g)
+		if err != nil {
+			return err
+		}
+		v, h, err := queryNode(cmd.Context(), c, "/params", nil, height)
+		if err != nil {
+			return err
+		}
+		if len(v) == 0 {
+			return withExit(exitFailed, fmt.Errorf("no chain parameters at height %d", h))
+		}
+		out := cmd.OutOrStdout()
+		if g.Output == "json" {
+			return writeJSON(out, struct {
+				Height int64           `json:"height"`
+				Params json.RawMessage `json:"params"`
+			}{h, v})
+		}
+		var p ledger.Params
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("params: bad response from node: %w", err)
+		}
+		kv := newKV(out)
+		kv.add("height", "%d", h)
+		kv.add("max_tx_bytes", "%d", p.MaxTxBytes)
+		kv.add("four_eyes_threshold", "%d minor units (payments above it need two finance officers)", int64(p.FourEyesThreshold))
+		kv.add("replay_window", "%d blocks", p.ReplayWindow)
+		return kv.flush()
+	}
+	heightFlag(cmd.Flags(), &height)
+	return cmd
+}
