@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -56,7 +57,7 @@ func New(st *store.MultiStore, logger log.Logger) *App {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &App{store: st, logger: logger, sigs: newSigCache(200_000)}
+	return &App{store: st, logger: logger, sigs: newSigCache(20_000)}
 }
 
 // Store returns the app's multistore.
@@ -134,10 +135,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	if err := a.ensureCheckState(); err != nil {
 		return nil, err
 	}
-	tx, err := ledger.DecodeTx(req.Tx, a.check.Params().MaxTxBytes)
-	if err == nil {
-		err = a.verify(tx)
-	}
+	tx, err := a.decodeVerified(req.Tx, a.check.Params().MaxTxBytes)
 	if err != nil {
 		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeOf(err)), Log: logOf(err), Codespace: Codespace}, nil
 	}
@@ -196,16 +194,23 @@ func loadChainID(r ledger.Reader) (string, error) {
 	return seed.ChainID, nil
 }
 
-// verify checks a tx's signatures, consulting and filling the cache.
-func (a *App) verify(tx *ledger.Tx) error {
-	if a.sigs.has(tx.Hash) {
-		return nil
+// decodeVerified decodes raw and checks its signatures, or returns the tx
+// already decoded and verified by an earlier CheckTx (decoded txs are
+// immutable, so sharing them is safe).
+func (a *App) decodeVerified(raw []byte, maxBytes int64) (*ledger.Tx, error) {
+	h := sha256.Sum256(raw)
+	if tx := a.sigs.get(h); tx != nil {
+		return tx, nil
+	}
+	tx, err := ledger.DecodeTx(raw, maxBytes)
+	if err != nil {
+		return nil, err
 	}
 	if err := tx.VerifySignatures(); err != nil {
-		return err
+		return nil, err
 	}
-	a.sigs.add(tx.Hash)
-	return nil
+	a.sigs.add(tx)
+	return tx, nil
 }
 
 // PrepareProposal runs on the block proposer: it keeps the mempool's order
@@ -251,6 +256,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	txs := make([]*ledger.Tx, len(req.Txs))
 	errs := make([]error, len(req.Txs))
 	for i, raw := range req.Txs {
+		if tx := a.sigs.get(sha256.Sum256(raw)); tx != nil {
+			txs[i] = tx
+			continue
+		}
 		txs[i], errs[i] = ledger.DecodeTx(raw, maxBytes)
 	}
 	a.verifyBatch(txs, errs)
@@ -289,7 +298,7 @@ func (a *App) verifyBatch(txs []*ledger.Tx, errs []error) {
 	bv := cmted25519.NewBatchVerifier()
 	var items []item
 	for i, tx := range txs {
-		if errs[i] != nil || a.sigs.has(tx.Hash) {
+		if errs[i] != nil || a.sigs.get(tx.Hash) != nil {
 			continue
 		}
 		msg := ledger.SignBytes(tx.BodyBytes)
@@ -323,7 +332,7 @@ func (a *App) verifyBatch(txs []*ledger.Tx, errs []error) {
 			errs[it.tx] = fmt.Errorf("signatures[%d]: %w", j, ledger.ErrBadSignature)
 			continue
 		}
-		a.sigs.add(txs[it.tx].Hash)
+		a.sigs.add(txs[it.tx])
 	}
 }
 
@@ -376,37 +385,38 @@ func toABCIEvents(evs []ledger.Event) []abci.Event {
 	return out
 }
 
-// sigCache remembers the hashes of txs whose signatures verified, bounded
-// in size (oldest evicted first).
+// sigCache remembers txs whose signatures verified, decoded, keyed by the
+// sha256 of their bytes; bounded in size (oldest evicted first). A tx that
+// passed CheckTx on this node is neither decoded nor verified again in
+// FinalizeBlock.
 type sigCache struct {
 	mu   sync.Mutex
-	set  map[[32]byte]struct{}
+	m    map[[32]byte]*ledger.Tx
 	ring [][32]byte
 	next int
 }
 
 func newSigCache(n int) *sigCache {
-	return &sigCache{set: make(map[[32]byte]struct{}, n), ring: make([][32]byte, n)}
+	return &sigCache{m: make(map[[32]byte]*ledger.Tx, n), ring: make([][32]byte, n)}
 }
 
-func (c *sigCache) has(h [32]byte) bool {
+func (c *sigCache) get(h [32]byte) *ledger.Tx {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.set[h]
-	return ok
+	return c.m[h]
 }
 
-func (c *sigCache) add(h [32]byte) {
+func (c *sigCache) add(tx *ledger.Tx) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.set[h]; ok {
+	if _, ok := c.m[tx.Hash]; ok {
 		return
 	}
 	old := c.ring[c.next]
 	if old != ([32]byte{}) {
-		delete(c.set, old)
+		delete(c.m, old)
 	}
-	c.ring[c.next] = h
-	c.set[h] = struct{}{}
+	c.ring[c.next] = tx.Hash
+	c.m[tx.Hash] = tx
 	c.next = (c.next + 1) % len(c.ring)
 }

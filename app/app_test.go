@@ -41,7 +41,7 @@ func newFixture() *fixture {
 		for _, o := range []struct {
 			name string
 			role ledger.Role
-		}{{"admin", ledger.RoleAdmin}, {"grants", ledger.RoleGrants}, {"finance", ledger.RoleFinance}, {"finance2", ledger.RoleFinance}} {
+		}{{"admin", ledger.RoleAdmin}, {"grants", ledger.RoleGrants}, {"licensing", ledger.RoleLicensing}, {"finance", ledger.RoleFinance}, {"finance2", ledger.RoleFinance}} {
 			k := key(id + "/" + o.name)
 			f.officers[id+"/"+o.name] = k
 			ag.Officers = append(ag.Officers, ledger.Officer{Key: k.Public().(ed25519.PublicKey), Name: o.name, Roles: []ledger.Role{o.role}})

@@ -1,0 +1,169 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/civicledger/civicledger/app"
+	"github.com/civicledger/civicledger/ledger"
+)
+
+// benchChain is an app on goleveldb with a cursor for generating txs.
+type benchChain struct {
+	f      *fixture
+	a      *app.App
+	height int64
+	seq    int   // records created so far
+	grants []int // seq numbers of grants that can still take payments
+	nonce  uint64
+}
+
+func newBenchChain(b *testing.B) *benchChain {
+	f := newFixture()
+	f.gs.Params.ReplayWindow = 100_000
+	a := openApp(b, b.TempDir())
+	a.OnBlock = nil
+	b.Cleanup(func() { a.Store().Close() })
+	f.initChain(b, a)
+	return &benchChain{f: f, a: a}
+}
+
+// mixedTxs returns n signed txs: 40% grant awards, 40% payments against
+// earlier grants, 20% licence issues, across both agencies. Signing runs in
+// parallel; the order of the returned txs is deterministic.
+func (c *benchChain) mixedTxs(b *testing.B, n int) [][]byte {
+	type job struct {
+		agency  string
+		payload ledger.Payload
+		signer  string
+		nonce   uint64
+	}
+	jobs := make([]job, n)
+	for i := range jobs {
+		c.seq++
+		c.nonce++
+		ag := fmt.Sprintf("agency-%d", 1+c.seq%2)
+		id := fmt.Sprintf("%s-%09d", ag, c.seq)
+		switch r := c.seq % 5; {
+		case r < 2 || len(c.grants) < 10:
+			jobs[i] = job{ag, award("G-"+id, "100000000"), "grants", c.nonce}
+			c.grants = append(c.grants, c.seq)
+		case r < 4:
+			g := c.grants[(c.seq*7919)%len(c.grants)]
+			gag := fmt.Sprintf("agency-%d", 1+g%2)
+			jobs[i] = job{gag, payment("P-"+id, fmt.Sprintf("G-%s-%09d", gag, g), "100"), "finance", c.nonce}
+		default:
+			jobs[i] = job{ag, &ledger.LicenceIssue{ID: "L-" + id, Holder: acme, LicenceType: "t", Scope: "s", ValidFrom: "2026-01-01",
+				ValidUntil: "2030-01-01", DecisionDate: "2026-01-01", ConditionsHash: doc}, "licensing", c.nonce}
+		}
+	}
+	out := make([][]byte, n)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				j := jobs[i]
+				out[i] = c.f.tx(b, j.agency, j.nonce, c.height+50_000, j.payload, j.signer)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (c *benchChain) block(b *testing.B, txs [][]byte) {
+	c.height++
+	ctx := context.Background()
+	res, err := c.a.FinalizeBlock(ctx, &abci.RequestFinalizeBlock{Height: c.height, Time: genesisTime.Add(time.Duration(c.height) * time.Second), Txs: txs})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, r := range res.TxResults {
+		if r.Code != 0 {
+			b.Fatalf("block %d tx %d: code %d %s", c.height, i, r.Code, r.Log)
+		}
+	}
+	if _, err := c.a.Commit(ctx, &abci.RequestCommit{}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkFinalizeBlock applies blocks of 1,000 signed mixed transactions
+// (FinalizeBlock + Commit on goleveldb) on states of growing size. "cold"
+// verifies every signature in FinalizeBlock (batch verifier); "checked"
+// first passes the txs through CheckTx, as a validator's mempool does, so
+// FinalizeBlock finds their signatures in the cache.
+//
+// Sizes: 0 and 100,000 records by default; set CIVIC_BENCH_RECORDS to a
+// comma-free list like "0 100000 1000000" for more.
+func BenchmarkFinalizeBlock(b *testing.B) {
+	sizes := []int{0, 100_000}
+	if s := os.Getenv("CIVIC_BENCH_RECORDS"); s != "" {
+		sizes = nil
+		for _, f := range splitFields(s) {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	const perBlock = 1000
+	for _, size := range sizes {
+		c := newBenchChain(b)
+		for c.seq < size {
+			c.block(b, c.mixedTxs(b, perBlock))
+		}
+		for _, mode := range []string{"cold", "checked"} {
+			b.Run(fmt.Sprintf("records=%d/%s", size, mode), func(b *testing.B) {
+				var applied int
+				var elapsed time.Duration
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					txs := c.mixedTxs(b, perBlock)
+					if mode == "checked" {
+						for _, tx := range txs {
+							res, err := c.a.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx})
+							if err != nil || res.Code != 0 {
+								b.Fatalf("CheckTx: %v %+v", err, res)
+							}
+						}
+					}
+					b.StartTimer()
+					t0 := time.Now()
+					c.block(b, txs)
+					elapsed += time.Since(t0)
+					applied += len(txs)
+				}
+				b.ReportMetric(float64(applied)/elapsed.Seconds(), "tx/s")
+			})
+		}
+	}
+}
+
+func splitFields(s string) []string {
+	var out []string
+	cur := ""
+	for _, r := range s + " " {
+		if r == ' ' || r == ',' {
+			if cur != "" {
+				out = append(out, cur)
+			}
+			cur = ""
+			continue
+		}
+		cur += string(r)
+	}
+	return out
+}

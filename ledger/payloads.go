@@ -1,0 +1,491 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Payload is the type-specific part of a transaction body.
+type Payload interface {
+	// Type is the body.type string, e.g. "grant/award".
+	Type() string
+	// ValidateBasic checks everything that does not depend on state.
+	ValidateBasic() error
+}
+
+type txSpec struct {
+	new  func() Payload
+	role Role
+}
+
+// Transaction types and the role each requires of its signers.
+var txTypes = map[string]txSpec{
+	TypeGrantAward:       {func() Payload { return new(GrantAward) }, RoleGrants},
+	TypeGrantAmend:       {func() Payload { return new(GrantAmend) }, RoleGrants},
+	TypeGrantClose:       {func() Payload { return new(GrantClose) }, RoleGrants},
+	TypeGrantRevoke:      {func() Payload { return new(GrantRevoke) }, RoleGrants},
+	TypeLicenceIssue:     {func() Payload { return new(LicenceIssue) }, RoleLicensing},
+	TypeLicenceRenew:     {func() Payload { return new(LicenceRenew) }, RoleLicensing},
+	TypeLicenceSuspend:   {func() Payload { return new(LicenceSuspend) }, RoleLicensing},
+	TypeLicenceReinstate: {func() Payload { return new(LicenceReinstate) }, RoleLicensing},
+	TypeLicenceRevoke:    {func() Payload { return new(LicenceRevoke) }, RoleLicensing},
+	TypePaymentRecord:    {func() Payload { return new(PaymentRecord) }, RoleFinance},
+	TypePaymentReverse:   {func() Payload { return new(PaymentReverse) }, RoleFinance},
+	TypeOfficerAdd:       {func() Payload { return new(OfficerAdd) }, RoleAdmin},
+	TypeOfficerRemove:    {func() Payload { return new(OfficerRemove) }, RoleAdmin},
+	TypeOfficerSetRoles:  {func() Payload { return new(OfficerSetRoles) }, RoleAdmin},
+}
+
+// Transaction type names (body.type).
+const (
+	TypeGrantAward       = "grant/award"
+	TypeGrantAmend       = "grant/amend"
+	TypeGrantClose       = "grant/close"
+	TypeGrantRevoke      = "grant/revoke"
+	TypeLicenceIssue     = "licence/issue"
+	TypeLicenceRenew     = "licence/renew"
+	TypeLicenceSuspend   = "licence/suspend"
+	TypeLicenceReinstate = "licence/reinstate"
+	TypeLicenceRevoke    = "licence/revoke"
+	TypePaymentRecord    = "payment/record"
+	TypePaymentReverse   = "payment/reverse"
+	TypeOfficerAdd       = "agency/officer-add"
+	TypeOfficerRemove    = "agency/officer-remove"
+	TypeOfficerSetRoles  = "agency/officer-roles"
+)
+
+// TxTypes returns every transaction type name, sorted.
+func TxTypes() []string {
+	out := make([]string, 0, len(txTypes))
+	for t := range txTypes {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// RequiredRole returns the role a transaction type requires.
+func RequiredRole(txType string) (Role, bool) {
+	s, ok := txTypes[txType]
+	return s.role, ok
+}
+
+// Field size limits (bytes).
+const (
+	maxIDLen      = 64
+	maxNameLen    = 256
+	maxTextLen    = 1024
+	maxSchemeLen  = 32
+	maxPartyIDLen = 128
+)
+
+// GrantAward creates a grant.
+type GrantAward struct {
+	ID           string `json:"id"`
+	Recipient    Party  `json:"recipient"`
+	Programme    string `json:"programme"`
+	Purpose      string `json:"purpose"`
+	Amount       string `json:"amount"`
+	Currency     string `json:"currency"`
+	PeriodStart  string `json:"period_start"`
+	PeriodEnd    string `json:"period_end"`
+	DecisionDate string `json:"decision_date"`
+	DocumentHash string `json:"document_hash"`
+}
+
+// GrantAmend changes a grant's awarded amount and/or end of period.
+type GrantAmend struct {
+	ID           string `json:"id"`
+	Amount       string `json:"amount"`     // new awarded total
+	PeriodEnd    string `json:"period_end"` // new end of period
+	DocumentHash string `json:"document_hash"`
+	Reason       string `json:"reason"`
+}
+
+// GrantClose closes a grant: no further payments.
+type GrantClose struct {
+	ID           string `json:"id"`
+	DocumentHash string `json:"document_hash"`
+	Reason       string `json:"reason"`
+}
+
+// GrantRevoke revokes a grant.
+type GrantRevoke GrantClose
+
+// LicenceIssue creates a licence.
+type LicenceIssue struct {
+	ID             string `json:"id"`
+	Holder         Party  `json:"holder"`
+	LicenceType    string `json:"licence_type"`
+	Scope          string `json:"scope"`
+	ValidFrom      string `json:"valid_from"`
+	ValidUntil     string `json:"valid_until"`
+	DecisionDate   string `json:"decision_date"`
+	ConditionsHash string `json:"conditions_hash"`
+}
+
+// LicenceRenew extends a licence's validity.
+type LicenceRenew struct {
+	ID           string `json:"id"`
+	ValidUntil   string `json:"valid_until"`
+	DocumentHash string `json:"document_hash"`
+}
+
+// LicenceAction is the payload of suspend, reinstate and revoke.
+type LicenceAction struct {
+	ID           string `json:"id"`
+	DocumentHash string `json:"document_hash"`
+	Reason       string `json:"reason"`
+}
+
+// LicenceSuspend suspends a licence.
+type LicenceSuspend LicenceAction
+
+// LicenceReinstate lifts a suspension.
+type LicenceReinstate LicenceAction
+
+// LicenceRevoke revokes a licence for good.
+type LicenceRevoke LicenceAction
+
+// PaymentRecord records a payment, optionally against a grant.
+type PaymentRecord struct {
+	ID       string `json:"id"`
+	Payee    Party  `json:"payee"`
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+	Date     string `json:"date"`
+	Purpose  string `json:"purpose"`
+	Grant    string `json:"grant,omitempty"`
+}
+
+// PaymentReverse reverses a recorded payment and restores the totals.
+type PaymentReverse struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// OfficerAdd adds an officer to the signing agency.
+type OfficerAdd struct {
+	Key   []byte `json:"key"`
+	Name  string `json:"name"`
+	Roles []Role `json:"roles"`
+}
+
+// OfficerRemove removes an officer from the signing agency.
+type OfficerRemove struct {
+	Key []byte `json:"key"`
+}
+
+// OfficerSetRoles replaces an officer's roles.
+type OfficerSetRoles struct {
+	Key   []byte `json:"key"`
+	Roles []Role `json:"roles"`
+}
+
+func (*GrantAward) Type() string       { return TypeGrantAward }
+func (*GrantAmend) Type() string       { return TypeGrantAmend }
+func (*GrantClose) Type() string       { return TypeGrantClose }
+func (*GrantRevoke) Type() string      { return TypeGrantRevoke }
+func (*LicenceIssue) Type() string     { return TypeLicenceIssue }
+func (*LicenceRenew) Type() string     { return TypeLicenceRenew }
+func (*LicenceSuspend) Type() string   { return TypeLicenceSuspend }
+func (*LicenceReinstate) Type() string { return TypeLicenceReinstate }
+func (*LicenceRevoke) Type() string    { return TypeLicenceRevoke }
+func (*PaymentRecord) Type() string    { return TypePaymentRecord }
+func (*PaymentReverse) Type() string   { return TypePaymentReverse }
+func (*OfficerAdd) Type() string       { return TypeOfficerAdd }
+func (*OfficerRemove) Type() string    { return TypeOfficerRemove }
+func (*OfficerSetRoles) Type() string  { return TypeOfficerSetRoles }
+
+func (p *GrantAward) ValidateBasic() error {
+	if err := checkID("payload.id", p.ID); err != nil {
+		return err
+	}
+	if err := checkParty("payload.recipient", p.Recipient); err != nil {
+		return err
+	}
+	if err := checkText("payload.programme", p.Programme, maxNameLen, true); err != nil {
+		return err
+	}
+	if err := checkText("payload.purpose", p.Purpose, maxTextLen, true); err != nil {
+		return err
+	}
+	if _, err := checkMoney("payload", p.Amount, p.Currency); err != nil {
+		return err
+	}
+	if err := checkPeriod("payload.period_start", p.PeriodStart, "payload.period_end", p.PeriodEnd); err != nil {
+		return err
+	}
+	if err := checkDate("payload.decision_date", p.DecisionDate); err != nil {
+		return err
+	}
+	return checkHash("payload.document_hash", p.DocumentHash)
+}
+
+func (p *GrantAmend) ValidateBasic() error {
+	if err := checkID("payload.id", p.ID); err != nil {
+		return err
+	}
+	if _, err := checkAmount("payload.amount", p.Amount); err != nil {
+		return err
+	}
+	if err := checkDate("payload.period_end", p.PeriodEnd); err != nil {
+		return err
+	}
+	if err := checkText("payload.reason", p.Reason, maxTextLen, true); err != nil {
+		return err
+	}
+	return checkHash("payload.document_hash", p.DocumentHash)
+}
+
+func validateAction(id, hash, reason string) error {
+	if err := checkID("payload.id", id); err != nil {
+		return err
+	}
+	if err := checkText("payload.reason", reason, maxTextLen, true); err != nil {
+		return err
+	}
+	return checkHash("payload.document_hash", hash)
+}
+
+func (p *GrantClose) ValidateBasic() error  { return validateAction(p.ID, p.DocumentHash, p.Reason) }
+func (p *GrantRevoke) ValidateBasic() error { return validateAction(p.ID, p.DocumentHash, p.Reason) }
+func (p *LicenceSuspend) ValidateBasic() error {
+	return validateAction(p.ID, p.DocumentHash, p.Reason)
+}
+func (p *LicenceReinstate) ValidateBasic() error {
+	return validateAction(p.ID, p.DocumentHash, p.Reason)
+}
+func (p *LicenceRevoke) ValidateBasic() error {
+	return validateAction(p.ID, p.DocumentHash, p.Reason)
+}
+
+func (p *LicenceIssue) ValidateBasic() error {
+	if err := checkID("payload.id", p.ID); err != nil {
+		return err
+	}
+	if err := checkParty("payload.holder", p.Holder); err != nil {
+		return err
+	}
+	if err := checkText("payload.licence_type", p.LicenceType, maxNameLen, true); err != nil {
+		return err
+	}
+	if err := checkText("payload.scope", p.Scope, maxTextLen, true); err != nil {
+		return err
+	}
+	if err := checkPeriod("payload.valid_from", p.ValidFrom, "payload.valid_until", p.ValidUntil); err != nil {
+		return err
+	}
+	if err := checkDate("payload.decision_date", p.DecisionDate); err != nil {
+		return err
+	}
+	return checkHash("payload.conditions_hash", p.ConditionsHash)
+}
+
+func (p *LicenceRenew) ValidateBasic() error {
+	if err := checkID("payload.id", p.ID); err != nil {
+		return err
+	}
+	if err := checkDate("payload.valid_until", p.ValidUntil); err != nil {
+		return err
+	}
+	return checkHash("payload.document_hash", p.DocumentHash)
+}
+
+func (p *PaymentRecord) ValidateBasic() error {
+	if err := checkID("payload.id", p.ID); err != nil {
+		return err
+	}
+	if err := checkParty("payload.payee", p.Payee); err != nil {
+		return err
+	}
+	if _, err := checkMoney("payload", p.Amount, p.Currency); err != nil {
+		return err
+	}
+	if err := checkDate("payload.date", p.Date); err != nil {
+		return err
+	}
+	if err := checkText("payload.purpose", p.Purpose, maxTextLen, true); err != nil {
+		return err
+	}
+	if p.Grant != "" {
+		return checkID("payload.grant", p.Grant)
+	}
+	return nil
+}
+
+func (p *PaymentReverse) ValidateBasic() error {
+	if err := checkID("payload.id", p.ID); err != nil {
+		return err
+	}
+	return checkText("payload.reason", p.Reason, maxTextLen, true)
+}
+
+func (p *OfficerAdd) ValidateBasic() error {
+	if len(p.Key) != ed25519.PublicKeySize {
+		return fieldErr(ErrInvalidKey, "payload.key", "must be a 32-byte ed25519 public key")
+	}
+	if err := checkText("payload.name", p.Name, maxNameLen, true); err != nil {
+		return err
+	}
+	return checkRoles("payload.roles", p.Roles)
+}
+
+func (p *OfficerRemove) ValidateBasic() error {
+	if len(p.Key) != ed25519.PublicKeySize {
+		return fieldErr(ErrInvalidKey, "payload.key", "must be a 32-byte ed25519 public key")
+	}
+	return nil
+}
+
+func (p *OfficerSetRoles) ValidateBasic() error {
+	if len(p.Key) != ed25519.PublicKeySize {
+		return fieldErr(ErrInvalidKey, "payload.key", "must be a 32-byte ed25519 public key")
+	}
+	return checkRoles("payload.roles", p.Roles)
+}
+
+// ValidID reports whether s is a valid record identifier:
+// printable ASCII [A-Za-z0-9._:-]{1,64}.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func checkID(field, s string) error {
+	if len(s) > maxIDLen {
+		return fieldErr(ErrFieldTooLong, field, "%d bytes, limit %d", len(s), maxIDLen)
+	}
+	if !ValidID(s) {
+		return fieldErr(ErrInvalidID, field, "%q must match [A-Za-z0-9._:-]{1,64}", s)
+	}
+	return nil
+}
+
+// checkText checks a free-text field: length, no control characters, no
+// leading/trailing space.
+func checkText(field, s string, max int, required bool) error {
+	if len(s) > max {
+		return fieldErr(ErrFieldTooLong, field, "%d bytes, limit %d", len(s), max)
+	}
+	if required && s == "" {
+		return fieldErr(ErrInvalidField, field, "must not be empty")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\ufffd' {
+			return fieldErr(ErrInvalidField, field, "contains control or invalid character %U", r)
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if s != "" && (unicode.IsSpace(first) || unicode.IsSpace(last)) {
+		return fieldErr(ErrInvalidField, field, "has leading or trailing space")
+	}
+	return nil
+}
+
+func checkParty(field string, p Party) error {
+	if err := checkText(field+".name", p.Name, maxNameLen, true); err != nil {
+		return err
+	}
+	if err := checkText(field+".scheme", p.Scheme, maxSchemeLen, true); err != nil {
+		return err
+	}
+	return checkText(field+".id", p.ID, maxPartyIDLen, true)
+}
+
+// checkAmount parses a positive amount in minor units.
+func checkAmount(field, s string) (int64, error) {
+	if strings.HasPrefix(s, "-") {
+		return 0, fieldErr(ErrInvalidAmount, field, "%q is negative", s)
+	}
+	if len(s) > 20 {
+		// Too long for an int64: an overflow only if it is a canonical number.
+		if s[0] == '0' || strings.Trim(s, "0123456789") != "" {
+			return 0, fieldErr(ErrInvalidAmount, field, "%q is not a canonical integer in minor units", s)
+		}
+		return 0, fieldErr(ErrAmountOverflow, field, "%q", s)
+	}
+	v, err := parseAmountString(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", field, err)
+	}
+	if v <= 0 {
+		return 0, fieldErr(ErrInvalidAmount, field, "%s", s)
+	}
+	return v, nil
+}
+
+func checkMoney(prefix, amount, currency string) (int64, error) {
+	if _, ok := CurrencyExponent(currency); !ok {
+		return 0, fieldErr(ErrUnknownCurrency, prefix+".currency", "%q is not an ISO 4217 code", currency)
+	}
+	return checkAmount(prefix+".amount", amount)
+}
+
+// DateLayout is the layout of every date: YYYY-MM-DD.
+const DateLayout = "2006-01-02"
+
+func checkDate(field, s string) error {
+	t, err := time.Parse(DateLayout, s)
+	if err != nil || t.Format(DateLayout) != s {
+		return fieldErr(ErrInvalidDate, field, "%q is not a YYYY-MM-DD date", s)
+	}
+	return nil
+}
+
+func checkPeriod(fromField, from, toField, to string) error {
+	if err := checkDate(fromField, from); err != nil {
+		return err
+	}
+	if err := checkDate(toField, to); err != nil {
+		return err
+	}
+	if to < from {
+		return fieldErr(ErrInvalidPeriod, toField, "%s is before %s", to, from)
+	}
+	return nil
+}
+
+func checkHash(field, s string) error {
+	if len(s) != 64 {
+		return fieldErr(ErrInvalidHash, field, "must be 64 lowercase hex digits (sha256)")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fieldErr(ErrInvalidHash, field, "must be 64 lowercase hex digits (sha256)")
+		}
+	}
+	return nil
+}
+
+func checkRoles(field string, roles []Role) error {
+	if len(roles) == 0 {
+		return fieldErr(ErrInvalidRole, field, "at least one role")
+	}
+	for i, r := range roles {
+		if !slices.Contains(AllRoles, r) {
+			return fieldErr(ErrInvalidRole, field, "%q (valid: admin, finance, grants, licensing)", r)
+		}
+		if i > 0 && roles[i-1] >= r {
+			return fieldErr(ErrInvalidRole, field, "must be sorted and unique")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,446 @@
+// Package store keeps the ledger's state in one IAVL tree per named store,
+// all in one embedded goleveldb database, and computes the AppHash and the
+// ICS23 proofs exactly as the Cosmos SDK multistore does, so that generic
+// IBC/ICS23 tooling can verify them.
+//
+// Versions are block heights. Writes go to the working trees (FinalizeBlock);
+// Commit saves every tree at the same version. Reads at a committed version
+// use immutable trees and are safe concurrently with writes.
+//
+// This package imports IAVL, ICS23 and CometBFT's merkle hashing only; it
+// knows nothing of ABCI or of the ledger's rules beyond the store names.
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/cometbft/cometbft/crypto/merkle"
+	"github.com/cosmos/iavl"
+	idb "github.com/cosmos/iavl/db"
+	ics23 "github.com/cosmos/ics23/go"
+)
+
+// Options configure a MultiStore.
+type Options struct {
+	// CacheSize is the IAVL node cache size per tree, in nodes.
+	CacheSize int
+	// InitialVersion is the first block height (CometBFT's initial_height).
+	InitialVersion int64
+}
+
+// DefaultOptions sizes the node cache for a few million records.
+func DefaultOptions() Options { return Options{CacheSize: 500_000, InitialVersion: 1} }
+
+// MultiStore is the set of named IAVL trees that make up the state.
+type MultiStore struct {
+	mu    sync.RWMutex // guards trees' working state against concurrent readers of Latest
+	db    idb.DB
+	names []string
+	trees map[string]*iavl.MutableTree
+	opts  Options
+}
+
+// ErrUnknownStore is returned for a store name that does not exist.
+var ErrUnknownStore = errors.New("unknown store")
+
+// Open opens (or creates) the state database "application" in dir.
+func Open(dir string, names []string, opts Options) (*MultiStore, error) {
+	db, err := idb.NewGoLevelDB("application", dir)
+	if err != nil {
+		return nil, fmt.Errorf("open state db: %w", err)
+	}
+	return newMultiStore(db, func(p []byte) idb.DB { return idb.NewPrefixDB(db, p) }, names, opts)
+}
+
+// OpenMem opens an in-memory store (tests and benchmarks of logic only).
+func OpenMem(names []string, opts Options) (*MultiStore, error) {
+	db := idb.NewMemDB()
+	return newMultiStore(db, func(p []byte) idb.DB { return idb.NewPrefixDB(db, p) }, names, opts)
+}
+
+func newMultiStore(db idb.DB, prefixed func([]byte) idb.DB, names []string, opts Options) (*MultiStore, error) {
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultOptions().CacheSize
+	}
+	if opts.InitialVersion <= 0 {
+		opts.InitialVersion = 1
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	m := &MultiStore{db: db, names: names, trees: map[string]*iavl.MutableTree{}, opts: opts}
+	for _, n := range names {
+		if n == "" || bytes.ContainsAny([]byte(n), "/") {
+			return nil, fmt.Errorf("store name %q: must be non-empty ASCII without '/'", n)
+		}
+		pdb := prefixed([]byte("s/k:" + n + "/"))
+		t := iavl.NewMutableTree(pdb, opts.CacheSize, true, iavl.NewNopLogger(),
+			iavl.InitialVersionOption(uint64(opts.InitialVersion)))
+		m.trees[n] = t
+	}
+	if err := m.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// load brings every tree to the same, latest common version. A crash between
+// the trees' SaveVersion calls can leave some trees one version ahead: they
+// are rolled back, and CometBFT's handshake replays the block.
+func (m *MultiStore) load() error {
+	latest := make(map[string]int64, len(m.names))
+	common := int64(-1)
+	for _, n := range m.names {
+		v, err := m.trees[n].Load()
+		if err != nil {
+			return fmt.Errorf("load store %s: %w", n, err)
+		}
+		latest[n] = v
+		if common < 0 || v < common {
+			common = v
+		}
+	}
+	if common <= 0 {
+		for _, n := range m.names {
+			if latest[n] > 0 {
+				return fmt.Errorf("store %s is at version %d but another store has no version: state is corrupt", n, latest[n])
+			}
+		}
+		return nil
+	}
+	for _, n := range m.names {
+		if latest[n] != common {
+			if err := m.trees[n].LoadVersionForOverwriting(common); err != nil {
+				return fmt.Errorf("roll back store %s to %d: %w", n, common, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (m *MultiStore) Close() error { return m.db.Close() }
+
+// Names returns the store names, sorted.
+func (m *MultiStore) Names() []string { return slices.Clone(m.names) }
+
+func (m *MultiStore) tree(name string) (*iavl.MutableTree, error) {
+	t, ok := m.trees[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownStore, name)
+	}
+	return t, nil
+}
+
+// Version returns the last committed version (0 before the first commit).
+func (m *MultiStore) Version() int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.trees[m.names[0]].Version()
+}
+
+// Get reads the working (uncommitted) state.
+func (m *MultiStore) Get(store string, key []byte) ([]byte, error) {
+	t, err := m.tree(store)
+	if err != nil {
+		return nil, err
+	}
+	return t.Get(key)
+}
+
+// Set writes to the working state. Values must not be empty.
+func (m *MultiStore) Set(store string, key, value []byte) error {
+	t, err := m.tree(store)
+	if err != nil {
+		return err
+	}
+	if len(value) == 0 {
+		return fmt.Errorf("store %s key %q: empty value", store, key)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, err = t.Set(key, value)
+	return err
+}
+
+// Delete removes a key from the working state.
+func (m *MultiStore) Delete(store string, key []byte) error {
+	t, err := m.tree(store)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, _, err = t.Remove(key)
+	return err
+}
+
+// Iterate walks the working state in ascending key order.
+func (m *MultiStore) Iterate(store string, start, end []byte, fn func(k, v []byte) bool) error {
+	t, err := m.tree(store)
+	if err != nil {
+		return err
+	}
+	it, err := t.Iterator(start, end, true)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		if !fn(it.Key(), it.Value()) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// WorkingHash is the AppHash of the working state: what Commit will produce.
+func (m *MultiStore) WorkingHash() []byte {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	roots := make([][]byte, len(m.names))
+	for i, n := range m.names {
+		roots[i] = m.trees[n].WorkingHash()
+	}
+	return AppHash(m.names, roots)
+}
+
+// Commit saves every tree at the next version and returns the AppHash and
+// the version.
+func (m *MultiStore) Commit() ([]byte, int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	roots := make([][]byte, len(m.names))
+	var version int64
+	for i, n := range m.names {
+		h, v, err := m.trees[n].SaveVersion()
+		if err != nil {
+			return nil, 0, fmt.Errorf("save store %s: %w", n, err)
+		}
+		if i > 0 && v != version {
+			return nil, 0, fmt.Errorf("store %s saved version %d, others %d", n, v, version)
+		}
+		version = v
+		roots[i] = h
+	}
+	return AppHash(m.names, roots), version, nil
+}
+
+// Rollback discards uncommitted changes.
+func (m *MultiStore) Rollback() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range m.names {
+		m.trees[n].Rollback()
+	}
+}
+
+// LastHash is the AppHash of the last committed version (nil before any).
+func (m *MultiStore) LastHash() ([]byte, error) {
+	v := m.Version()
+	if v == 0 {
+		return nil, nil
+	}
+	view, err := m.At(v)
+	if err != nil {
+		return nil, err
+	}
+	return view.AppHash(), nil
+}
+
+// View is the immutable state at one committed version.
+type View struct {
+	version int64
+	names   []string
+	trees   map[string]*iavl.ImmutableTree
+}
+
+// ErrVersionNotFound is returned for a version that was never committed or
+// has been pruned.
+var ErrVersionNotFound = errors.New("version not available")
+
+// At returns the committed state at version.
+func (m *MultiStore) At(version int64) (*View, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v := &View{version: version, names: m.names, trees: make(map[string]*iavl.ImmutableTree, len(m.names))}
+	for _, n := range m.names {
+		if !m.trees[n].VersionExists(version) {
+			return nil, fmt.Errorf("%w: %d", ErrVersionNotFound, version)
+		}
+		it, err := m.trees[n].GetImmutable(version)
+		if err != nil {
+			return nil, fmt.Errorf("store %s version %d: %w", n, version, err)
+		}
+		v.trees[n] = it
+	}
+	return v, nil
+}
+
+// Version is the view's version (block height).
+func (v *View) Version() int64 { return v.version }
+
+// Get reads a key; nil if absent.
+func (v *View) Get(store string, key []byte) ([]byte, error) {
+	t, ok := v.trees[store]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownStore, store)
+	}
+	return t.Get(key)
+}
+
+// Iterate walks keys in [start, end) in ascending order.
+func (v *View) Iterate(store string, start, end []byte, fn func(k, val []byte) bool) error {
+	t, ok := v.trees[store]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownStore, store)
+	}
+	it, err := t.Iterator(start, end, true)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		if !fn(it.Key(), it.Value()) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// StoreRoot returns the root hash of one store at this version.
+func (v *View) StoreRoot(store string) ([]byte, error) {
+	t, ok := v.trees[store]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownStore, store)
+	}
+	return t.Hash(), nil
+}
+
+// AppHash is the multistore root at this version.
+func (v *View) AppHash() []byte {
+	roots := make([][]byte, len(v.names))
+	for i, n := range v.names {
+		roots[i] = v.trees[n].Hash()
+	}
+	return AppHash(v.names, roots)
+}
+
+// Proof returns the two ICS23 commitment proofs for key in store: the IAVL
+// proof (membership if the key exists, else non-membership) up to the
+// store's root, and the simple-Merkle proof of the store root up to the
+// AppHash. The value is nil when the key is absent.
+func (v *View) Proof(store string, key []byte) (value []byte, iavlProof, storeProof *ics23.CommitmentProof, err error) {
+	t, ok := v.trees[store]
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("%w %q", ErrUnknownStore, store)
+	}
+	value, err = t.Get(key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if value != nil {
+		iavlProof, err = t.GetMembershipProof(key)
+	} else {
+		iavlProof, err = t.GetNonMembershipProof(key)
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("iavl proof: %w", err)
+	}
+	roots := make([][]byte, len(v.names))
+	idx := -1
+	for i, n := range v.names {
+		roots[i] = v.trees[n].Hash()
+		if n == store {
+			idx = i
+		}
+	}
+	storeProof, err = StoreProof(v.names, roots, idx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return value, iavlProof, storeProof, nil
+}
+
+// storeLeaf is the multistore leaf of one store:
+// uvarint(len(name)) || name || uvarint(32) || sha256(root).
+func storeLeaf(name string, root []byte) []byte {
+	h := sha256.Sum256(root)
+	out := binary.AppendUvarint(nil, uint64(len(name)))
+	out = append(out, name...)
+	out = binary.AppendUvarint(out, uint64(len(h)))
+	return append(out, h[:]...)
+}
+
+// AppHash computes the Cosmos SDK multistore root over store names (sorted)
+// and their IAVL roots.
+func AppHash(names []string, roots [][]byte) []byte {
+	leaves := make([][]byte, len(names))
+	for i, n := range names {
+		leaves[i] = storeLeaf(n, roots[i])
+	}
+	return merkle.HashFromByteSlices(leaves)
+}
+
+// StoreProof builds the ICS23 existence proof (TendermintSpec) that store
+// names[idx] has root roots[idx] under AppHash(names, roots).
+func StoreProof(names []string, roots [][]byte, idx int) (*ics23.CommitmentProof, error) {
+	if idx < 0 || idx >= len(names) {
+		return nil, fmt.Errorf("store index %d out of range", idx)
+	}
+	leaves := make([][]byte, len(names))
+	for i, n := range names {
+		leaves[i] = storeLeaf(n, roots[i])
+	}
+	_, proofs := merkle.ProofsFromByteSlices(leaves)
+	p := proofs[idx]
+	ex := &ics23.ExistenceProof{
+		Key:   []byte(names[idx]),
+		Value: roots[idx],
+		Leaf:  ics23.TendermintSpec.LeafSpec,
+		Path:  innerOps(p.Index, p.Total, p.Aunts),
+	}
+	return &ics23.CommitmentProof{Proof: &ics23.CommitmentProof_Exist{Exist: ex}}, nil
+}
+
+// innerOps turns CometBFT simple-Merkle aunts (bottom-up) into ICS23 inner
+// ops, leaf to root: inner node hash = sha256(0x01 || left || right).
+func innerOps(index, total int64, aunts [][]byte) []*ics23.InnerOp {
+	if total <= 1 || len(aunts) == 0 {
+		return nil
+	}
+	split := splitPoint(total)
+	top := aunts[len(aunts)-1]
+	rest := aunts[:len(aunts)-1]
+	if index < split {
+		ops := innerOps(index, split, rest)
+		return append(ops, &ics23.InnerOp{Hash: ics23.HashOp_SHA256, Prefix: []byte{1}, Suffix: top})
+	}
+	ops := innerOps(index-split, total-split, rest)
+	return append(ops, &ics23.InnerOp{Hash: ics23.HashOp_SHA256, Prefix: append([]byte{1}, top...)})
+}
+
+// splitPoint is the largest power of two strictly less than n (n > 1).
+func splitPoint(n int64) int64 {
+	k := int64(1)
+	for k*2 < n {
+		k *= 2
+	}
+	return k
+}
+
+// SetInitialVersion sets the version of the first commit (the chain's
+// initial height). Call before the first Commit.
+func (m *MultiStore) SetInitialVersion(v int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range m.names {
+		m.trees[n].SetInitialVersion(uint64(v))
+	}
+}
