@@ -1,0 +1,80 @@
+// Package ledger is Civic Ledger's deterministic state machine: the records
+// (agencies, grants, licences, payments), the signed transaction envelope and
+// its canonical encoding, validation, state transitions, ABCI result codes,
+// events, running totals and invariants.
+//
+// It imports nothing of ours outside ledger/..., and nothing of CometBFT's
+// node, cobra or Prometheus. Everything here uses only the block height and
+// block time it is given, never the local clock, map iteration order,
+// randomness or floats, so that every node computes identical bytes.
+//
+// # Transactions
+//
+// A transaction is the canonical JSON envelope
+//
+//	{"body":{"chain_id":…,"type":…,"agency":…,"signer":b64,"nonce":n,"expires_at":h,"payload":{…}},
+//	 "signatures":[{"pub_key":b64,"signature":b64},…]}
+//
+// Each signature is ed25519 over SignDomain ("civic-ledger/tx/v1\n") followed
+// by the exact body bytes. Decoding is strict: unknown fields, duplicate keys,
+// wrong types, invalid UTF-8, trailing data and any form that does not
+// re-encode to the same bytes (whitespace, field order, missing fields,
+// non-canonical base64 or escapes) are rejected. Text fields reject control
+// characters; identifiers are [A-Za-z0-9._:-]{1,64}; amounts are decimal
+// strings of positive integers in the currency's minor units; currencies are
+// ISO 4217 codes; dates are YYYY-MM-DD; document hashes are sha256 in
+// lowercase hex.
+//
+// Every tx is checked, in order, for: size (params.max_tx_bytes), encoding,
+// stateless field rules, signatures (signatures[0] must be body.signer; no
+// duplicate signer), chain id, expiry (block height ≤ expires_at ≤ height +
+// params.replay_window), replay ((signer, nonce) unused), agency existence,
+// every signer being an officer of body.agency with the type's role, and then
+// the type's rules below. Once the signers are authenticated, the nonce is
+// consumed even if a rule then rejects the tx, so the signed bytes can never
+// succeed later; no record is written by a rejected tx.
+//
+// # Transaction types and their failure conditions
+//
+//	grant/award        grants    id unused (ErrAlreadyExists); agency total would overflow (ErrAmountOverflow)
+//	grant/amend        grants    grant exists (ErrNotFound), is the agency's (ErrWrongAgency), is awarded or
+//	                             amended (ErrIllegalTransition); new amount ≥ disbursed (ErrAmendBelowDisbursed);
+//	                             new end ≥ start (ErrInvalidPeriod)
+//	grant/close        grants    grant exists, is the agency's, is awarded or amended
+//	grant/revoke       grants    as close
+//	licence/issue      licensing id unused; valid_until not before the block date (ErrInvalidPeriod)
+//	licence/renew      licensing licence exists, is the agency's, is issued, renewed or reinstated; the new
+//	                             valid_until extends the current one
+//	licence/suspend    licensing from issued, renewed or reinstated
+//	licence/reinstate  licensing from suspended
+//	licence/revoke     licensing from any status but revoked or expired
+//	payment/record     finance   id unused; amounts above params.four_eyes_threshold need two finance
+//	                             officers (ErrFourEyes); with a grant: it exists, is the agency's, is awarded or
+//	                             amended (ErrGrantNotPayable), same currency (ErrCurrencyMismatch), payee is the
+//	                             recipient (ErrPayeeMismatch, by scheme and id), and disbursed + amount ≤
+//	                             awarded (ErrOverpayment)
+//	payment/reverse    finance   payment exists, is the agency's, is recorded (ErrIllegalTransition); four-eyes
+//	                             as for recording; restores the grant's and the agency's totals
+//	agency/officer-add     admin key not already an officer (ErrOfficerExists)
+//	agency/officer-remove  admin officer exists (ErrOfficerNotFound); not the last admin (ErrLastAdmin)
+//	agency/officer-roles   admin officer exists; the last admin keeps the admin role
+//
+// Licences expire by block time: at the start of each block, licences whose
+// valid_until is before the block's date (UTC) become "expired".
+//
+// # State layout
+//
+// One IAVL tree per store; see keys.go for every key. Records are stored as
+// JSON under their id in their kind's store; indexes and bookkeeping use
+// readable '/'-separated keys in the index and meta stores. Running totals
+// per agency and currency (awarded, paid, reversed, counts) are records in the
+// meta store under total/<agency>/<currency>, aggregated in memory during a
+// block and written once at its end, so that each total is provable with a
+// single-key proof. Every store holds a seed key ("!store") from genesis, so
+// no tree is ever empty.
+//
+// # Errors
+//
+// errors.go holds the append-only table of ABCI codes. Codes are hashed into
+// LastResultsHash: never renumber or reuse one.
+package ledger
