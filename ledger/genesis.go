@@ -106,6 +106,11 @@ func InitGenesis(kv KV, chainID string, g *GenesisState) error {
 		if err := b.putAgency(&a); err != nil {
 			return err
 		}
+		for _, o := range a.Officers {
+			if err := b.set(StoreIndex, IndexOfficer(o.Key), []byte(a.ID)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

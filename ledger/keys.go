@@ -36,6 +36,7 @@ var SeedKey = []byte("!store")
 //	index     licence/expiry/<YYYY-MM-DD>/<licence>      "1" while the licence can expire on that date
 //	index     payment/agency/<agency>/<payment>          payment status
 //	index     payment/grant/<grant>/<payment>            payment status
+//	index     officer/<key hex>                          agency id of the officer with that key
 //	meta      params                                     Params JSON
 //	meta      nonce/<signer hex>/<nonce 20 digits>       expires_at (decimal)
 //	meta      nonce-exp/<expires_at 20 digits>/<signer hex>/<nonce 20 digits>   "1"
@@ -72,6 +73,10 @@ func indexLicenceExpiry(date, id string) []byte {
 }
 
 const licenceExpiryPrefix = "licence/expiry/"
+
+// IndexOfficer is the index key that maps an officer key to its agency: an
+// ed25519 key belongs to at most one agency.
+func IndexOfficer(key []byte) []byte { return []byte("officer/" + hex.EncodeToString(key)) }
 
 func nonceKey(signer []byte, nonce uint64) []byte {
 	return fmt.Appendf(nil, "nonce/%s/%020d", hex.EncodeToString(signer), nonce)

@@ -903,6 +903,7 @@ func TestOfficers(t *testing.T) {
 		},
 		{name: "add existing officer", tx: func(c *chain) []byte { return c.tx(cultAdmin, addOfficer(cultFin1, ledger.RoleFinance)) }, want: ledger.ErrOfficerExists},
 		{name: "add self", tx: func(c *chain) []byte { return c.tx(cultAdmin, addOfficer(cultAdmin, ledger.RoleAdmin)) }, want: ledger.ErrOfficerExists},
+		{name: "add another agency's officer", tx: func(c *chain) []byte { return c.tx(cultAdmin, addOfficer(worksAdmin, ledger.RoleFinance)) }, want: ledger.ErrOfficerExists},
 		{name: "add by non-admin", tx: func(c *chain) []byte { return c.tx(cultGrants, addOfficer(newcomer, ledger.RoleFinance)) }, want: ledger.ErrMissingRole},
 		{name: "add by another agency's admin", tx: func(c *chain) []byte { return c.txFor(agCulture, worksAdmin, addOfficer(newcomer, ledger.RoleFinance)) }, want: ledger.ErrNotOfficer},
 		{name: "add with invalid role", tx: func(c *chain) []byte { return c.tx(cultAdmin, addOfficer(newcomer, "auditor")) }, want: ledger.ErrInvalidRole},

@@ -21,8 +21,21 @@ type ListFilter struct {
 	Limit  int
 }
 
-// MaxPageSize bounds a listing page.
-const MaxPageSize = 500
+// Page sizes: DefaultPageSize when none is asked, at most MaxPageSize.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 500
+)
+
+func pageSize(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultPageSize
+	case n > MaxPageSize:
+		return MaxPageSize
+	}
+	return n
+}
 
 // List returns a page of records of kind ("grant", "licence" or "payment").
 // With an agency it walks the agency index (status kept in the index value,
@@ -33,9 +46,7 @@ func List(r Reader, kind string, f ListFilter) (*Page, error) {
 	if store == "" {
 		return nil, fieldErr(ErrInvalidField, "kind", "%q (grant, licence or payment)", kind)
 	}
-	if f.Limit <= 0 || f.Limit > MaxPageSize {
-		f.Limit = 100
-	}
+	f.Limit = pageSize(f.Limit)
 	if f.Agency != "" && !ValidID(f.Agency) {
 		return nil, fieldErr(ErrInvalidID, "agency", "%q", f.Agency)
 	}
@@ -99,9 +110,10 @@ func ListPaymentsOfGrant(r Reader, grant, after string, limit int) (*Page, error
 	if !ValidID(grant) {
 		return nil, fieldErr(ErrInvalidID, "grant", "%q", grant)
 	}
-	if limit <= 0 || limit > MaxPageSize {
-		limit = 100
+	if after != "" && !ValidID(after) {
+		return nil, fieldErr(ErrInvalidID, "after", "%q", after)
 	}
+	limit = pageSize(limit)
 	prefix := []byte("payment/grant/" + grant + "/")
 	start := prefix
 	if after != "" {

@@ -777,9 +777,19 @@ func (b *Block) officerAdd(ag *Agency, p *OfficerAdd) ([]Event, error) {
 	if ag.Officer(p.Key) != nil {
 		return nil, fieldErr(ErrOfficerExists, "payload.key", "%s is already an officer of %s", shortKey(p.Key), ag.ID)
 	}
+	other, err := b.kv.Get(StoreIndex, IndexOfficer(p.Key))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	if other != nil {
+		return nil, fieldErr(ErrOfficerExists, "payload.key", "%s is already an officer of %s", shortKey(p.Key), other)
+	}
 	o := Officer{Key: p.Key, Name: p.Name, Roles: p.Roles}
 	ag.Officers = append(ag.Officers, o)
 	if err := b.putAgency(ag); err != nil {
+		return nil, err
+	}
+	if err := b.set(StoreIndex, IndexOfficer(p.Key), []byte(ag.ID)); err != nil {
 		return nil, err
 	}
 	return []Event{officerEvent(ag, &o, "add")}, nil
@@ -797,6 +807,9 @@ func (b *Block) officerRemove(ag *Agency, p *OfficerRemove) ([]Event, error) {
 	ag.Officers = slices.DeleteFunc(ag.Officers, func(x Officer) bool { return bytes.Equal(x.Key, p.Key) })
 	if err := b.putAgency(ag); err != nil {
 		return nil, err
+	}
+	if err := b.kv.Delete(StoreIndex, IndexOfficer(p.Key)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
 	return []Event{officerEvent(ag, &removed, "remove")}, nil
 }
