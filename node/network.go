@@ -74,6 +74,9 @@ func (n *Network) StartNode(i int, tweak func(int, *Config)) error {
 	if err != nil {
 		return err
 	}
+	// Persistent peers are enough on loopback; without PEX no address book
+	// is written behind the node's back after Stop.
+	cfg.P2P.PexReactor = false
 	if tweak != nil {
 		tweak(i, cfg)
 	}

@@ -100,12 +100,52 @@ type dbTracker struct {
 
 func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
 	db, err := cmtcfg.DefaultDBProvider(ctx)
-	if err == nil {
-		t.mu.Lock()
-		t.dbs = append(t.dbs, db)
-		t.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
-	return db, err
+	cdb := &closableDB{DB: db}
+	t.mu.Lock()
+	t.dbs = append(t.dbs, cdb)
+	t.mu.Unlock()
+	return cdb, nil
+}
+
+// closableDB makes reads after Close return "absent" instead of an error.
+// CometBFT v0.38 lets some consensus goroutines (queryMaj23Routine) outlive
+// Stop; their block store reads on a closed goleveldb would otherwise panic
+// ("leveldb: closed") and take the whole process down.
+type closableDB struct {
+	dbm.DB
+	mu     sync.RWMutex
+	closed bool
+}
+
+func (d *closableDB) Get(key []byte) ([]byte, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, nil
+	}
+	return d.DB.Get(key)
+}
+
+func (d *closableDB) Has(key []byte) (bool, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return false, nil
+	}
+	return d.DB.Has(key)
+}
+
+func (d *closableDB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	return d.DB.Close()
 }
 
 func (t *dbTracker) closeAll() {

@@ -10,9 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,43 +20,41 @@ import (
 	"github.com/civicledger/civicledger/node"
 )
 
-// One real in-process network (two agencies, every officer role) shared by
-// every test of the package that needs a node; started on first use.
-var shared struct {
-	once sync.Once
-	dir  string
-	net  *node.Network
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if shared.net != nil {
-		shared.net.Stop()
-	}
-	if shared.dir != "" {
-		os.RemoveAll(shared.dir)
-	}
-	os.Exit(code)
-}
-
-// testNet returns the shared network, starting it if needed.
-func testNet(t *testing.T) *node.Network {
+// testNet starts a real in-process network of two agencies, each with every
+// officer role (keys in <agency home>/keys, test backend), stopped when the
+// test ends. Each test that needs a node has its own, so that tests are
+// independent (and -count > 1 works); subtests share their test's network.
+func testNet(t *testing.T, chainID string) *node.Network {
 	t.Helper()
-	shared.once.Do(func() {
-		shared.dir, shared.err = os.MkdirTemp("", "ledger-cli-test-")
-		if shared.err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		shared.net, shared.err = node.StartNetwork(ctx, filepath.Join(shared.dir, "net"),
-			node.NetworkOptions{Agencies: 2, ExtraOfficers: true, ChainID: "civic-cli-test"})
-	})
-	if shared.err != nil {
-		t.Fatalf("start network: %v", shared.err)
+	// Not t.TempDir: CometBFT's address book is saved by a goroutine that
+	// Stop does not wait for, so the directory may not be empty at once.
+	dir, err := os.MkdirTemp("", "ledger-cli-test-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return shared.net
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	net, err := node.StartNetwork(ctx, filepath.Join(dir, "net"),
+		node.NetworkOptions{Agencies: 2, ExtraOfficers: true, ChainID: chainID})
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("start network: %v", err)
+	}
+	t.Cleanup(func() {
+		net.Stop()
+		for i := 0; ; i++ {
+			err := os.RemoveAll(dir)
+			if err == nil {
+				return
+			}
+			if i == 20 {
+				t.Logf("cleanup: %v", err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	return net
 }
 
 // run executes the ledger command with args like main does (the returned
@@ -172,13 +170,18 @@ func deadNode(t *testing.T) string {
 
 const testDocHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
-// awardArgs are the arguments of a valid "tx grant award" minus globals.
+// awardArgs are the arguments of a valid "tx grant award" signed by the
+// "grants" officer, minus globals; extra flags are appended (a later flag
+// overrides an earlier one). Unless extra names a --document, the decision
+// document is given as --document-hash.
 func awardArgs(id, amount string, extra ...string) []string {
 	a := []string{"tx", "grant", "award", "--from", "grants", "--id", id,
 		"--recipient-name", "Acme Ltd", "--recipient-scheme", "GB-COH", "--recipient-id", "0001",
 		"--programme", "Digital", "--purpose", "Broadband rollout", "--amount", amount,
-		"--period-start", "2026-01-01", "--period-end", "2026-12-31", "--decision-date", "2026-01-01",
-		"--document-hash", testDocHash}
+		"--period-start", "2026-01-01", "--period-end", "2026-12-31", "--decision-date", "2026-01-01"}
+	if !slices.Contains(extra, "--document") {
+		a = append(a, "--document-hash", testDocHash)
+	}
 	return append(a, extra...)
 }
 

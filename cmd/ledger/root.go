@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -68,6 +69,14 @@ func newRootCmd() *cobra.Command {
 		Short:         "civic ledger client: keys, transactions, queries",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Unknown subcommands reach here as arguments: a usage error (exit 2).
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return withExit(2, fmt.Errorf("unknown command %q for \"ledger\"", args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			switch g.Output {
 			case "text", "json":

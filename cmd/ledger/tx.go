@@ -80,7 +80,7 @@ func newTxCmd(g *globalOpts) *cobra.Command {
 func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	var f struct {
 		id, rName, rScheme, rID, programme, purpose string
-		amount, currency, start, end, decision     string
+		amount, currency, start, end, decision      string
 	}
 	var doc docFlags
 	cmd := &cobra.Command{
@@ -144,6 +144,12 @@ func newGrantAmendCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				}
 				if !cmd.Flags().Changed("amount") && !cmd.Flags().Changed("period-end") {
 					return nil, usagef("nothing to amend: give --amount and/or --period-end")
+				}
+				if cmd.Flags().Changed("amount") && strings.TrimSpace(amount) == "" {
+					return nil, usagef("--amount must not be empty")
+				}
+				if cmd.Flags().Changed("period-end") && end == "" {
+					return nil, usagef("--period-end must not be empty")
 				}
 				if !ledger.ValidID(id) {
 					return nil, usagef("--id %q must match [A-Za-z0-9._:-]{1,64}", id)
@@ -633,7 +639,7 @@ func (d *docFlags) hash() (string, error) {
 // signing keys, then signs, submits and prints the result. Everything that
 // can be checked locally is checked before the node is contacted.
 func runTx(cmd *cobra.Command, g *globalOpts, o *txFlags, spec txSpec) error {
-	if err := o.check(cmd); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
 	p, err := spec.payload()
@@ -677,12 +683,12 @@ func runTx(cmd *cobra.Command, g *globalOpts, o *txFlags, spec txSpec) error {
 		if res.Stage == "block" {
 			where = fmt.Sprintf("in block %d", res.Height)
 		}
-		return withExit(exitFailed, fmt.Errorf("tx %s rejected %s with code %d (%s): %s", res.Hash, where, res.Code, ruleOf(res.Code), res.Log))
+		return withExit(exitFailed, fmt.Errorf("tx %s rejected %s with code %d (%s): %s", res.Hash, where, res.Code, ruleOf(res.Code), sanitize(res.Log)))
 	}
 	return nil
 }
 
-func (o *txFlags) check(cmd *cobra.Command) error {
+func (o *txFlags) check() error {
 	if o.from == "" {
 		return usagef("required flag --from not set: name the signing officer's key (see 'ledger keys list')")
 	}

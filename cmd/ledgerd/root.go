@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -45,6 +46,14 @@ func newRootCmd() *cobra.Command {
 		Short:         "civic ledger node for agencies",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Unknown subcommands reach here as arguments: a usage error (exit 2).
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return withExit(2, fmt.Errorf("unknown command %q for \"ledgerd\"", args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(2, err) })
 	root.AddCommand(
