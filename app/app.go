@@ -50,6 +50,25 @@ type App struct {
 	// OnBlock, if set, is called after each Commit with the committed
 	// height (tests use it to check invariants after every block).
 	OnBlock func(height int64, r ledger.Reader)
+
+	// OnFatal, if set, is called when the app hits an error that stops
+	// consensus on this node (storage failure, a commit that does not match
+	// FinalizeBlock). CometBFT catches the panic and halts consensus but keeps
+	// the process up; ledgerd uses OnFatal to exit instead of looking healthy.
+	OnFatal func(error)
+}
+
+// fatal reports a consensus-stopping failure, then panics with it.
+func (a *App) fatal(r any) {
+	err, ok := r.(error)
+	if !ok {
+		err = fmt.Errorf("%v", r)
+	}
+	a.logger.Error("CONSENSUS HALTED by the ledger app", "err", err)
+	if a.OnFatal != nil {
+		a.OnFatal(err)
+	}
+	panic(r)
 }
 
 // New returns an App over an opened store.
@@ -238,9 +257,17 @@ func (a *App) ProcessProposal(_ context.Context, _ *abci.RequestProcessProposal)
 // FinalizeBlock runs once per decided block: it applies every tx in order to
 // the working state and returns the results and the new AppHash (saved by
 // Commit).
-func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (res *abci.ResponseFinalizeBlock, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			a.fatal(r)
+		}
+		if err != nil && a.OnFatal != nil {
+			a.OnFatal(err)
+		}
+	}()
 	if a.chainID == "" {
 		var err error
 		if a.chainID, err = loadChainID(a.store); err != nil {
@@ -344,10 +371,10 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	defer a.mu.Unlock()
 	hash, version, err := a.store.Commit()
 	if err != nil {
-		panic(fmt.Sprintf("commit: %v", err))
+		a.fatal(fmt.Errorf("commit: %w", err))
 	}
 	if a.pendingHash != nil && (!bytes.Equal(hash, a.pendingHash) || version != a.pendingHeight) {
-		panic(fmt.Sprintf("commit: saved version %d hash %X, but FinalizeBlock(%d) returned %X", version, hash, a.pendingHeight, a.pendingHash))
+		a.fatal(fmt.Errorf("commit: saved version %d hash %X, but FinalizeBlock(%d) returned %X", version, hash, a.pendingHeight, a.pendingHash))
 	}
 	a.pendingHash = nil
 	a.check = nil

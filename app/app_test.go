@@ -372,6 +372,13 @@ func TestDeterminism(t *testing.T) {
 				txs = append(txs, f.tx(t, ag, next(), h+5, &ledger.PaymentReverse{ID: fmt.Sprintf("P-G-%s-%d-%d", ag, h-1, i), Reason: "error"}, "finance"))
 			}
 		}
+		// Node a sees the txs first in its mempool (CheckTx caches them
+		// decoded and verified); node b meets them only in the block.
+		for _, tx := range txs {
+			if res, err := a.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx}); err != nil || res.Code != 0 {
+				t.Fatalf("CheckTx: %v %+v", err, res)
+			}
+		}
 		ra, rb := finalize(t, a, h, txs...), finalize(t, b, h, txs...)
 		if !bytes.Equal(ra.AppHash, rb.AppHash) {
 			t.Fatalf("height %d: AppHash %X vs %X", h, ra.AppHash, rb.AppHash)
@@ -413,5 +420,18 @@ func TestBadSignatureInBlock(t *testing.T) {
 	q, _ := a.Query(context.Background(), &abci.RequestQuery{Path: "/grant/G-1"})
 	if q.Value != nil {
 		t.Fatal("forged tx wrote a record")
+	}
+}
+
+// TestFatalIsReported: a block the app cannot apply (here: a state without
+// genesis) is reported through OnFatal, so ledgerd exits instead of
+// serving RPC with consensus halted.
+func TestFatalIsReported(t *testing.T) {
+	a := openApp(t, "")
+	var got error
+	a.OnFatal = func(err error) { got = err }
+	_, err := a.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: 1, Time: genesisTime})
+	if err == nil || got == nil {
+		t.Fatalf("FinalizeBlock err %v, OnFatal %v: both must report the failure", err, got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	ics23 "github.com/cosmos/ics23/go"
 
 	"github.com/civicledger/civicledger/ledger"
 )
@@ -180,6 +182,26 @@ func (c *Client) Query(ctx context.Context, path string, data []byte, height int
 	return &res.Response, nil
 }
 
+// StateAppHash returns the AppHash of the node's own state at height h, as
+// implied by a proof it serves (the root computed from the store proof of
+// the params record). It is what the node computed, not what consensus
+// agreed: comparing it across nodes detects a node whose state diverged,
+// which comparing block headers cannot.
+func (c *Client) StateAppHash(ctx context.Context, h int64) ([]byte, error) {
+	res, err := c.Query(ctx, "/store/meta/key", []byte("params"), h, true)
+	if err != nil {
+		return nil, err
+	}
+	if res.Code != 0 || res.ProofOps == nil || len(res.ProofOps.Ops) != 2 {
+		return nil, fmt.Errorf("state at height %d: code %d %s", h, res.Code, res.Log)
+	}
+	var p ics23.CommitmentProof
+	if err := p.Unmarshal(res.ProofOps.Ops[1].Data); err != nil {
+		return nil, fmt.Errorf("state at height %d: %w", h, err)
+	}
+	return p.Calculate()
+}
+
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
@@ -294,6 +316,53 @@ func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, 
 			out = append(out, e)
 		}
 		if len(out) >= res.TotalCount || len(res.Txs) == 0 {
+			break
+		}
+	}
+	if kind != "licence" {
+		return out, nil
+	}
+	// Licence expiry happens at the start of a block, not in a tx: its
+	// events are block events, found with block_search.
+	expiries, err := c.blockHistory(ctx, q, kind, id)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, expiries...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Height < out[j].Height })
+	return out, nil
+}
+
+func (c *Client) blockHistory(ctx context.Context, q, kind, id string) ([]HistoryEntry, error) {
+	var out []HistoryEntry
+	seen := 0
+	for page := 1; ; page++ {
+		perPage := 100
+		res, err := c.rpc.BlockSearch(ctx, q, &page, &perPage, "asc")
+		if err != nil {
+			return nil, fmt.Errorf("block_search %s: %w", q, err)
+		}
+		for _, b := range res.Blocks {
+			h := b.Block.Height
+			br, err := c.rpc.BlockResults(ctx, &h)
+			if err != nil {
+				return nil, fmt.Errorf("block_results %d: %w", h, err)
+			}
+			for _, ev := range br.FinalizeBlockEvents {
+				if ev.Type != kind {
+					continue
+				}
+				attrs := map[string]string{}
+				for _, a := range ev.Attributes {
+					attrs[a.Key] = a.Value
+				}
+				if attrs["id"] == id {
+					out = append(out, HistoryEntry{Height: h, Type: "block", Action: attrs["action"], Status: attrs["status"], Attrs: attrs})
+				}
+			}
+		}
+		seen += len(res.Blocks)
+		if seen >= res.TotalCount || len(res.Blocks) == 0 {
 			return out, nil
 		}
 	}

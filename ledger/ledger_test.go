@@ -1526,3 +1526,21 @@ func TestInitGenesisState(t *testing.T) {
 		}
 	}
 }
+
+// TestReversedTotalCannotOverflow: Paid returns to zero after each reversal,
+// so only an explicit check keeps the Reversed total from wrapping.
+func TestReversedTotalCannotOverflow(t *testing.T) {
+	c := newChain(t)
+	const max = "9223372036854775807"
+	expectResult(t, c.run(c.tx(cultFin1, pay("p-max", "", max), cultFin2)), nil)
+	expectResult(t, c.run(c.tx(cultFin1, reverse("p-max"), cultFin2)), nil)
+	expectResult(t, c.run(c.tx(cultFin1, pay("p-one", "", "1"))), nil)
+	before := c.totals(agCulture, "EUR")
+	expectResult(t, c.run(c.tx(cultFin1, reverse("p-one"))), ledger.ErrAmountOverflow)
+	if after := c.totals(agCulture, "EUR"); after != before || after.Reversed < 0 {
+		t.Fatalf("totals changed by a rejected reversal: %+v → %+v", before, after)
+	}
+	if p := c.payment("p-one"); p.Status != ledger.PaymentRecorded {
+		t.Fatalf("payment reversed despite the rejection: %+v", p)
+	}
+}

@@ -722,6 +722,9 @@ func (b *Block) paymentReverse(tx *Tx, ag *Agency, p *PaymentReverse) ([]Event, 
 	if err != nil {
 		return nil, err
 	}
+	if int64(t.Reversed) > maxInt64-int64(pay.Amount) {
+		return nil, fieldErr(ErrAmountOverflow, "payload.id", "agency total reversed in %s would overflow", pay.Currency)
+	}
 	pay.Status = PaymentReversed
 	pay.Updated = b.info.Height
 	if err := b.putPayment(&pay); err != nil {

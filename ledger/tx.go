@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 )
 
 // SignDomain prefixes every signed message, so that a signature over a Civic
@@ -244,12 +246,13 @@ func (tx *Tx) validateBasic() error {
 	return tx.Payload.ValidateBasic()
 }
 
-// VerifySignatures checks every signature with Go's ed25519. Nodes use a
-// batch verifier instead; the result is the same.
+// VerifySignatures checks every signature with CometBFT's ed25519 (ZIP-215
+// rules), the same rules as its batch verifier, so a signature is accepted
+// or refused identically in CheckTx, in FinalizeBlock and by clients.
 func (tx *Tx) VerifySignatures() error {
 	msg := SignBytes(tx.BodyBytes)
 	for i, s := range tx.Signatures {
-		if !ed25519.Verify(s.PubKey, msg, s.Signature) {
+		if !cmted25519.PubKey(s.PubKey).VerifySignature(msg, s.Signature) {
 			return fieldErr(ErrBadSignature, fmt.Sprintf("signatures[%d]", i), "")
 		}
 	}

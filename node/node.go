@@ -34,6 +34,9 @@ type Options struct {
 	// NoMetrics turns Prometheus off whatever the config says (several nodes
 	// in one process cannot share CometBFT's global registry).
 	NoMetrics bool
+	// OnFatal is called when the app halts consensus on this node (see
+	// app.App.OnFatal).
+	OnFatal func(error)
 }
 
 // New opens the state in the home's data directory and builds the node; call
@@ -61,6 +64,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		return nil, err
 	}
 	a := app.New(st, logger.With("module", "ledger"))
+	a.OnFatal = opts.OnFatal
 	dbs := &dbTracker{}
 	n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, proxy.NewLocalClientCreator(a),
 		cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), dbs.provide,

@@ -673,6 +673,9 @@ func runTx(cmd *cobra.Command, g *globalOpts, o *txFlags, spec txSpec) error {
 		if res != nil && errors.Is(err, context.DeadlineExceeded) {
 			return withExit(exitUnreachable, fmt.Errorf("tx %s was accepted by the mempool but not included within --timeout %s; it may still be committed (check with 'ledger query')", res.Hash, o.timeout))
 		}
+		if res != nil && errors.Is(err, context.Canceled) {
+			return withExit(exitUnreachable, fmt.Errorf("interrupted while waiting for tx %s, which the mempool accepted; it may still be committed (check with 'ledger query')", res.Hash))
+		}
 		return nodeError(err)
 	}
 	if err := printTxResult(cmd.OutOrStdout(), g, res, o.noWait); err != nil {

@@ -26,7 +26,13 @@ func newStartCmd() *cobra.Command {
 			if logger, err = cmtflags.ParseLogLevel(cfg.LogLevel, logger, "info"); err != nil {
 				return withExit(2, fmt.Errorf("log_level: %w", err))
 			}
-			n, err := node.New(cfg, logger, node.Options{})
+			halted := make(chan error, 1)
+			n, err := node.New(cfg, logger, node.Options{OnFatal: func(err error) {
+				select {
+				case halted <- err:
+				default:
+				}
+			}})
 			if err != nil {
 				return err
 			}
@@ -35,9 +41,15 @@ func newStartCmd() *cobra.Command {
 				return err
 			}
 			logger.Info("ledgerd started", "home", home, "rpc", n.RPCURL())
-			<-cmd.Context().Done()
-			logger.Info("ledgerd stopping")
-			return n.Stop()
+			select {
+			case <-cmd.Context().Done():
+				logger.Info("ledgerd stopping")
+				return n.Stop()
+			case herr := <-halted:
+				logger.Error("consensus halted; stopping the node", "err", herr)
+				_ = n.Stop()
+				return fmt.Errorf("consensus halted: %w", herr)
+			}
 		},
 	}
 	cmd.Flags().StringVar(&home, flagHome, defaultNodeHome(), "node home directory")

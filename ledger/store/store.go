@@ -39,11 +39,13 @@ func DefaultOptions() Options { return Options{CacheSize: 500_000, InitialVersio
 
 // MultiStore is the set of named IAVL trees that make up the state.
 type MultiStore struct {
-	mu    sync.RWMutex // guards trees' working state against concurrent readers of Latest
-	db    idb.DB
-	names []string
-	trees map[string]*iavl.MutableTree
-	opts  Options
+	mu       sync.RWMutex // guards trees' working state against concurrent readers of Latest
+	db       idb.DB
+	del      func([]byte) error
+	prefixed func([]byte) idb.DB
+	names    []string
+	trees    map[string]*iavl.MutableTree
+	opts     Options
 }
 
 // ErrUnknownStore is returned for a store name that does not exist.
@@ -55,16 +57,16 @@ func Open(dir string, names []string, opts Options) (*MultiStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
-	return newMultiStore(db, func(p []byte) idb.DB { return idb.NewPrefixDB(db, p) }, names, opts)
+	return newMultiStore(db, func(p []byte) idb.DB { return idb.NewPrefixDB(db, p) }, db.Delete, names, opts)
 }
 
 // OpenMem opens an in-memory store (tests and benchmarks of logic only).
 func OpenMem(names []string, opts Options) (*MultiStore, error) {
 	db := idb.NewMemDB()
-	return newMultiStore(db, func(p []byte) idb.DB { return idb.NewPrefixDB(db, p) }, names, opts)
+	return newMultiStore(db, func(p []byte) idb.DB { return idb.NewPrefixDB(db, p) }, db.Delete, names, opts)
 }
 
-func newMultiStore(db idb.DB, prefixed func([]byte) idb.DB, names []string, opts Options) (*MultiStore, error) {
+func newMultiStore(db idb.DB, prefixed func([]byte) idb.DB, del func([]byte) error, names []string, opts Options) (*MultiStore, error) {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = DefaultOptions().CacheSize
 	}
@@ -73,15 +75,12 @@ func newMultiStore(db idb.DB, prefixed func([]byte) idb.DB, names []string, opts
 	}
 	names = slices.Clone(names)
 	slices.Sort(names)
-	m := &MultiStore{db: db, names: names, trees: map[string]*iavl.MutableTree{}, opts: opts}
+	m := &MultiStore{db: db, del: del, prefixed: prefixed, names: names, trees: map[string]*iavl.MutableTree{}, opts: opts}
 	for _, n := range names {
 		if n == "" || bytes.ContainsAny([]byte(n), "/") {
 			return nil, fmt.Errorf("store name %q: must be non-empty ASCII without '/'", n)
 		}
-		pdb := prefixed([]byte("s/k:" + n + "/"))
-		t := iavl.NewMutableTree(pdb, opts.CacheSize, true, iavl.NewNopLogger(),
-			iavl.InitialVersionOption(uint64(opts.InitialVersion)))
-		m.trees[n] = t
+		m.trees[n] = m.newTree(n)
 	}
 	if err := m.load(); err != nil {
 		_ = db.Close()
@@ -107,9 +106,13 @@ func (m *MultiStore) load() error {
 		}
 	}
 	if common <= 0 {
+		// A crash during the very first Commit: the stores that saved it are
+		// wiped, InitChain runs again and the first block is replayed.
 		for _, n := range m.names {
 			if latest[n] > 0 {
-				return fmt.Errorf("store %s is at version %d but another store has no version: state is corrupt", n, latest[n])
+				if err := m.wipe(n); err != nil {
+					return fmt.Errorf("reset store %s after an interrupted first commit: %w", n, err)
+				}
 			}
 		}
 		return nil
@@ -119,6 +122,51 @@ func (m *MultiStore) load() error {
 			if err := m.trees[n].LoadVersionForOverwriting(common); err != nil {
 				return fmt.Errorf("roll back store %s to %d: %w", n, common, err)
 			}
+		}
+	}
+	return nil
+}
+
+func (m *MultiStore) treePrefix(name string) []byte { return []byte("s/k:" + name + "/") }
+
+func (m *MultiStore) newTree(name string) *iavl.MutableTree {
+	return iavl.NewMutableTree(m.prefixed(m.treePrefix(name)), m.opts.CacheSize, true, iavl.NewNopLogger(),
+		iavl.InitialVersionOption(uint64(m.opts.InitialVersion)))
+}
+
+// wipe deletes every key of one tree and replaces it with a fresh, empty one.
+func (m *MultiStore) wipe(name string) error {
+	prefix := m.treePrefix(name)
+	it, err := m.db.Iterator(prefix, prefixEnd(prefix))
+	if err != nil {
+		return err
+	}
+	var keys [][]byte
+	for ; it.Valid(); it.Next() {
+		keys = append(keys, bytes.Clone(it.Key()))
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := m.del(k); err != nil {
+			return err
+		}
+	}
+	t := m.newTree(name)
+	if _, err := t.Load(); err != nil {
+		return err
+	}
+	m.trees[name] = t
+	return nil
+}
+
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
 		}
 	}
 	return nil
