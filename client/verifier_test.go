@@ -1,0 +1,61 @@
+package client_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/internal/keystore"
+	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/node"
+)
+
+func TestVerifyRecordFromGenesis(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	net, err := node.StartNetwork(ctx, filepath.Join(t.TempDir(), "net"), node.NetworkOptions{Agencies: 4, ExtraOfficers: true, ChainID: "civic-verify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(net.Stop)
+	a := net.Testnet.Agencies
+	c, _ := client.New(a[0].RPC)
+	ks, _ := keystore.Open(net.KeyDir(0), keystore.BackendTest, nil)
+	k, _ := ks.PrivKey("grants")
+	raw, err := c.BuildTx(ctx, client.Signer{Agency: a[0].ID, Keys: []ed25519.PrivateKey{k}}, &ledger.GrantAward{
+		ID: "G-V1", Recipient: ledger.Party{Name: "Acme", Scheme: "GB-COH", ID: "1"}, Programme: "P", Purpose: "Purpose",
+		Amount: "1000", Currency: "EUR", PeriodStart: "2026-01-01", PeriodEnd: "2026-12-31", DecisionDate: "2026-01-01",
+		DocumentHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}, client.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.Submit(ctx, raw, true); err != nil || !res.OK() {
+		t.Fatalf("%v %+v", err, res)
+	}
+	home := t.TempDir()
+	if _, err := client.InitTrustFromGenesis(ctx, home, net.Testnet.Genesis, a[1].RPC); err != nil {
+		t.Fatal(err)
+	}
+	v, err := client.NewVerifier(ctx, home, a[0].RPC, []string{a[1].RPC, a[2].RPC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := v.VerifyKey(ctx, ledger.StoreGrants, []byte("G-V1"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kp.Present {
+		t.Fatal("grant not present")
+	}
+	kp, err = v.VerifyKey(ctx, ledger.StoreGrants, []byte("G-NONE"), 0)
+	if err != nil || kp.Present {
+		t.Fatalf("absent: %v %+v", err, kp)
+	}
+	names, err := v.AgencyNames(ctx, kp.Height)
+	if err != nil || len(names) != 4 {
+		t.Fatalf("names %v %v", names, err)
+	}
+}

@@ -1,0 +1,158 @@
+package verify
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cometbft/cometbft/crypto/ed25519"
+	cmtmath "github.com/cometbft/cometbft/libs/math"
+	"github.com/cometbft/cometbft/light"
+	cmttypes "github.com/cometbft/cometbft/types"
+)
+
+// ErrHeader is wrapped by every header (light client) verification failure.
+var ErrHeader = errors.New("header verification failed")
+
+// HeaderError says which check of which header failed.
+type HeaderError struct {
+	Height int64
+	Reason string
+}
+
+func (e *HeaderError) Error() string { return fmt.Sprintf("header %d: %s", e.Height, e.Reason) }
+func (e *HeaderError) Unwrap() error { return ErrHeader }
+
+func headerErr(h int64, format string, args ...any) error {
+	return &HeaderError{Height: h, Reason: fmt.Sprintf(format, args...)}
+}
+
+// TrustingPeriod is how long a verified header may serve as the base for
+// verifying later ones. CometBFT's default (two weeks) exists to bound
+// long-range attacks by unbonded proof-of-stake validators; on this
+// permissioned chain validator keys change only by the agencies' governance,
+// so verification from the genesis file must keep working for the life of
+// the chain. A trusted checkpoint is the way to shorten it.
+const TrustingPeriod = 100 * 365 * 24 * time.Hour
+
+// MaxClockDrift bounds how far in the future a header's time may be.
+const MaxClockDrift = 10 * time.Minute
+
+// TrustLevel is the share of a trusted validator set that must have signed a
+// header further ahead (skipping verification): CometBFT's default, 1/3.
+var TrustLevel = cmtmath.Fraction{Numerator: 1, Denominator: 3}
+
+// GenesisValidators returns the validator set of a genesis document.
+func GenesisValidators(doc *cmttypes.GenesisDoc) (*cmttypes.ValidatorSet, error) {
+	if len(doc.Validators) == 0 {
+		return nil, errors.New("genesis has no validators")
+	}
+	vals := make([]*cmttypes.Validator, len(doc.Validators))
+	for i, v := range doc.Validators {
+		pk, ok := v.PubKey.(ed25519.PubKey)
+		if !ok {
+			return nil, fmt.Errorf("genesis validator %d: not an ed25519 key", i)
+		}
+		vals[i] = cmttypes.NewValidator(pk, v.Power)
+	}
+	return cmttypes.ValidatorSetFromExistingValidators(vals)
+}
+
+// FirstBlock checks the chain's first light block against the genesis
+// document alone: same chain id, the initial height, a validator set equal
+// to the genesis validators, and a commit signed by more than 2/3 of their
+// power. A light block that passes can serve as the trust root.
+func FirstBlock(doc *cmttypes.GenesisDoc, lb *cmttypes.LightBlock) error {
+	if lb == nil || lb.SignedHeader == nil || lb.ValidatorSet == nil {
+		return headerErr(0, "missing light block")
+	}
+	h := lb.Height
+	if lb.ChainID != doc.ChainID {
+		return headerErr(h, "chain id %q, genesis says %q", lb.ChainID, doc.ChainID)
+	}
+	if h != doc.InitialHeight {
+		return headerErr(h, "first block must have the genesis initial height %d", doc.InitialHeight)
+	}
+	if err := lb.ValidateBasic(doc.ChainID); err != nil {
+		return headerErr(h, "malformed: %v", err)
+	}
+	gv, err := GenesisValidators(doc)
+	if err != nil {
+		return headerErr(h, "%v", err)
+	}
+	if !bytes.Equal(gv.Hash(), lb.ValidatorsHash) || !bytes.Equal(gv.Hash(), lb.ValidatorSet.Hash()) {
+		return headerErr(h, "validator set %X is not the genesis validator set %X", lb.ValidatorsHash, gv.Hash())
+	}
+	if err := gv.VerifyCommitLight(doc.ChainID, lb.Commit.BlockID, h, lb.Commit); err != nil {
+		return headerErr(h, "not signed by more than 2/3 of the genesis validators: %v", err)
+	}
+	return nil
+}
+
+// Next verifies untrusted from trusted: adjacent headers must be signed by
+// the validator set the trusted header announced (NextValidatorsHash);
+// non-adjacent ones by more than TrustLevel of the trusted set and more than
+// 2/3 of their own. now is the verifier's clock, used only to reject headers
+// from the future and trust roots older than TrustingPeriod.
+func Next(trusted, untrusted *cmttypes.LightBlock, now time.Time) error {
+	if untrusted == nil || untrusted.SignedHeader == nil || untrusted.ValidatorSet == nil {
+		return headerErr(0, "missing light block")
+	}
+	if untrusted.Height <= trusted.Height {
+		return headerErr(untrusted.Height, "not above the trusted height %d", trusted.Height)
+	}
+	if err := untrusted.ValidateBasic(trusted.ChainID); err != nil {
+		return headerErr(untrusted.Height, "malformed: %v", err)
+	}
+	if err := light.Verify(trusted.SignedHeader, trusted.ValidatorSet, untrusted.SignedHeader, untrusted.ValidatorSet,
+		TrustingPeriod, now, MaxClockDrift, TrustLevel); err != nil {
+		return headerErr(untrusted.Height, "%v", err)
+	}
+	return nil
+}
+
+// Chain verifies blocks in ascending height order, each from the previous
+// one (the first from trusted), and returns the last.
+func Chain(trusted *cmttypes.LightBlock, blocks []*cmttypes.LightBlock, now time.Time) (*cmttypes.LightBlock, error) {
+	cur := trusted
+	for _, lb := range blocks {
+		if lb != nil && lb.Height == cur.Height && lb.SignedHeader != nil {
+			if !bytes.Equal(lb.Hash(), cur.Hash()) {
+				return nil, headerErr(lb.Height, "conflicts with the trusted header %X", cur.Hash())
+			}
+			continue
+		}
+		if err := Next(cur, lb, now); err != nil {
+			return nil, err
+		}
+		cur = lb
+	}
+	return cur, nil
+}
+
+// Signer is a validator that signed a commit.
+type Signer struct {
+	Address string `json:"address"`
+	Name    string `json:"name,omitempty"` // the agency, where known
+	Power   int64  `json:"power"`
+}
+
+// CommitSigners returns the validators of vals whose signature for the block
+// is in commit (signatures are not re-checked here: VerifyCommitLight did),
+// with names from names (validator address hex → agency id).
+func CommitSigners(vals *cmttypes.ValidatorSet, commit *cmttypes.Commit, names map[string]string) []Signer {
+	var out []Signer
+	for _, cs := range commit.Signatures {
+		if cs.BlockIDFlag != cmttypes.BlockIDFlagCommit {
+			continue
+		}
+		_, v := vals.GetByAddress(cs.ValidatorAddress)
+		if v == nil {
+			continue
+		}
+		addr := v.Address.String()
+		out = append(out, Signer{Address: addr, Name: names[addr], Power: v.VotingPower})
+	}
+	return out
+}
