@@ -111,12 +111,16 @@ func NewVerifier(ctx context.Context, home, node string, witnesses []string) (*V
 	if err != nil {
 		return nil, fmt.Errorf("trust root hash: %w", err)
 	}
+	if err := v.crossCheck(ctx, ts.Root.Height); err != nil {
+		return nil, err
+	}
 	v.store = lightdb.New(dbm.NewMemDB(), chainID)
 	v.lc, err = light.NewClient(ctx, chainID,
 		light.TrustOptions{Period: verify.TrustingPeriod, Height: ts.Root.Height, Hash: rootHash},
 		pp, v.witnesses, v.store,
 		light.SkippingVerification(verify.TrustLevel),
-		light.MaxClockDrift(verify.MaxClockDrift),
+		light.MaxClockDrift(10*time.Second),
+		light.MaxBlockLag(10*time.Second),
 		light.MaxRetryAttempts(3),
 		light.Logger(cmtlog.NewNopLogger()))
 	if err != nil {
@@ -132,23 +136,53 @@ func (v *Verifier) LightBlock(ctx context.Context, h int64) (*cmttypes.LightBloc
 	if err := v.Primary.WaitForHeight(ctx, h); err != nil {
 		return nil, err
 	}
+	if err := v.crossCheck(ctx, h); err != nil {
+		return nil, err
+	}
 	lb, err := v.lc.VerifyLightBlockAtHeight(ctx, h, time.Now())
 	if err != nil {
 		return nil, v.classify(ctx, h, err)
-	}
-	for i, w := range v.witnesses {
-		wlb, err := w.LightBlock(ctx, h)
-		if err != nil {
-			continue // an unreachable witness cannot contradict; the light client already required one
-		}
-		if string(wlb.Hash()) != string(lb.Hash()) {
-			return nil, v.fork(h, lb.SignedHeader, wlb, v.Witnesses[i])
-		}
 	}
 	if err := v.checkPast(ctx, lb); err != nil {
 		return nil, err
 	}
 	return lb, nil
+}
+
+// crossCheck compares the primary's header at h with every witness's,
+// before the light client verifies it: two different headers, each signed
+// by more than 2/3 of the same validator set, are a fork. A witness that is
+// behind gets a few seconds to reach h; one that cannot answer is skipped
+// (the light client still requires a working witness).
+func (v *Verifier) crossCheck(ctx context.Context, h int64) error {
+	pp, err := lighthttp.New(v.ChainID, v.Primary.URL)
+	if err != nil {
+		return err
+	}
+	pb, err := pp.LightBlock(ctx, h)
+	if err != nil {
+		return fmt.Errorf("primary %s: header %d: %w", v.Primary.URL, h, err)
+	}
+	for i, w := range v.witnesses {
+		var wb *cmttypes.LightBlock
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			wb, err = w.LightBlock(ctx, h)
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil || string(wb.Hash()) == string(pb.Hash()) {
+			continue
+		}
+		if wb.ValidatorSet.VerifyCommitLight(v.ChainID, wb.Commit.BlockID, h, wb.Commit) != nil ||
+			pb.ValidatorSet.VerifyCommitLight(v.ChainID, pb.Commit.BlockID, h, pb.Commit) != nil {
+			continue // an unsigned alternative is a lying node, not a fork; the light client decides
+		}
+		return v.fork(h, pb.SignedHeader, wb, v.Witnesses[i])
+	}
+	return nil
 }
 
 // checkPast refuses a chain whose header at the last verified height is not

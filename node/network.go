@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	cmtlog "github.com/cometbft/cometbft/libs/log"
@@ -44,6 +46,12 @@ func StartNetwork(ctx context.Context, dir string, o NetworkOptions) (*Network, 
 	if err != nil {
 		return nil, err
 	}
+	return StartTestnet(ctx, tn, o)
+}
+
+// StartTestnet starts every node of an already generated testnet in-process
+// (o.Agencies, o.ChainID and o.ExtraOfficers are ignored).
+func StartTestnet(ctx context.Context, tn *Testnet, o NetworkOptions) (*Network, error) {
 	logger := o.Logger
 	if logger == nil {
 		logger = cmtlog.NewNopLogger()
@@ -161,3 +169,63 @@ func (n *Network) KeyDir(i int) string { return filepath.Join(n.Testnet.Agencies
 
 // ErrNoNode is returned when no node is running.
 var ErrNoNode = errors.New("no running node")
+
+// CloneTestnet copies a generated (not yet started, or stopped) testnet from
+// src to dst with fresh loopback ports, so that two networks can start from
+// the same genesis and the same validator keys and then diverge: a real
+// fork, for testing that verifiers detect one.
+func CloneTestnet(src, dst string) (*Testnet, error) {
+	bz, err := os.ReadFile(filepath.Join(src, "testnet.json"))
+	if err != nil {
+		return nil, err
+	}
+	var tn Testnet
+	if err := json.Unmarshal(bz, &tn); err != nil {
+		return nil, err
+	}
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		return nil, err
+	}
+	cfgs := make([]*Config, len(tn.Agencies))
+	for i := range tn.Agencies {
+		a := &tn.Agencies[i]
+		rel, err := filepath.Rel(src, a.Home)
+		if err != nil {
+			return nil, err
+		}
+		a.Home = filepath.Join(dst, rel)
+		cfg, err := LoadConfig(a.Home)
+		if err != nil {
+			return nil, err
+		}
+		ports, err := FreePorts(3)
+		if err != nil {
+			return nil, err
+		}
+		cfg.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])
+		cfg.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])
+		cfg.Instrumentation.PrometheusListenAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
+		a.P2P = hostPort(cfg.P2P.ListenAddress)
+		a.RPC = "http://" + hostPort(cfg.RPC.ListenAddress)
+		a.Metrics = "http://" + cfg.Instrumentation.PrometheusListenAddr + "/metrics"
+		cfgs[i] = cfg
+	}
+	for i, cfg := range cfgs {
+		var peers []string
+		for j, other := range tn.Agencies {
+			if j != i {
+				peers = append(peers, other.NodeID+"@"+other.P2P)
+			}
+		}
+		cfg.P2P.PersistentPeers = strings.Join(peers, ",")
+		if err := WriteConfig(cfg); err != nil {
+			return nil, err
+		}
+	}
+	tn.Genesis = cfgs[0].GenesisFile()
+	out, _ := json.MarshalIndent(&tn, "", "  ")
+	if err := os.WriteFile(filepath.Join(dst, "testnet.json"), out, 0o644); err != nil {
+		return nil, err
+	}
+	return &tn, nil
+}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	cmtmath "github.com/cometbft/cometbft/libs/math"
-	"github.com/cometbft/cometbft/light"
 	cmttypes "github.com/cometbft/cometbft/types"
 )
 
@@ -90,24 +89,47 @@ func FirstBlock(doc *cmttypes.GenesisDoc, lb *cmttypes.LightBlock) error {
 	return nil
 }
 
-// Next verifies untrusted from trusted: adjacent headers must be signed by
-// the validator set the trusted header announced (NextValidatorsHash);
-// non-adjacent ones by more than TrustLevel of the trusted set and more than
-// 2/3 of their own. now is the verifier's clock, used only to reject headers
-// from the future and trust roots older than TrustingPeriod.
+// Next verifies untrusted from trusted, with the rules of CometBFT's light
+// client (re-implemented here so that this package needs no network code):
+// the trusted header must be younger than TrustingPeriod; the untrusted one
+// must be well formed, later in height and time, not from the future (beyond
+// MaxClockDrift of now) and carry the validator set its header names; an
+// adjacent header must be signed by more than 2/3 of the set the trusted
+// header announced (NextValidatorsHash); a non-adjacent one by more than
+// TrustLevel of the trusted set and more than 2/3 of its own. now is the
+// verifier's clock.
 func Next(trusted, untrusted *cmttypes.LightBlock, now time.Time) error {
 	if untrusted == nil || untrusted.SignedHeader == nil || untrusted.ValidatorSet == nil {
 		return headerErr(0, "missing light block")
 	}
-	if untrusted.Height <= trusted.Height {
-		return headerErr(untrusted.Height, "not above the trusted height %d", trusted.Height)
+	th, uh := trusted.SignedHeader, untrusted.SignedHeader
+	h := uh.Height
+	switch {
+	case h <= th.Height:
+		return headerErr(h, "not above the trusted height %d", th.Height)
+	case !th.Time.Add(TrustingPeriod).After(now):
+		return headerErr(h, "the trusted header %d expired at %v", th.Height, th.Time.Add(TrustingPeriod))
 	}
-	if err := untrusted.ValidateBasic(trusted.ChainID); err != nil {
-		return headerErr(untrusted.Height, "malformed: %v", err)
+	if err := untrusted.ValidateBasic(th.ChainID); err != nil {
+		return headerErr(h, "malformed: %v", err)
 	}
-	if err := light.Verify(trusted.SignedHeader, trusted.ValidatorSet, untrusted.SignedHeader, untrusted.ValidatorSet,
-		TrustingPeriod, now, MaxClockDrift, TrustLevel); err != nil {
-		return headerErr(untrusted.Height, "%v", err)
+	switch {
+	case !uh.Time.After(th.Time):
+		return headerErr(h, "time %v is not after the trusted header's %v", uh.Time, th.Time)
+	case !uh.Time.Before(now.Add(MaxClockDrift)):
+		return headerErr(h, "time %v is in the future (now %v)", uh.Time, now)
+	case !bytes.Equal(uh.ValidatorsHash, untrusted.ValidatorSet.Hash()):
+		return headerErr(h, "validator set %X is not the one the header names (%X)", untrusted.ValidatorSet.Hash(), uh.ValidatorsHash)
+	}
+	if h == th.Height+1 {
+		if !bytes.Equal(uh.ValidatorsHash, th.NextValidatorsHash) {
+			return headerErr(h, "validator set %X is not the one header %d announced (%X)", uh.ValidatorsHash, th.Height, th.NextValidatorsHash)
+		}
+	} else if err := trusted.ValidatorSet.VerifyCommitLightTrusting(th.ChainID, uh.Commit, TrustLevel); err != nil {
+		return headerErr(h, "not signed by enough of the trusted validators: %v", err)
+	}
+	if err := untrusted.ValidatorSet.VerifyCommitLight(th.ChainID, uh.Commit.BlockID, h, uh.Commit); err != nil {
+		return headerErr(h, "not signed by more than 2/3 of its validators: %v", err)
 	}
 	return nil
 }
