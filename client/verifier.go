@@ -277,6 +277,18 @@ func (v *Verifier) VerifyKey(ctx context.Context, storeName string, key []byte, 
 	if height != 0 && res.Height != height {
 		return nil, fmt.Errorf("%w: asked for height %d, the node answered for %d", verify.ErrProof, height, res.Height)
 	}
+	if height == 0 && res.Height > 1 {
+		// The latest state H is committed in header H+1, which CometBFT makes
+		// at once after a state change but only at the next heartbeat after
+		// an empty block. Wait a little; otherwise answer for H-1, whose
+		// header H exists.
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := v.Primary.WaitForHeight(wctx, res.Height+1)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			return v.VerifyKey(ctx, storeName, key, res.Height-1)
+		}
+	}
 	lb, err := v.LightBlock(ctx, res.Height+1)
 	if err != nil {
 		return nil, err
