@@ -26,4 +26,37 @@
 // uvarint(32) || sha256(root). Header H+1 must itself be verified (signed by
 // more than 2/3 of the validators' power, reached from a trusted root) for
 // the result to mean anything; that is the light client's job.
+//
+// # Headers
+//
+// The trust root is the genesis file: its validator set (ed25519 keys and
+// voting powers) must have signed the chain's first block — FirstBlock checks
+// the light block (signed header + validator set) at the genesis initial
+// height: chain id, a validator set whose hash equals the genesis set's and
+// the header's ValidatorsHash, and a commit for the header's block id signed
+// by more than 2/3 of that power. Later headers are verified from a verified
+// one with Next, the rules of CometBFT's light client: an adjacent header must
+// be signed by more than 2/3 of the validator set the previous header named in
+// NextValidatorsHash; a header further ahead by more than 1/3 (TrustLevel) of
+// the trusted set and more than 2/3 of its own; times must increase and not
+// lie beyond MaxClockDrift in the verifier's future. Chain applies Next along
+// a list of light blocks (what offline bundles carry). CommitSigners lists
+// the validators whose signatures a commit holds, to name the agencies.
+//
+// # Transactions
+//
+// The txs of block H are committed in header H's DataHash (a simple Merkle
+// tree over sha256 of each tx): TxInclusion checks CometBFT's TxProof against
+// it and that sha256 of the bytes is the tx hash. A tx's signatures are
+// checked by TxSignatures: decode the canonical envelope, check each ed25519
+// signature over "civic-ledger/tx/v1\n" followed by the body bytes, and check
+// that every signer was an officer with the type's role in the acting
+// agency's record as of the state before the block (height H-1, proved with
+// StoreValue against header H's AppHash). The results of block H are
+// committed in header H+1's LastResultsHash (a simple Merkle tree over the
+// deterministic part of each result: code, data, gas wanted, gas used):
+// TxResult checks the block's results against it and returns the tx's.
+//
+// Everything here is a pure function of its arguments: no network, and the
+// only clock is the now parameter of header checks.
 package verify
