@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -32,10 +33,11 @@ type Verifier struct {
 	Witnesses []string // URLs; the primary itself when none was given
 	Trust     *TrustState
 
-	home      string
-	lc        *light.Client
-	store     lightstore.Store
-	witnesses []provider.Provider
+	home        string
+	lc          *light.Client
+	store       lightstore.Store
+	witnesses   []provider.Provider
+	deadWitness map[int]bool
 	// NoIndependentWitness is true when no witness other than the primary
 	// was given: headers are then verified but not cross-checked.
 	NoIndependentWitness bool
@@ -117,7 +119,7 @@ func NewVerifier(ctx context.Context, home, node string, witnesses []string) (*V
 	v.store = lightdb.New(dbm.NewMemDB(), chainID)
 	v.lc, err = light.NewClient(ctx, chainID,
 		light.TrustOptions{Period: verify.TrustingPeriod, Height: ts.Root.Height, Hash: rootHash},
-		pp, v.witnesses, v.store,
+		pp, append([]provider.Provider(nil), v.witnesses...), v.store, // a copy: the light client reorders its slice
 		light.SkippingVerification(verify.TrustLevel),
 		light.MaxClockDrift(10*time.Second),
 		light.MaxBlockLag(10*time.Second),
@@ -164,20 +166,38 @@ func (v *Verifier) crossCheck(ctx context.Context, h int64) error {
 		return fmt.Errorf("primary %s: header %d: %w", v.Primary.URL, h, err)
 	}
 	for i, w := range v.witnesses {
+		if v.deadWitness[i] {
+			continue
+		}
 		var wb *cmttypes.LightBlock
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			wb, err = w.LightBlock(ctx, h)
-			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			behind := errors.Is(err, provider.ErrHeightTooHigh) || errors.Is(err, provider.ErrLightBlockNotFound)
+			if err == nil || !behind || time.Now().After(deadline) || ctx.Err() != nil {
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		if err != nil || string(wb.Hash()) == string(pb.Hash()) {
+		if err != nil {
+			if !errors.Is(err, provider.ErrHeightTooHigh) && !errors.Is(err, provider.ErrLightBlockNotFound) {
+				if v.deadWitness == nil {
+					v.deadWitness = map[int]bool{}
+				}
+				v.deadWitness[i] = true // unreachable: do not wait for it again
+			}
 			continue
 		}
-		if wb.ValidatorSet.VerifyCommitLight(v.ChainID, wb.Commit.BlockID, h, wb.Commit) != nil ||
-			pb.ValidatorSet.VerifyCommitLight(v.ChainID, pb.Commit.BlockID, h, pb.Commit) != nil {
+		if string(wb.Hash()) == string(pb.Hash()) {
+			continue
+		}
+		// A fork is two headers signed by the same validators: the witness's
+		// header must carry the primary's validator set for that height, and
+		// every signature of both commits must verify. Anything else is a
+		// lying node, not evidence; the light client decides about it.
+		if !bytes.Equal(wb.ValidatorSet.Hash(), pb.ValidatorSet.Hash()) ||
+			pb.ValidatorSet.VerifyCommitLightAllSignatures(v.ChainID, wb.Commit.BlockID, h, wb.Commit) != nil ||
+			pb.ValidatorSet.VerifyCommitLightAllSignatures(v.ChainID, pb.Commit.BlockID, h, pb.Commit) != nil {
 			continue // an unsigned alternative is a lying node, not a fork; the light client decides
 		}
 		return v.fork(h, pb.SignedHeader, wb, v.Witnesses[i])
@@ -232,23 +252,33 @@ func (v *Verifier) classify(ctx context.Context, h int64, err error) error {
 	if errors.Is(err, light.ErrLightClientAttack) {
 		return fmt.Errorf("FORK: the light client detected conflicting headers between the primary and a witness (evidence of misbehaviour): %w", err)
 	}
-	return fmt.Errorf("%w: %v", verify.ErrHeader, err)
+	return fmt.Errorf("%w: %w", verify.ErrHeader, err)
 }
 
 func (v *Verifier) fork(h int64, primary *cmttypes.SignedHeader, witness *cmttypes.LightBlock, url string) *ForkError {
 	fe := &ForkError{Height: h, PrimaryURL: v.Primary.URL, WitnessURL: url, PrimaryHeader: primary, WitnessHeader: witness.SignedHeader}
+	// Only signatures that verify count: a validator named here provably
+	// signed both headers (equivocation evidence).
 	signedPrimary := map[string]bool{}
-	for _, cs := range primary.Commit.Signatures {
-		if cs.BlockIDFlag == cmttypes.BlockIDFlagCommit {
-			signedPrimary[cs.ValidatorAddress.String()] = true
+	if pb, err := v.primaryBlock(context.Background(), h); err == nil && string(pb.Hash()) == string(primary.Hash()) {
+		for _, s := range verify.SignedBy(v.ChainID, pb.ValidatorSet, pb.Commit, nil) {
+			signedPrimary[s.Address] = true
 		}
 	}
-	for _, s := range verify.CommitSigners(witness.ValidatorSet, witness.Commit, nil) {
+	for _, s := range verify.SignedBy(v.ChainID, witness.ValidatorSet, witness.Commit, nil) {
 		if signedPrimary[s.Address] {
 			fe.SignedBoth = append(fe.SignedBoth, s)
 		}
 	}
 	return fe
+}
+
+func (v *Verifier) primaryBlock(ctx context.Context, h int64) (*cmttypes.LightBlock, error) {
+	pp, err := lighthttp.New(v.ChainID, v.Primary.URL)
+	if err != nil {
+		return nil, err
+	}
+	return pp.LightBlock(ctx, h)
 }
 
 // KeyProof is a verified answer for one key of one store.

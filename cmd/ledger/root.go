@@ -102,6 +102,8 @@ func newRootCmd() *cobra.Command {
 		newKeysCmd(g),
 		newTxCmd(g),
 		newQueryCmd(g),
+		newVerifyCmd(g), newTrustCmd(g),
+		newProofCmd(g),
 	)
 	return root
 }

@@ -83,7 +83,9 @@ func FirstBlock(doc *cmttypes.GenesisDoc, lb *cmttypes.LightBlock) error {
 	if !bytes.Equal(gv.Hash(), lb.ValidatorsHash) || !bytes.Equal(gv.Hash(), lb.ValidatorSet.Hash()) {
 		return headerErr(h, "validator set %X is not the genesis validator set %X", lb.ValidatorsHash, gv.Hash())
 	}
-	if err := gv.VerifyCommitLight(doc.ChainID, lb.Commit.BlockID, h, lb.Commit); err != nil {
+	// All signatures, not only the first > 2/3 (VerifyCommitLight stops
+	// there): CommitSigners names every signer of a verified commit.
+	if err := gv.VerifyCommitLightAllSignatures(doc.ChainID, lb.Commit.BlockID, h, lb.Commit); err != nil {
 		return headerErr(h, "not signed by more than 2/3 of the genesis validators: %v", err)
 	}
 	return nil
@@ -128,7 +130,8 @@ func Next(trusted, untrusted *cmttypes.LightBlock, now time.Time) error {
 	} else if err := trusted.ValidatorSet.VerifyCommitLightTrusting(th.ChainID, uh.Commit, TrustLevel); err != nil {
 		return headerErr(h, "not signed by enough of the trusted validators: %v", err)
 	}
-	if err := untrusted.ValidatorSet.VerifyCommitLight(th.ChainID, uh.Commit.BlockID, h, uh.Commit); err != nil {
+	// All signatures, as in FirstBlock.
+	if err := untrusted.ValidatorSet.VerifyCommitLightAllSignatures(th.ChainID, uh.Commit.BlockID, h, uh.Commit); err != nil {
 		return headerErr(h, "not signed by more than 2/3 of its validators: %v", err)
 	}
 	return nil
@@ -161,7 +164,8 @@ type Signer struct {
 }
 
 // CommitSigners returns the validators of vals whose signature for the block
-// is in commit (signatures are not re-checked here: VerifyCommitLight did),
+// is in commit (signatures are not re-checked here: FirstBlock and Next
+// check every signature of the commits they accept),
 // with names from names (validator address hex → agency id).
 func CommitSigners(vals *cmttypes.ValidatorSet, commit *cmttypes.Commit, names map[string]string) []Signer {
 	var out []Signer
@@ -171,6 +175,25 @@ func CommitSigners(vals *cmttypes.ValidatorSet, commit *cmttypes.Commit, names m
 		}
 		_, v := vals.GetByAddress(cs.ValidatorAddress)
 		if v == nil {
+			continue
+		}
+		addr := v.Address.String()
+		out = append(out, Signer{Address: addr, Name: names[addr], Power: v.VotingPower})
+	}
+	return out
+}
+
+// SignedBy returns the validators of vals whose signature in commit for the
+// block at the commit's height verifies, each checked here (unlike
+// CommitSigners it trusts nothing about the commit), with names from names.
+func SignedBy(chainID string, vals *cmttypes.ValidatorSet, commit *cmttypes.Commit, names map[string]string) []Signer {
+	var out []Signer
+	for idx, cs := range commit.Signatures {
+		if cs.BlockIDFlag != cmttypes.BlockIDFlagCommit {
+			continue
+		}
+		_, v := vals.GetByAddress(cs.ValidatorAddress)
+		if v == nil || !v.PubKey.VerifySignature(commit.VoteSignBytes(chainID, int32(idx)), cs.Signature) {
 			continue
 		}
 		addr := v.Address.String()
