@@ -464,9 +464,15 @@ Try it yourself (from this directory):
   go run ./cmd/ledger --node %[1]s query payments --grant G-2026-001
   go run ./cmd/ledger --node %[3]s query licence L-2026-001 -o json
   go run ./cmd/ledger --node %[1]s query totals %[2]s EUR
+  go run ./cmd/ledger --home %[9]s --node %[1]s trust init --genesis %[10]s
+  go run ./cmd/ledger --home %[9]s --node %[1]s verify grant G-2026-001 --witness %[3]s
+  go run ./cmd/ledger --home %[9]s --node %[1]s verify payment P-2026-003 --witness %[3]s
+  go run ./cmd/ledger --home %[9]s --node %[1]s proof export grant G-2026-001 -o grant-evidence.json
+  go run ./cmd/ledger --home %[9]s verify bundle grant-evidence.json --genesis %[10]s
   go run ./cmd/ledger --home %[4]s --keyring-backend test --node %[1]s tx payment record \
       --from finance --id P-2026-010 --payee-name "%[5]s" --payee-scheme %[6]s --payee-id %[7]s \
       --amount "9000.00 EUR" --date 2026-03-01 --purpose "Second instalment" --grant G-2026-001
   curl -s %[8]s | grep -c cometbft_
-`, last.RPC, a1.ID, a1.RPC, a1.Home, demoRecipient.Name, demoRecipient.Scheme, demoRecipient.ID, a1.Metrics)
+`, last.RPC, a1.ID, a1.RPC, a1.Home, demoRecipient.Name, demoRecipient.Scheme, demoRecipient.ID, a1.Metrics,
+		filepath.Join(filepath.Dir(a1.Home), "journalist"), w.tn.Genesis)
 }
