@@ -293,7 +293,26 @@ type KeyProof struct {
 
 // VerifyKey fetches key from store at height (0: latest) with its proof,
 // obtains the verified header H+1 and checks the proof against its AppHash.
+//
+// With height 0 it proves the state at L-1, where L is the primary's latest
+// block: header L, which commits that state, already exists, so nothing has
+// to wait for a block. Only when the key changed in block L itself does it
+// prove the state at L, waiting for header L+1.
 func (v *Verifier) VerifyKey(ctx context.Context, storeName string, key []byte, height int64) (*KeyProof, error) {
+	if height == 0 {
+		st, err := v.Primary.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if l := st.SyncInfo.LatestBlockHeight; l > 1 {
+			height = l - 1
+			prev, err1 := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, l-1, false)
+			last, err2 := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, l, false)
+			if err1 == nil && err2 == nil && last.Code == 0 && !bytes.Equal(prev.Value, last.Value) {
+				height = l
+			}
+		}
+	}
 	res, err := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, height, true)
 	if err != nil {
 		return nil, err
@@ -306,18 +325,6 @@ func (v *Verifier) VerifyKey(ctx context.Context, storeName string, key []byte, 
 	}
 	if height != 0 && res.Height != height {
 		return nil, fmt.Errorf("%w: asked for height %d, the node answered for %d", verify.ErrProof, height, res.Height)
-	}
-	if height == 0 && res.Height > 1 {
-		// The latest state H is committed in header H+1, which CometBFT makes
-		// at once after a state change but only at the next heartbeat after
-		// an empty block. Wait a little; otherwise answer for H-1, whose
-		// header H exists.
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := v.Primary.WaitForHeight(wctx, res.Height+1)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			return v.VerifyKey(ctx, storeName, key, res.Height-1)
-		}
 	}
 	lb, err := v.LightBlock(ctx, res.Height+1)
 	if err != nil {
