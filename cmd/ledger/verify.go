@@ -40,9 +40,10 @@ says is believed without a proof.
 
 a record or a total is read at state height H and proved against the AppHash
 of header H+1 (the state after block H is committed in the next header).
---height 0 (the default) means the latest committed state H; the command then
-waits for header H+1, which exists within a block interval (on a quiet chain,
-the heartbeat interval: 30 s by default).
+--height 0 (the default) proves the state at L-1, L being the node's latest
+block, because header L already commits it: nothing waits for a block. only if
+the record changed in block L itself is the state at L proved, waiting for
+header L+1 (on a quiet chain, up to the heartbeat interval: 30 s by default).
 
 pass --witness URL (repeatable) naming nodes run by other agencies: every
 header is compared with theirs, and two different headers signed at one height
@@ -77,7 +78,7 @@ type verifyFlags struct {
 
 func (o *verifyFlags) register(fs *pflag.FlagSet, height bool) {
 	if height {
-		fs.Int64Var(&o.height, "height", 0, "state height H to verify at (0: the latest committed state; header H+1 is awaited)")
+		fs.Int64Var(&o.height, "height", 0, "state height H to verify at (0: the latest state whose header H+1 exists)")
 	}
 	fs.StringArrayVar(&o.witnesses, "witness", nil, "RPC URL of a witness node run by another agency (repeatable)")
 }
@@ -280,8 +281,8 @@ func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
 			"against the AppHash of header H+1, verified from your trust root and cross-checked\n" +
 			"with --witness nodes. prints the record, H, the header, which agencies' validators\n" +
 			"signed it, then VERIFIED (or VERIFIED ABSENT if no such " + kind + " exists at H).\n\n" +
-			"--height 0 (the default) means the latest committed state H; the command waits\n" +
-			"for header H+1 (it exists within a block interval).\n\n" +
+			"--height 0 (the default) proves the latest state whose header H+1 already\n" +
+			"exists (see 'ledger verify --help').\n\n" +
 			"exit status: 0 verified; 1 verification failed (proof, signature, hash, fork,\n" +
 			"conflict with a header verified before); 2 could not verify (usage, no trust\n" +
 			"root, network).",
@@ -462,8 +463,8 @@ func newVerifyTotalCmd(g *globalOpts) *cobra.Command {
 			"total/AGENCY/CURRENCY): awarded, paid and reversed; or, with --grant ID, the\n" +
 			"grant's record: disbursed against awarded, and what remains. proofs and headers\n" +
 			"as for 'ledger verify grant'.\n\n" +
-			"--height 0 (the default) means the latest committed state H; the command waits\n" +
-			"for header H+1 (it exists within a block interval).\n\n" +
+			"--height 0 (the default) proves the latest state whose header H+1 already\n" +
+			"exists (see 'ledger verify --help').\n\n" +
 			"exit status: 0 verified (VERIFIED ABSENT: no such totals or grant at H); 1\n" +
 			"verification failed; 2 could not verify.",
 		Args: func(cmd *cobra.Command, args []string) error {
