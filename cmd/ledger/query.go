@@ -196,7 +196,7 @@ func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
 			}
 			return writeJSON(out, v)
 		}
-		if err := printRecord(ctx, out, c, kind, raw, h); err != nil {
+		if err := printRecord(out, nodeOfficerNames(ctx, c, h), kind, raw, h); err != nil {
 			return err
 		}
 		if history {
@@ -212,8 +212,18 @@ func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
 	return cmd
 }
 
+// officerNamer returns officer key → name for an agency; a payment's
+// approvers are printed with those names.
+type officerNamer func(agency string) map[string]string
+
+// nodeOfficerNames looks names up in the agency record the node serves at
+// height (best effort, unproved).
+func nodeOfficerNames(ctx context.Context, c *client.Client, height int64) officerNamer {
+	return func(agency string) map[string]string { return officerNames(ctx, c, agency, height) }
+}
+
 // printRecord prints a record as aligned key/value lines.
-func printRecord(ctx context.Context, w io.Writer, c *client.Client, kind string, raw []byte, height int64) error {
+func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, height int64) error {
 	bad := func(err error) error { return fmt.Errorf("%s: bad record from node: %w", kind, err) }
 	kv := newKV(w)
 	kv.add("height", "%d", height)
@@ -271,7 +281,7 @@ func printRecord(ctx context.Context, w io.Writer, c *client.Client, kind string
 		kv.add("date", "%s", r.Date)
 		kv.add("purpose", "%s", r.Purpose)
 		kv.add("grant", "%s", orDash(r.Grant))
-		names := officerNames(ctx, c, r.Agency, height)
+		names := names(r.Agency)
 		for i, k := range r.Approved {
 			key := "approved_by"
 			if i > 0 {

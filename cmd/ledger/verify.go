@@ -332,7 +332,7 @@ func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
 			out.text = func(w io.Writer) error {
 				if !r.Present {
 					fmt.Fprintf(w, "%s %s: ABSENT at state height %d (proof of non-membership in store %s)\n", kind, sanitize(id), r.Height, store)
-				} else if err := printVerifiedRecord(v, w, kind, r.Value, r.Height, names); err != nil {
+				} else if err := printVerifiedRecord(w, kind, r.Value, r.Height, names); err != nil {
 					return err
 				}
 				fmt.Fprintln(w)
@@ -346,41 +346,10 @@ func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
 }
 
 // printVerifiedRecord prints a proved record; a payment's approvers are
-// named from the agency record proved at the same height.
-func printVerifiedRecord(v *client.Verifier, w io.Writer, kind string, raw []byte, h int64, names map[string]string) error {
-	if kind != "payment" {
-		// No node lookups happen for these kinds: everything printed was proved.
-		return printRecord(context.Background(), w, v.Primary, kind, raw, h)
-	}
-	var r ledger.Payment
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return fmt.Errorf("payment: bad record: %w", err)
-	}
-	kv := newKV(w)
-	kv.add("height", "%d", h)
-	kv.add("id", "%s", r.ID)
-	kv.add("agency", "%s", r.Agency)
-	kv.add("status", "%s", r.Status)
-	kv.add("payee", "%s", party(r.Payee))
-	kv.add("amount", "%s", money(r.Amount, r.Currency))
-	kv.add("currency", "%s", r.Currency)
-	kv.add("date", "%s", r.Date)
-	kv.add("purpose", "%s", r.Purpose)
-	kv.add("grant", "%s", orDash(r.Grant))
-	for i, k := range r.Approved {
-		key := "approved_by"
-		if i > 0 {
-			key = ""
-		}
-		if n := names[string(k)]; n != "" {
-			kv.add(key, "%s (%s)", n, b64(k))
-		} else {
-			kv.add(key, "%s", b64(k))
-		}
-	}
-	kv.add("created_height", "%d", r.Created)
-	kv.add("updated_height", "%d", r.Updated)
-	return kv.flush()
+// named from the agency record proved at the same height (names), never from
+// an unproved answer.
+func printVerifiedRecord(w io.Writer, kind string, raw []byte, h int64, names map[string]string) error {
+	return printRecord(w, func(string) map[string]string { return names }, kind, raw, h)
 }
 
 // printKeyVerification prints how a key was verified: state height, header,
