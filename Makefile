@@ -1,6 +1,7 @@
-# Civic Ledger. `make test` installs what the test suite needs (nothing but Go
-# and its modules today), then runs vet, the race-checked unit tests, the
-# integration tests with real CometBFT nodes, and a short fuzzing run.
+# Civic Ledger. `make test` installs what the test suite needs (Go modules;
+# Debian's prometheus (promtool) and postgresql, when missing), then runs vet,
+# the race-checked unit tests, the integration tests with real CometBFT nodes,
+# and a short fuzzing run.
 GO ?= go
 FUZZTIME ?= 20s
 RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/...
@@ -9,8 +10,15 @@ RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/...
 
 test: deps vet unit integration fuzz
 
+APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql)
+
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
+	@if [ -n "$(strip $(APT_PKGS))" ]; then \
+		echo "installing Debian packages: $(APT_PKGS)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PKGS); \
+	fi
 	$(GO) mod download
 
 vet:
