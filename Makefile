@@ -29,7 +29,7 @@ unit:
 
 # Integration tests start real CometBFT validators on loopback.
 integration:
-	$(GO) test -count=1 -timeout 20m ./node/... ./cmd/...
+	$(GO) test -count=1 -timeout 20m ./node/... ./cmd/... ./deploy/...
 
 fuzz:
 	$(GO) test ./ledger -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $(FUZZTIME)

@@ -56,6 +56,23 @@ type App struct {
 	// FinalizeBlock). CometBFT catches the panic and halts consensus but keeps
 	// the process up; ledgerd uses OnFatal to exit instead of looking healthy.
 	OnFatal func(error)
+
+	// Metrics are the app's Prometheus metrics (NopMetrics by default); set
+	// before the first block. They never influence results.
+	Metrics *Metrics
+	// InvariantEvery: the metrics worker checks the ledger's invariants on
+	// the committed state every InvariantEvery blocks (0: never).
+	InvariantEvery int64
+
+	// Metrics bookkeeping: obs and valAgencies are guarded by mu; the worker
+	// reads committed versions only.
+	obs         blockObs
+	valAgencies map[string]string // validator address → agency id
+	workerOnce  sync.Once
+	closeOnce   sync.Once
+	jobs        chan metricsJob
+	quit        chan struct{}
+	workerDone  chan struct{}
 }
 
 // fatal reports a consensus-stopping failure, then panics with it.
@@ -76,7 +93,7 @@ func New(st *store.MultiStore, logger log.Logger) *App {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &App{store: st, logger: logger, sigs: newSigCache(20_000)}
+	return &App{store: st, logger: logger, sigs: newSigCache(20_000), Metrics: NopMetrics(), InvariantEvery: DefaultInvariantEvery}
 }
 
 // Store returns the app's multistore.
@@ -122,6 +139,7 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	a.chainID = req.ChainId
+	a.valAgencies = nil // reload from the genesis agencies
 	return &abci.ResponseInitChain{AppHash: a.store.WorkingHash()}, nil
 }
 
@@ -260,6 +278,8 @@ func (a *App) ProcessProposal(_ context.Context, _ *abci.RequestProcessProposal)
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (res *abci.ResponseFinalizeBlock, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	start := time.Now()
+	defer func() { a.Metrics.FinalizeBlock.Observe(time.Since(start).Seconds()) }()
 	defer func() {
 		if r := recover(); r != nil {
 			a.fatal(r)
@@ -279,6 +299,8 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if err != nil {
 		return nil, fmt.Errorf("begin block %d: %w", req.Height, err)
 	}
+	a.observeCommitInfo(req)
+	a.noteEvents(beginEvents)
 	maxBytes := blk.Params().MaxTxBytes
 	txs := make([]*ledger.Tx, len(req.Txs))
 	errs := make([]error, len(req.Txs))
@@ -294,9 +316,11 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	for i, tx := range txs {
 		if errs[i] != nil {
 			results[i] = &abci.ExecTxResult{Code: uint32(ledger.CodeOf(errs[i])), Log: logOf(errs[i]), Codespace: Codespace}
+			a.observeTx(tx, results[i].Code, nil, req.Time)
 			continue
 		}
 		res := blk.Deliver(tx)
+		a.observeTx(tx, uint32(res.Code), res.Events, req.Time)
 		r := &abci.ExecTxResult{Code: uint32(res.Code), Events: toABCIEvents(res.Events)}
 		if res.Code != ledger.CodeOK {
 			r.Log = logOf(res.Err)
@@ -369,6 +393,7 @@ func (a *App) verifyBatch(txs []*ledger.Tx, errs []error) {
 func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	start := time.Now()
 	hash, version, err := a.store.Commit()
 	if err != nil {
 		a.fatal(fmt.Errorf("commit: %w", err))
@@ -379,6 +404,9 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	a.pendingHash = nil
 	a.check = nil
 	a.lastBlock = version
+	a.Metrics.Commit.Observe(time.Since(start).Seconds())
+	a.Metrics.BlockHeight.Set(float64(version))
+	a.enqueueMetrics(version)
 	if a.OnBlock != nil {
 		view, err := a.store.At(version)
 		if err == nil {

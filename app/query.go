@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
@@ -45,6 +47,12 @@ const (
 
 // Query answers reads at a committed height; see the path table above.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	start := time.Now()
+	proved := strconv.FormatBool(req.Prove)
+	defer func() {
+		a.Metrics.Queries.WithLabelValues(queryPathLabel(strings.SplitN(strings.TrimPrefix(req.Path, "/"), "/", 2)), proved).Inc()
+		a.Metrics.QuerySeconds.WithLabelValues(proved).Observe(time.Since(start).Seconds())
+	}()
 	height := req.Height
 	if height == 0 {
 		height = a.store.Version()

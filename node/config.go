@@ -16,6 +16,9 @@ import (
 type AppConfig struct {
 	// StateCacheSize is the IAVL node cache per store, in nodes.
 	StateCacheSize int `mapstructure:"state_cache_size"`
+	// AuditorNode marks a non-validator full node run for auditors; only
+	// such a node may use the psql event sink (see psql.go).
+	AuditorNode bool `mapstructure:"auditor_node"`
 }
 
 // DefaultAppConfig returns the app settings of a new home.
@@ -79,7 +82,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config.toml: %w", err)
 	}
 	if c.TxIndex.Indexer == "psql" {
-		return errors.New("config.toml: tx_index.indexer = \"psql\" disables tx and tx_search, which verification needs; use it only on a dedicated auditor node")
+		if err := validateAuditorPsql(c); err != nil {
+			return err
+		}
 	}
 	return c.App.Validate()
 }
@@ -97,6 +102,9 @@ func WriteConfig(c *Config) error {
 # bytes per node).
 state_cache_size = %d
 `, c.App.StateCacheSize)
+	if c.App.AuditorNode {
+		app += auditorAppTOML
+	}
 	return os.WriteFile(AppConfigFile(c.RootDir), []byte(app), 0o644)
 }
 

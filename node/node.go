@@ -14,6 +14,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/civicledger/civicledger/app"
 	"github.com/civicledger/civicledger/ledger"
@@ -65,11 +66,20 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 	}
 	a := app.New(st, logger.With("module", "ledger"))
 	a.OnFatal = opts.OnFatal
+	a.InvariantEvery = app.DefaultInvariantEvery
+	if cfg.Instrumentation.Prometheus {
+		// CometBFT registers its metrics on the default registerer and
+		// serves it on prometheus_listen_addr: ours join them there.
+		a.Metrics = app.NewMetrics(prometheus.DefaultRegisterer)
+	} else {
+		a.Metrics = app.NopMetrics()
+	}
 	dbs := &dbTracker{}
 	n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, proxy.NewLocalClientCreator(a),
 		cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), dbs.provide,
 		cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
 	if err != nil {
+		a.Close()
 		dbs.closeAll()
 		_ = st.Close()
 		return nil, err
@@ -90,6 +100,7 @@ func (n *Node) Stop() error {
 	// CometBFT v0.38 does not close every database it opened (the tx
 	// index stays open), which would keep the goleveldb lock: close them all.
 	n.dbs.closeAll()
+	n.app.Close() // the metrics worker reads the state
 	if cerr := n.store.Close(); err == nil {
 		err = cerr
 	}

@@ -36,6 +36,11 @@ type TestnetOptions struct {
 	// "finance" and "finance2" beside "admin" (the demo uses them).
 	ExtraOfficers bool
 	GenesisTime   time.Time
+	// AuditorPsql, when set, also writes the home of a non-validator
+	// auditor full node ("auditor") whose events go to this PostgreSQL
+	// database (CometBFT's psql sink; see AddAuditorNode). With BasePort it
+	// uses the ports of agency N+1.
+	AuditorPsql string
 }
 
 // AgencyHome describes one generated agency.
@@ -54,7 +59,8 @@ type AgencyHome struct {
 type Testnet struct {
 	ChainID  string
 	Agencies []AgencyHome
-	Genesis  string // path of agency-1's genesis.json (identical in every home)
+	Genesis  string      // path of agency-1's genesis.json (identical in every home)
+	Auditor  *AgencyHome `json:",omitempty"` // the auditor full node, if any (not a validator)
 }
 
 // officerRoles are the officers GenerateTestnet creates in each agency.
@@ -181,11 +187,25 @@ func GenerateTestnet(o TestnetOptions) (*Testnet, error) {
 		}
 	}
 	tn.Genesis = cfgs[0].GenesisFile()
-	manifest, _ := json.MarshalIndent(tn, "", "  ")
-	if err := os.WriteFile(filepath.Join(o.Output, "testnet.json"), manifest, 0o644); err != nil {
+	if err := saveManifest(o.Output, tn); err != nil {
 		return nil, err
 	}
+	if o.AuditorPsql != "" {
+		ao := AuditorOptions{PsqlConn: o.AuditorPsql, Fast: o.Fast}
+		if o.BasePort > 0 {
+			ao.BasePort = o.BasePort + 100*o.Agencies
+		}
+		if _, err := AddAuditorNode(tn, ao); err != nil {
+			return nil, fmt.Errorf("auditor node: %w", err)
+		}
+	}
 	return tn, nil
+}
+
+// saveManifest writes testnet.json.
+func saveManifest(dir string, tn *Testnet) error {
+	manifest, _ := json.MarshalIndent(tn, "", "  ")
+	return os.WriteFile(filepath.Join(dir, "testnet.json"), manifest, 0o644)
 }
 
 // InitOptions describe a single-agency home (ledgerd init).

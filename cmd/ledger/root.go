@@ -104,6 +104,7 @@ func newRootCmd() *cobra.Command {
 		newQueryCmd(g),
 		newVerifyCmd(g), newTrustCmd(g),
 		newProofCmd(g),
+		newAuditCmd(g),
 	)
 	return root
 }

@@ -94,6 +94,10 @@ func newTestnetCmd() *cobra.Command {
 				fmt.Fprintf(out, "  %-10s rpc %-24s p2p %-18s metrics %s\n", a.ID, a.RPC, a.P2P, a.Metrics)
 			}
 			fmt.Fprintf(out, "start each node with: ledgerd start --home %s/agency-N\n", o.Output)
+			if a := tn.Auditor; a != nil {
+				fmt.Fprintf(out, "auditor full node (psql event sink, not a validator): rpc %s p2p %s\n", a.RPC, a.P2P)
+				fmt.Fprintf(out, "load docs/psql-schema.sql into the database first, then: ledgerd start --home %s\n", a.Home)
+			}
 			return nil
 		},
 	}
@@ -105,5 +109,6 @@ func newTestnetCmd() *cobra.Command {
 	f.BoolVar(&o.Fast, "fast", false, "short consensus timeouts (local networks)")
 	f.BoolVar(&o.ExtraOfficers, "officers", false, "also create grants, licensing, finance and finance2 officers per agency")
 	f.StringVar(&backend, flagKeyringBackend, "file", "officer key storage: file (age-encrypted) or test (plain, unsafe)")
+	f.StringVar(&o.AuditorPsql, "auditor-psql", "", "also generate a non-validator auditor full node (home \"auditor\") indexing events into this PostgreSQL database (postgres://...; see docs/auditors.md)")
 	return cmd
 }

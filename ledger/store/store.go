@@ -371,6 +371,15 @@ func (v *View) StoreRoot(store string) ([]byte, error) {
 	return t.Hash(), nil
 }
 
+// Size returns the number of keys of one store at this version.
+func (v *View) Size(store string) (int64, error) {
+	t, ok := v.trees[store]
+	if !ok {
+		return 0, fmt.Errorf("%w %q", ErrUnknownStore, store)
+	}
+	return t.Size(), nil
+}
+
 // AppHash is the multistore root at this version.
 func (v *View) AppHash() []byte {
 	roots := make([][]byte, len(v.names))

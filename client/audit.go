@@ -1,0 +1,463 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/verify"
+)
+
+// AuditData is everything an audit reads at one state height: the grants
+// and payments of the audited agencies, the grants their payments refer to
+// that belong elsewhere (or do not exist), and the stored totals records.
+type AuditData struct {
+	Height   int64    `json:"height"`
+	Agencies []string `json:"agencies"` // audited agencies, sorted
+	Grants   []ledger.Grant
+	Payments []ledger.Payment
+	// Stored holds the totals records read from the meta store, by
+	// "agency/currency"; a key present with a nil value was read and found
+	// absent.
+	Stored map[string]*ledger.Totals
+	// Foreign holds grants referenced by payments but not among Grants
+	// (a grant of another agency); a nil value means the grant does not
+	// exist at Height.
+	Foreign map[string]*ledger.Grant
+}
+
+// AuditTotals is the reconciliation of one agency's totals in one currency.
+type AuditTotals struct {
+	Agency     string         `json:"agency"`
+	Currency   string         `json:"currency"`
+	Stored     *ledger.Totals `json:"stored"` // nil: no totals record in state
+	Recomputed ledger.Totals  `json:"recomputed"`
+	OK         bool           `json:"ok"`
+}
+
+// Discrepancy kinds.
+const (
+	DiscTotals         = "totals_mismatch"
+	DiscGrantTotals    = "grant_disbursed_mismatch"
+	DiscOverDisbursed  = "grant_over_disbursed"
+	DiscGrantStatus    = "grant_unknown_status"
+	DiscPaymentStatus  = "payment_unknown_status"
+	DiscMissingGrant   = "payment_missing_grant"
+	DiscForeignGrant   = "payment_foreign_grant"
+	DiscCurrency       = "currency_mismatch"
+	DiscProof          = "proof_failed"
+	DiscListingChanged = "listing_differs_from_proof"
+)
+
+// Discrepancy is one thing that does not reconcile.
+type Discrepancy struct {
+	Kind     string `json:"kind"`
+	Agency   string `json:"agency,omitempty"`
+	Currency string `json:"currency,omitempty"`
+	ID       string `json:"id,omitempty"` // grant, payment or totals key
+	Detail   string `json:"detail"`
+}
+
+// AuditReport is the outcome of Reconcile.
+type AuditReport struct {
+	Height        int64         `json:"height"`
+	Agencies      []string      `json:"agencies"`
+	Totals        []AuditTotals `json:"totals"`
+	Discrepancies []Discrepancy `json:"discrepancies"`
+	Grants        int           `json:"grants"`
+	Payments      int           `json:"payments"`
+}
+
+// OK reports whether everything reconciles.
+func (r *AuditReport) OK() bool { return len(r.Discrepancies) == 0 }
+
+// TotalsID is the "agency/currency" key used in AuditData.Stored.
+func TotalsID(agency, currency string) string { return agency + "/" + currency }
+
+// Reconcile recomputes every running total and each grant's disbursed
+// amount and payment count from the records, exactly as
+// ledger.CheckInvariants does, and compares them with what the state
+// stores. It is pure: it reads only d.
+func Reconcile(d *AuditData) *AuditReport {
+	rep := &AuditReport{Height: d.Height, Agencies: append([]string{}, d.Agencies...),
+		Totals: []AuditTotals{}, Discrepancies: []Discrepancy{}, Grants: len(d.Grants), Payments: len(d.Payments)}
+	add := func(kind, agency, cur, id, format string, args ...any) {
+		rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: kind, Agency: agency, Currency: cur, ID: id, Detail: fmt.Sprintf(format, args...)})
+	}
+	want := map[string]*ledger.Totals{}
+	tot := func(agency, cur string) *ledger.Totals {
+		k := TotalsID(agency, cur)
+		if want[k] == nil {
+			want[k] = &ledger.Totals{Agency: agency, Currency: cur}
+		}
+		return want[k]
+	}
+	type sum struct {
+		amount ledger.Amount
+		count  int64
+	}
+	grants := map[string]*ledger.Grant{}
+	perGrant := map[string]*sum{}
+	for i := range d.Grants {
+		g := &d.Grants[i]
+		grants[g.ID] = g
+		t := tot(g.Agency, g.Currency)
+		t.Awarded += g.Awarded
+		t.Grants++
+		perGrant[g.ID] = &sum{}
+	}
+	payments := append([]ledger.Payment{}, d.Payments...)
+	sort.Slice(payments, func(i, j int) bool { return payments[i].ID < payments[j].ID })
+	for _, p := range payments {
+		t := tot(p.Agency, p.Currency)
+		switch p.Status {
+		case ledger.PaymentRecorded:
+			t.Paid += p.Amount
+			t.Payments++
+			if p.Grant == "" {
+				continue
+			}
+			t.PaidAgainstGrant += p.Amount
+			g := grants[p.Grant]
+			if g == nil {
+				if fg := d.Foreign[p.Grant]; fg != nil {
+					add(DiscForeignGrant, p.Agency, p.Currency, p.ID, "payment %s of %s references grant %s of %s", p.ID, p.Agency, p.Grant, fg.Agency)
+				} else {
+					add(DiscMissingGrant, p.Agency, p.Currency, p.ID, "payment %s references missing grant %s", p.ID, p.Grant)
+				}
+				continue
+			}
+			if g.Currency != p.Currency {
+				add(DiscCurrency, p.Agency, p.Currency, p.ID, "payment %s in %s against grant %s in %s", p.ID, p.Currency, g.ID, g.Currency)
+			}
+			s := perGrant[g.ID]
+			s.amount += p.Amount
+			s.count++
+		case ledger.PaymentReversed:
+			t.Reversed += p.Amount
+			t.Reversals++
+		default:
+			add(DiscPaymentStatus, p.Agency, p.Currency, p.ID, "payment %s has unknown status %q", p.ID, p.Status)
+		}
+	}
+	ids := make([]string, 0, len(grants))
+	for id := range grants {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		g := grants[id]
+		switch g.Status {
+		case ledger.GrantAwarded, ledger.GrantAmended, ledger.GrantClosed, ledger.GrantRevoked:
+		default:
+			add(DiscGrantStatus, g.Agency, g.Currency, id, "grant %s has unknown status %q", id, g.Status)
+		}
+		if g.Disbursed < 0 || g.Disbursed > g.Awarded {
+			add(DiscOverDisbursed, g.Agency, g.Currency, id, "grant %s: disbursed %d outside [0, awarded %d]", id, g.Disbursed, g.Awarded)
+		}
+		if s := perGrant[id]; s.amount != g.Disbursed || s.count != g.Payments {
+			add(DiscGrantTotals, g.Agency, g.Currency, id, "grant %s: disbursed %d in %d payments, but its payments sum to %d in %d", id, g.Disbursed, g.Payments, s.amount, s.count)
+		}
+	}
+	keys := make([]string, 0, len(want)+len(d.Stored))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	for k, s := range d.Stored {
+		if want[k] == nil && s != nil {
+			keys = append(keys, k)
+			want[k] = &ledger.Totals{Agency: s.Agency, Currency: s.Currency}
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		w := *want[k]
+		s := d.Stored[k]
+		row := AuditTotals{Agency: w.Agency, Currency: w.Currency, Stored: s, Recomputed: w}
+		have := ledger.Totals{Agency: w.Agency, Currency: w.Currency}
+		if s != nil {
+			have = *s
+		}
+		row.OK = have == w
+		if !row.OK {
+			if s == nil {
+				add(DiscTotals, w.Agency, w.Currency, k, "total/%s: no totals record in state, recomputed %s", k, totalsString(w))
+			} else {
+				add(DiscTotals, w.Agency, w.Currency, k, "total/%s: stored %s, recomputed %s", k, totalsString(*s), totalsString(w))
+			}
+		}
+		rep.Totals = append(rep.Totals, row)
+	}
+	return rep
+}
+
+func totalsString(t ledger.Totals) string {
+	return fmt.Sprintf("{awarded %d grants %d paid %d against_grants %d payments %d reversed %d reversals %d}",
+		t.Awarded, t.Grants, t.Paid, t.PaidAgainstGrant, t.Payments, t.Reversed, t.Reversals)
+}
+
+// AuditOptions tune CollectAudit.
+type AuditOptions struct {
+	Agency   string // only this agency ("" for all)
+	Height   int64  // state height; 0: the node's latest block minus one
+	PageSize int    // listing page size; 0: ledger.MaxPageSize
+	// Verifier, when set, proves every record and totals record read
+	// against the verified header Height+1 (fetched once).
+	Verifier *Verifier
+	// Progress is called every ProgressEvery records read (nil: silent).
+	Progress      func(records int)
+	ProgressEvery int
+}
+
+// AuditProofs is the outcome of proving the records of an audit.
+type AuditProofs struct {
+	Header   *cmttypes.LightBlock // verified header Height+1
+	Verified int                  // keys proved
+	Failures []Discrepancy        // bad proofs, or a listing that differs from the proved record
+}
+
+// CollectAudit reads, at one state height, every grant and payment of the
+// audited agencies (a page at a time), the grants their payments reference
+// elsewhere and the totals records of every agency and currency seen; with
+// o.Verifier, it proves each of them. A failure to read is an error; a
+// failed proof is reported in AuditProofs.Failures.
+func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, *AuditProofs, error) {
+	h := o.Height
+	if h == 0 {
+		st, err := c.Status(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		h = st.SyncInfo.LatestBlockHeight - 1
+		if h < 1 {
+			h = 1
+		}
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = ledger.MaxPageSize
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 500
+	}
+	d := &AuditData{Height: h, Stored: map[string]*ledger.Totals{}, Foreign: map[string]*ledger.Grant{}}
+	var pr *AuditProofs
+	var prover *auditProver
+	if o.Verifier != nil {
+		lb, err := o.Verifier.LightBlock(ctx, h+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		pr = &AuditProofs{Header: lb}
+		prover = &auditProver{c: o.Verifier.Primary, lb: lb, h: h, out: pr}
+	}
+	read := 0
+	tick := func() {
+		read++
+		if o.Progress != nil && read%o.ProgressEvery == 0 {
+			o.Progress(read)
+		}
+	}
+
+	if o.Agency != "" {
+		d.Agencies = []string{o.Agency}
+	} else {
+		page, _, err := c.Agencies(ctx, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, it := range page.Items {
+			var a ledger.Agency
+			if err := json.Unmarshal(it, &a); err != nil {
+				return nil, nil, fmt.Errorf("agency listing: bad record: %w", err)
+			}
+			d.Agencies = append(d.Agencies, a.ID)
+			if prover != nil {
+				if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(a.ID), it, "agency", a.ID); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	sort.Strings(d.Agencies)
+
+	for _, ag := range d.Agencies {
+		for _, kind := range []string{"grant", "payment"} {
+			f := ListFilter{Agency: ag, Limit: o.PageSize}
+			for {
+				page, ph, err := c.List(ctx, kind, f, h)
+				if err != nil {
+					return nil, nil, err
+				}
+				if ph != h {
+					return nil, nil, fmt.Errorf("%s listing: asked for height %d, the node answered for %d", kind, h, ph)
+				}
+				for _, it := range page.Items {
+					var id string
+					switch kind {
+					case "grant":
+						var g ledger.Grant
+						if err := json.Unmarshal(it, &g); err != nil {
+							return nil, nil, fmt.Errorf("grant listing of %s: bad record: %w", ag, err)
+						}
+						d.Grants = append(d.Grants, g)
+						id = g.ID
+					case "payment":
+						var p ledger.Payment
+						if err := json.Unmarshal(it, &p); err != nil {
+							return nil, nil, fmt.Errorf("payment listing of %s: bad record: %w", ag, err)
+						}
+						d.Payments = append(d.Payments, p)
+						id = p.ID
+					}
+					if prover != nil {
+						store := map[string]string{"grant": ledger.StoreGrants, "payment": ledger.StorePayments}[kind]
+						if err := prover.prove(ctx, store, ledger.RecordKey(id), it, kind, id); err != nil {
+							return nil, nil, err
+						}
+					}
+					tick()
+				}
+				if page.Next == "" || len(page.Items) == 0 {
+					break
+				}
+				f.After = page.Next
+			}
+		}
+	}
+
+	// Grants referenced by payments but not among the audited grants.
+	have := map[string]bool{}
+	for _, g := range d.Grants {
+		have[g.ID] = true
+	}
+	for _, p := range d.Payments {
+		if p.Grant == "" || have[p.Grant] {
+			continue
+		}
+		if _, seen := d.Foreign[p.Grant]; seen {
+			continue
+		}
+		raw, _, err := c.Record(ctx, "grant", p.Grant, h)
+		var g *ledger.Grant
+		switch {
+		case err == nil:
+			g = new(ledger.Grant)
+			if err := json.Unmarshal(raw, g); err != nil {
+				return nil, nil, fmt.Errorf("grant %s: bad record: %w", p.Grant, err)
+			}
+		case isNotFound(err):
+			raw = nil
+		default:
+			return nil, nil, err
+		}
+		d.Foreign[p.Grant] = g
+		if prover != nil {
+			if err := prover.prove(ctx, ledger.StoreGrants, ledger.RecordKey(p.Grant), raw, "grant", p.Grant); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+
+	// Totals of every agency and currency seen in the records.
+	seen := map[string][2]string{}
+	for _, g := range d.Grants {
+		seen[TotalsID(g.Agency, g.Currency)] = [2]string{g.Agency, g.Currency}
+	}
+	for _, p := range d.Payments {
+		seen[TotalsID(p.Agency, p.Currency)] = [2]string{p.Agency, p.Currency}
+	}
+	tkeys := make([]string, 0, len(seen))
+	for k := range seen {
+		tkeys = append(tkeys, k)
+	}
+	sort.Strings(tkeys)
+	for _, k := range tkeys {
+		ac := seen[k]
+		res, err := c.Query(ctx, "/store/meta/key", ledger.TotalsKey(ac[0], ac[1]), h, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if res.Code != 0 {
+			return nil, nil, fmt.Errorf("totals %s: %s", k, res.Log)
+		}
+		if res.Value == nil {
+			d.Stored[k] = nil
+		} else {
+			var t ledger.Totals
+			if err := json.Unmarshal(res.Value, &t); err != nil {
+				return nil, nil, fmt.Errorf("totals %s: bad record: %w", k, err)
+			}
+			d.Stored[k] = &t
+		}
+		if prover != nil {
+			if err := prover.prove(ctx, ledger.StoreMeta, ledger.TotalsKey(ac[0], ac[1]), res.Value, "totals", k); err != nil {
+				return nil, nil, err
+			}
+		}
+		tick()
+	}
+	return d, pr, nil
+}
+
+func isNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }
+
+// auditProver proves keys at one height against one verified header.
+type auditProver struct {
+	c   *Client
+	lb  *cmttypes.LightBlock
+	h   int64
+	out *AuditProofs
+}
+
+// prove fetches key with its proof at p.h, checks it against the header's
+// AppHash and that the proved value is listed (nil: absent). A network
+// error is returned; a bad proof or a different value is recorded.
+func (p *auditProver) prove(ctx context.Context, store string, key, listed []byte, kind, id string) error {
+	res, err := p.c.Query(ctx, "/store/"+store+"/key", key, p.h, true)
+	if err != nil {
+		return err
+	}
+	fail := func(kindOf, format string, args ...any) {
+		p.out.Failures = append(p.out.Failures, Discrepancy{Kind: kindOf, ID: id, Detail: fmt.Sprintf(kind+" "+id+": "+format, args...)})
+	}
+	switch {
+	case res.Code != 0:
+		fail(DiscProof, "the node refused the proof query: %s", res.Log)
+		return nil
+	case res.ProofOps == nil:
+		fail(DiscProof, "the node returned no proof")
+		return nil
+	case res.Height != p.h:
+		fail(DiscProof, "asked for height %d, the node answered for %d", p.h, res.Height)
+		return nil
+	}
+	if _, err := verify.StoreValue(p.lb.AppHash, store, key, res.Value, res.ProofOps.Ops); err != nil {
+		fail(DiscProof, "%v", err)
+		return nil
+	}
+	if !sameJSON(res.Value, listed) {
+		fail(DiscListingChanged, "the listed record differs from the proved one at height %d", p.h)
+		return nil
+	}
+	p.out.Verified++
+	return nil
+}
+
+// sameJSON reports whether a and b are the same bytes up to JSON
+// whitespace (both empty: both absent).
+func sameJSON(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}

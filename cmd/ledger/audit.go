@@ -1,0 +1,325 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/ledger"
+)
+
+const auditHelp = `reconcile the ledger: read, at one state height H, every grant and payment of
+every agency (or of --agency), recompute each agency's running totals per
+currency (awarded, grants, paid, paid against grants, payments, reversed,
+reversals) and each grant's disbursed amount and payment count, exactly as the
+chain's own invariant check does, and compare them with the totals records
+(store meta, total/<agency>/<currency>) and the grant records in state.
+
+H is the node's latest block minus one (or --height), used for every listing,
+record and totals read. if a trust root exists for the chain ('ledger trust
+init'), every record, agency and totals record read is also proved against the
+AppHash of header H+1, verified from the trust root and cross-checked with
+--witness nodes (fetched once); a listed record that differs from its proof is
+a discrepancy. since the totals are proved, a node that hides records from the
+listings shows up as a totals mismatch. --no-proofs skips the proofs (faster).
+without a trust root the node is trusted, and a warning says so.
+
+the report lists, per agency and currency, stored against recomputed totals
+(OK or MISMATCH), then every discrepancy: totals mismatches, grants whose
+disbursed amount or payment count disagrees with their payments, grants
+disbursed beyond their award, payments referencing missing grants or grants of
+another agency, payments in another currency than their grant, failed proofs.
+-o json prints the same as one document; -o csv prints a header row, one row
+per agency/currency (type "totals") and one per discrepancy (type
+"discrepancy"); amounts are in minor units. progress goes to stderr every 500
+records.
+
+exit status: 0 everything reconciles; 1 a discrepancy (or a failed proof,
+fork, or header conflict); 2 could not audit: usage error, the node or the
+witnesses could not be reached.`
+
+// auditOutput is the JSON report of "ledger audit".
+type auditOutput struct {
+	Node          string               `json:"node"`
+	ChainID       string               `json:"chain_id"`
+	Height        int64                `json:"height"`
+	Verified      bool                 `json:"verified"` // every record proved against a verified header
+	Proofs        *auditProofsOut      `json:"proofs,omitempty"`
+	Warnings      []string             `json:"warnings"`
+	Agencies      []string             `json:"agencies"`
+	Totals        []client.AuditTotals `json:"totals"`
+	Discrepancies []client.Discrepancy `json:"discrepancies"`
+	Summary       auditSummary         `json:"summary"`
+	Result        string               `json:"result"` // OK or MISMATCH
+}
+
+type auditProofsOut struct {
+	HeaderHeight int64  `json:"header_height"`
+	HeaderHash   string `json:"header_hash"`
+	AppHash      string `json:"app_hash"`
+	VerifiedKeys int    `json:"verified_keys"`
+}
+
+type auditSummary struct {
+	Agencies      int `json:"agencies"`
+	Grants        int `json:"grants"`
+	Payments      int `json:"payments"`
+	Totals        int `json:"totals"`
+	TotalsOK      int `json:"totals_ok"`
+	Discrepancies int `json:"discrepancies"`
+}
+
+// Audit results.
+const (
+	auditOK       = "OK"
+	auditMismatch = "MISMATCH"
+)
+
+func newAuditCmd(g *globalOpts) *cobra.Command {
+	var (
+		agency    string
+		height    int64
+		witnesses []string
+		noProofs  bool
+		pageSize  int
+	)
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "reconcile every agency's totals with its grants and payments, with proofs",
+		Long:  auditHelp,
+		Args:  keysArgs(0),
+		// Replaces the root's check: audit also writes csv.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			switch g.Output {
+			case "text", "json", "csv":
+			default:
+				return usagef("--output must be text, json or csv")
+			}
+			return nil
+		},
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if agency != "" && !ledger.ValidID(agency) {
+			return usagef("--agency %q must match [A-Za-z0-9._:-]{1,64}", agency)
+		}
+		if height < 0 {
+			return usagef("--height must not be negative")
+		}
+		if pageSize < 1 || pageSize > ledger.MaxPageSize {
+			return usagef("--page-size must be between 1 and %d", ledger.MaxPageSize)
+		}
+		for _, w := range witnesses {
+			if strings.TrimSpace(w) == "" {
+				return usagef("--witness must be a node's RPC URL")
+			}
+		}
+		if noProofs && len(witnesses) > 0 {
+			return usagef("--witness cannot be combined with --no-proofs")
+		}
+		c, err := newQueryClient(g)
+		if err != nil {
+			return err
+		}
+		out, err := runAudit(cmd, g, c, agency, height, pageSize, witnesses, noProofs)
+		if err != nil {
+			return verifyExit(err)
+		}
+		if err := printAudit(cmd.OutOrStdout(), g.Output, out); err != nil {
+			return err
+		}
+		if out.Result != auditOK {
+			return withExit(exitFailed, fmt.Errorf("audit: %d discrepancies at height %d", len(out.Discrepancies), out.Height))
+		}
+		return nil
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&agency, "agency", "", "audit only this agency")
+	fs.Int64Var(&height, "height", 0, "state height H to audit (0: the node's latest block minus one)")
+	fs.StringArrayVar(&witnesses, "witness", nil, "RPC URL of a witness node run by another agency (repeatable)")
+	fs.BoolVar(&noProofs, "no-proofs", false, "do not prove the records (trust the node; faster)")
+	fs.IntVar(&pageSize, "page-size", ledger.MaxPageSize, fmt.Sprintf("listing page size (1-%d)", ledger.MaxPageSize))
+	return cmd
+}
+
+func runAudit(cmd *cobra.Command, g *globalOpts, c *client.Client, agency string, height int64, pageSize int, witnesses []string, noProofs bool) (*auditOutput, error) {
+	ctx := cmd.Context()
+	stderr := cmd.ErrOrStderr()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &auditOutput{Node: g.Node, ChainID: st.NodeInfo.Network, Warnings: []string{}}
+	warn := func(msg string) {
+		out.Warnings = append(out.Warnings, msg)
+		fmt.Fprintln(stderr, "warning:", sanitize(msg))
+	}
+	if height > 0 && height >= st.SyncInfo.LatestBlockHeight && !noProofs {
+		// Header H+1 must exist for the proofs: wait for it (bounded by ctx).
+		if err := c.WaitForHeight(ctx, height+1); err != nil {
+			return nil, err
+		}
+	}
+	o := client.AuditOptions{
+		Agency: agency, Height: height, PageSize: pageSize,
+		Progress: func(n int) { fmt.Fprintf(stderr, "audit: %d records read\n", n) },
+	}
+	if !noProofs {
+		_, terr := client.LoadTrust(g.Home, out.ChainID)
+		switch {
+		case terr == nil:
+			v, err := client.NewVerifier(ctx, g.Home, g.Node, witnesses)
+			if err != nil {
+				return nil, err
+			}
+			if v.NoIndependentWitness {
+				warn("no independent witness: headers are verified from the trust root but not cross-checked with another node; pass --witness URL of a node run by another agency")
+			}
+			o.Verifier = v
+		case errors.Is(terr, client.ErrNoTrust):
+			warn(fmt.Sprintf("no trust root for chain %s ('ledger trust init'): records are NOT proved, the node is trusted", out.ChainID))
+		default:
+			return nil, withExit(exitUsage, terr)
+		}
+	}
+	if agency != "" {
+		if _, _, err := c.Record(ctx, "agency", agency, height); err != nil {
+			if errors.Is(err, client.ErrNotFound) {
+				return nil, usagef("unknown agency %q", agency)
+			}
+			return nil, err
+		}
+	}
+	d, proofs, err := c.CollectAudit(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	rep := client.Reconcile(d)
+	out.Height, out.Agencies, out.Totals = rep.Height, rep.Agencies, rep.Totals
+	out.Discrepancies = rep.Discrepancies
+	if proofs != nil {
+		out.Verified = len(proofs.Failures) == 0
+		out.Proofs = &auditProofsOut{HeaderHeight: proofs.Header.Height, HeaderHash: fmt.Sprintf("%X", proofs.Header.Hash()),
+			AppHash: fmt.Sprintf("%X", proofs.Header.AppHash), VerifiedKeys: proofs.Verified}
+		out.Discrepancies = append(out.Discrepancies, proofs.Failures...)
+	}
+	out.Summary = auditSummary{Agencies: len(rep.Agencies), Grants: rep.Grants, Payments: rep.Payments,
+		Totals: len(rep.Totals), Discrepancies: len(out.Discrepancies)}
+	for _, t := range rep.Totals {
+		if t.OK {
+			out.Summary.TotalsOK++
+		}
+	}
+	out.Result = auditOK
+	if len(out.Discrepancies) > 0 {
+		out.Result = auditMismatch
+	}
+	return out, nil
+}
+
+func printAudit(w io.Writer, format string, out *auditOutput) error {
+	switch format {
+	case "json":
+		return writeJSON(w, out)
+	case "csv":
+		return writeAuditCSV(w, out)
+	}
+	kv := newKV(w)
+	kv.add("chain", "%s", out.ChainID)
+	kv.add("node", "%s", out.Node)
+	kv.add("state height", "%d", out.Height)
+	if out.Proofs != nil {
+		kv.add("proofs", "%d keys proved against header %d %s (app hash %s)", out.Proofs.VerifiedKeys, out.Proofs.HeaderHeight, out.Proofs.HeaderHash, out.Proofs.AppHash)
+	} else {
+		kv.add("proofs", "none: the node is trusted")
+	}
+	kv.add("agencies", "%s", strings.Join(out.Agencies, ", "))
+	if err := kv.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw := newTable(w)
+	row(tw, "AGENCY", "CURRENCY", "", "AWARDED", "GRANTS", "PAID", "AGAINST GRANTS", "PAYMENTS", "REVERSED", "REVERSALS", "RESULT")
+	for _, t := range out.Totals {
+		c := t.Currency
+		f := func(a ledger.Amount) string { return ledger.FormatAmount(int64(a), c) }
+		res := "OK"
+		if !t.OK {
+			res = "MISMATCH"
+		}
+		if t.Stored != nil {
+			s := t.Stored
+			row(tw, t.Agency, c, "stored", f(s.Awarded), strconv.FormatInt(s.Grants, 10), f(s.Paid), f(s.PaidAgainstGrant),
+				strconv.FormatInt(s.Payments, 10), f(s.Reversed), strconv.FormatInt(s.Reversals, 10), res)
+		} else {
+			row(tw, t.Agency, c, "stored", "-", "-", "-", "-", "-", "-", "-", res)
+		}
+		r := t.Recomputed
+		row(tw, "", "", "recomputed", f(r.Awarded), strconv.FormatInt(r.Grants, 10), f(r.Paid), f(r.PaidAgainstGrant),
+			strconv.FormatInt(r.Payments, 10), f(r.Reversed), strconv.FormatInt(r.Reversals, 10), "")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if len(out.Discrepancies) == 0 {
+		fmt.Fprintln(w, "discrepancies: none")
+	} else {
+		fmt.Fprintln(w, "discrepancies:")
+		for _, d := range out.Discrepancies {
+			fmt.Fprintf(w, "  %s: %s\n", d.Kind, sanitize(d.Detail))
+		}
+	}
+	fmt.Fprintln(w)
+	s := out.Summary
+	fmt.Fprintf(w, "summary: %d agencies, %d grants, %d payments; %d of %d totals reconcile; %d discrepancies\n",
+		s.Agencies, s.Grants, s.Payments, s.TotalsOK, s.Totals, s.Discrepancies)
+	_, err := fmt.Fprintln(w, out.Result)
+	return err
+}
+
+// auditCSVHeader is the header row of "ledger audit -o csv".
+var auditCSVHeader = []string{"type", "agency", "currency", "id", "result",
+	"stored_awarded", "recomputed_awarded", "stored_grants", "recomputed_grants",
+	"stored_paid", "recomputed_paid", "stored_paid_against_grant", "recomputed_paid_against_grant",
+	"stored_payments", "recomputed_payments", "stored_reversed", "recomputed_reversed",
+	"stored_reversals", "recomputed_reversals", "height", "detail"}
+
+func writeAuditCSV(w io.Writer, out *auditOutput) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(auditCSVHeader)
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	h := i(out.Height)
+	for _, t := range out.Totals {
+		res := auditOK
+		if !t.OK {
+			res = auditMismatch
+		}
+		r := t.Recomputed
+		s := []string{"", "", "", "", "", "", ""}
+		if t.Stored != nil {
+			st := t.Stored
+			s = []string{i(int64(st.Awarded)), i(st.Grants), i(int64(st.Paid)), i(int64(st.PaidAgainstGrant)), i(st.Payments), i(int64(st.Reversed)), i(st.Reversals)}
+		}
+		rc := []string{i(int64(r.Awarded)), i(r.Grants), i(int64(r.Paid)), i(int64(r.PaidAgainstGrant)), i(r.Payments), i(int64(r.Reversed)), i(r.Reversals)}
+		rec := []string{"totals", t.Agency, t.Currency, client.TotalsID(t.Agency, t.Currency), res}
+		for k := range rc {
+			rec = append(rec, s[k], rc[k])
+		}
+		_ = cw.Write(append(rec, h, ""))
+	}
+	for _, d := range out.Discrepancies {
+		rec := []string{"discrepancy", d.Agency, d.Currency, d.ID, d.Kind}
+		for range 14 {
+			rec = append(rec, "")
+		}
+		_ = cw.Write(append(rec, h, sanitize(d.Detail)))
+	}
+	cw.Flush()
+	return cw.Error()
+}
