@@ -133,6 +133,9 @@ func Reconcile(d *AuditData) *AuditReport {
 				}
 				continue
 			}
+			if g.Agency != p.Agency {
+				add(DiscForeignGrant, p.Agency, p.Currency, p.ID, "payment %s of %s references grant %s of %s", p.ID, p.Agency, p.Grant, g.Agency)
+			}
 			if g.Currency != p.Currency {
 				add(DiscCurrency, p.Agency, p.Currency, p.ID, "payment %s in %s against grant %s in %s", p.ID, p.Currency, g.ID, g.Currency)
 			}
@@ -284,6 +287,23 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 			}
 		}
 	}
+	if prover != nil && o.Agency == "" {
+		// The listing is not proved complete: every founding agency of the
+		// trusted genesis must be in it (a hidden agency is proved present
+		// against a nil listing, which records a discrepancy).
+		listed := map[string]bool{}
+		for _, a := range d.Agencies {
+			listed[a] = true
+		}
+		for _, id := range genesisAgencies(o.Verifier) {
+			if !listed[id] {
+				d.Agencies = append(d.Agencies, id)
+				if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(id), nil, "agency", id); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
 	sort.Strings(d.Agencies)
 
 	for _, ag := range d.Agencies {
@@ -371,6 +391,15 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 	}
 	for _, p := range d.Payments {
 		seen[TotalsID(p.Agency, p.Currency)] = [2]string{p.Agency, p.Currency}
+	}
+	if prover != nil {
+		// A node could hide every record of an agency in one currency; with
+		// proofs, every currency's totals key is proved present or absent.
+		for _, ag := range d.Agencies {
+			for _, cur := range ledger.Currencies() {
+				seen[TotalsID(ag, cur)] = [2]string{ag, cur}
+			}
+		}
 	}
 	tkeys := make([]string, 0, len(seen))
 	for k := range seen {
@@ -460,4 +489,22 @@ func sameJSON(a, b []byte) bool {
 		return bytes.Equal(a, b)
 	}
 	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+// genesisAgencies returns the agency ids of the genesis the verifier's
+// trust root was set from (none for a checkpoint root).
+func genesisAgencies(v *Verifier) []string {
+	doc, _, err := LoadGenesisFile(GenesisPath(v.home, v.ChainID))
+	if err != nil {
+		return nil
+	}
+	var gs ledger.GenesisState
+	if json.Unmarshal(doc.AppState, &gs) != nil {
+		return nil
+	}
+	ids := make([]string, len(gs.Agencies))
+	for i, a := range gs.Agencies {
+		ids[i] = a.ID
+	}
+	return ids
 }

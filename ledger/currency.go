@@ -166,3 +166,12 @@ func FormatAmount(minor int64, currency string) string {
 	}
 	return digits
 }
+
+// Currencies returns every ISO 4217 code the ledger accepts, sorted.
+func Currencies() []string {
+	out := make([]string, len(iso4217Table))
+	for i, e := range iso4217Table {
+		out[i] = e.code
+	}
+	return out
+}

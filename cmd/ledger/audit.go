@@ -131,7 +131,7 @@ func newAuditCmd(g *globalOpts) *cobra.Command {
 			return verifyExit(err)
 		}
 		if err := printAudit(cmd.OutOrStdout(), g.Output, out); err != nil {
-			return err
+			return withExit(exitUsage, fmt.Errorf("audit: writing the report: %w", err))
 		}
 		if out.Result != auditOK {
 			return withExit(exitFailed, fmt.Errorf("audit: %d discrepancies at height %d", len(out.Discrepancies), out.Height))

@@ -110,8 +110,9 @@ func TestAudit(t *testing.T) {
 		out, _, code = run(t, as("-o", "json", "audit", "--witness", a[1].RPC, "--page-size", "1")...)
 		r := decodeJSON[auditOut](t, out)
 		checkTotals(t, r, "agency-1/EUR", "agency-1/USD", "agency-2/EUR")
-		// 2 agencies, 3 grants, 5 payments, 3 totals.
-		if code != 0 || !r.Verified || r.Proofs == nil || r.Proofs.VerifiedKeys != 13 || r.Proofs.HeaderHeight != r.Height+1 {
+		// 2 agencies, 3 grants, 5 payments, and every currency's totals key
+		// of each agency (present or proved absent).
+		if code != 0 || !r.Verified || r.Proofs == nil || r.Proofs.VerifiedKeys != 2+3+5+2*len(ledger.Currencies()) || r.Proofs.HeaderHeight != r.Height+1 {
 			t.Errorf("proved report (exit %d): %+v %+v", code, r, r.Proofs)
 		}
 	})
@@ -217,6 +218,8 @@ func TestAudit(t *testing.T) {
 				[]string{"payment_missing_grant:P-A-3", "totals_mismatch:agency-1/EUR"}},
 			{"currency", func(d *client.AuditData) { payment(d, "P-A-2").Grant = "G-A-1" },
 				[]string{"currency_mismatch:P-A-2", "grant_disbursed_mismatch:G-A-1", "grant_disbursed_mismatch:G-A-2"}},
+			{"another agency's grant", func(d *client.AuditData) { payment(d, "P-A-3").Grant = "G-B-1" },
+				[]string{"grant_disbursed_mismatch:G-B-1", "payment_foreign_grant:P-A-3", "totals_mismatch:agency-1/EUR"}},
 			{"status", func(d *client.AuditData) { payment(d, "P-B-1").Status = "lost" },
 				[]string{"grant_disbursed_mismatch:G-B-1", "payment_unknown_status:P-B-1", "totals_mismatch:agency-2/EUR"}},
 		}
