@@ -51,6 +51,11 @@ type App struct {
 	// height (tests use it to check invariants after every block).
 	OnBlock func(height int64, r ledger.Reader)
 
+	// LiveWindow: blocks older than this (by the wall clock) are being
+	// replayed or synced, and their validator votes, evidence and
+	// publication lag are not counted in metrics again. Zero counts all.
+	LiveWindow time.Duration
+
 	// OnFatal, if set, is called when the app hits an error that stops
 	// consensus on this node (storage failure, a commit that does not match
 	// FinalizeBlock). CometBFT catches the panic and halts consensus but keeps

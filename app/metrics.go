@@ -192,7 +192,9 @@ func (a *App) observeTx(tx *ledger.Tx, code uint32, events []ledger.Event, block
 		return
 	}
 	if d, err := time.Parse(ledger.DateLayout, date); err == nil {
-		a.Metrics.PublicationLag.WithLabelValues(tx.Body.Agency).Observe(blockTime.Sub(d).Seconds())
+		if !a.replaying(blockTime) {
+			a.Metrics.PublicationLag.WithLabelValues(tx.Body.Agency).Observe(blockTime.Sub(d).Seconds())
+		}
 	}
 }
 
@@ -224,7 +226,18 @@ func (a *App) noteEvents(events []ledger.Event) {
 
 // observeCommitInfo counts validator signatures and misbehavior from the
 // decided commit of the previous block. Caller holds a.mu.
+// replaying reports whether a block is old history being replayed or
+// synced (its time more than LiveWindow behind the wall clock): counting its
+// votes, evidence and lag again would fire alerts for long-past events. The
+// wall clock only steers metrics, never consensus.
+func (a *App) replaying(blockTime time.Time) bool {
+	return a.LiveWindow > 0 && time.Since(blockTime) > a.LiveWindow
+}
+
 func (a *App) observeCommitInfo(req *abci.RequestFinalizeBlock) {
+	if a.replaying(req.Time) {
+		return
+	}
 	if len(req.DecidedLastCommit.Votes) == 0 && len(req.Misbehavior) == 0 {
 		return
 	}

@@ -209,3 +209,32 @@ func TestMetricsNeverChangeResults(t *testing.T) {
 		t.Fatalf("AppHash with metrics %X, without %X", h2, h1)
 	}
 }
+
+// TestReplayedBlocksNotCounted: a node replaying or syncing old blocks does
+// not count their missed votes and evidence again (that would fire alerts
+// for long-past events).
+func TestReplayedBlocksNotCounted(t *testing.T) {
+	f := newFixture()
+	a := openApp(t, "")
+	reg := prometheus.NewRegistry()
+	a.Metrics = app.NewMetrics(reg)
+	a.LiveWindow = 10 * time.Minute
+	f.initChain(t, a)
+	val := f.gs.Agencies[1].ValidatorKey
+	addr := cmted25519.PubKey(val).Address()
+	old := genesisTime // far behind the wall clock
+	_, err := a.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{
+		Height: 1, Time: old,
+		DecidedLastCommit: abci.CommitInfo{Votes: []abci.VoteInfo{{Validator: abci.Validator{Address: addr, Power: 10}, BlockIdFlag: cmtproto.BlockIDFlagAbsent}}},
+		Misbehavior:       []abci.Misbehavior{{Type: abci.MisbehaviorType_DUPLICATE_VOTE, Validator: abci.Validator{Address: addr, Power: 10}, Height: 1, Time: old}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(a.Metrics.ValidatorMissed); n != 0 {
+		t.Fatalf("missed-block series from a replayed block: %d", n)
+	}
+	if n := testutil.CollectAndCount(a.Metrics.Misbehavior); n != 0 {
+		t.Fatalf("misbehaviour series from a replayed block: %d", n)
+	}
+}

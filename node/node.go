@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	dbm "github.com/cometbft/cometbft-db"
 	"os"
@@ -65,6 +66,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		return nil, err
 	}
 	a := app.New(st, logger.With("module", "ledger"))
+	a.LiveWindow = 10 * time.Minute
 	a.OnFatal = opts.OnFatal
 	a.InvariantEvery = app.DefaultInvariantEvery
 	if cfg.Instrumentation.Prometheus {

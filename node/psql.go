@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	cmttypes "github.com/cometbft/cometbft/types"
@@ -66,8 +67,20 @@ func isGenesisValidator(c *Config) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("genesis: %w", err)
 	}
-	pv := privval.LoadFilePVEmptyState(c.PrivValidatorKeyFile(), "")
-	addr := pv.Key.PubKey.Address()
+	if c.PrivValidatorListenAddr != "" {
+		return true, nil // a remote signer: the key file says nothing; assume a validator
+	}
+	// Read the key file directly: privval's loader exits the process on a
+	// malformed file.
+	bz, err := os.ReadFile(c.PrivValidatorKeyFile())
+	if err != nil {
+		return false, err
+	}
+	var key privval.FilePVKey
+	if err := cmtjson.Unmarshal(bz, &key); err != nil || key.PubKey == nil {
+		return true, fmt.Errorf("validator key file %s is unreadable: refusing the psql sink", c.PrivValidatorKeyFile())
+	}
+	addr := key.PubKey.Address()
 	for _, v := range doc.Validators {
 		if bytes.Equal(v.PubKey.Address(), addr) {
 			return true, nil
