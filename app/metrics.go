@@ -375,7 +375,14 @@ func (a *App) metricsWorker() {
 				close(j.flushed)
 				continue
 			}
+			// IAVL shares node objects between committed versions and the
+			// working tree, and the working tree caches children into them
+			// while FinalizeBlock writes: reads of a committed version are
+			// not safe concurrently with writes. So the worker holds the
+			// app's lock while it reads (FinalizeBlock and Commit wait).
+			a.mu.Lock()
 			counted = a.updateMetrics(j, counted)
+			a.mu.Unlock()
 		}
 	}
 }
