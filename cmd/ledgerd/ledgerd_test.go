@@ -135,39 +135,8 @@ func TestKill9AndRestart(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	procs := make([]*exec.Cmd, 4)
-	start := func(i int) {
-		home := filepath.Join(dir, fmt.Sprintf("agency-%d", i+1))
-		logf, err := os.OpenFile(filepath.Join(home, "node.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(ledgerdBin, "start", "--home", home)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[i] = cmd
-	}
-	for i := range procs {
-		start(i)
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			if p != nil && p.ProcessState == nil {
-				_ = p.Process.Signal(syscall.SIGTERM)
-				_ = p.Wait()
-			}
-		}
-	})
-	var tn node.Testnet
-	manifest, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(manifest, &tn); err != nil {
-		t.Fatal(err)
-	}
+	procs, tn := startProcesses(t, dir)
+	start := procs.start
 	clients := make([]*client.Client, 4)
 	for i, a := range tn.Agencies {
 		clients[i], _ = client.New(a.RPC)
@@ -201,10 +170,10 @@ func TestKill9AndRestart(t *testing.T) {
 		award(clients[0], fmt.Sprintf("G-pre-%d", i))
 	}
 	// SIGKILL agency-4 mid-stream.
-	if err := procs[3].Process.Kill(); err != nil {
+	if err := procs.cmds[3].Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = procs[3].Wait()
+	_ = procs.cmds[3].Wait()
 	var last int64
 	for i := 0; i < 5; i++ {
 		last = award(clients[i%3], fmt.Sprintf("G-post-%d", i))
@@ -234,4 +203,56 @@ func TestKill9AndRestart(t *testing.T) {
 			t.Fatalf("restarted node: %v", err)
 		}
 	}
+}
+
+// processes runs each agency home of a generated testnet as a separate
+// `ledgerd start` process, logging to HOME/node.log; all are stopped with
+// SIGTERM when the test ends.
+type processes struct {
+	t    *testing.T
+	dir  string
+	cmds []*exec.Cmd
+}
+
+// startProcesses starts every agency of the testnet in dir and returns the
+// processes and the testnet manifest.
+func startProcesses(t *testing.T, dir string) (*processes, *node.Testnet) {
+	t.Helper()
+	var tn node.Testnet
+	manifest, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(manifest, &tn); err != nil {
+		t.Fatal(err)
+	}
+	p := &processes{t: t, dir: dir, cmds: make([]*exec.Cmd, len(tn.Agencies))}
+	for i := range p.cmds {
+		p.start(i)
+	}
+	t.Cleanup(func() {
+		for _, c := range p.cmds {
+			if c != nil && c.ProcessState == nil {
+				_ = c.Process.Signal(syscall.SIGTERM)
+				_ = c.Wait()
+			}
+		}
+	})
+	return p, &tn
+}
+
+// start (re)starts agency i's process.
+func (p *processes) start(i int) {
+	p.t.Helper()
+	home := filepath.Join(p.dir, fmt.Sprintf("agency-%d", i+1))
+	logf, err := os.OpenFile(filepath.Join(home, "node.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cmd := exec.Command(ledgerdBin, "start", "--home", home)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmds[i] = cmd
 }

@@ -42,37 +42,7 @@ func TestPrometheusSeesMissedBlocks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 
-	// The nodes, as in TestKill9AndRestart.
-	procs := make([]*exec.Cmd, 4)
-	for i := range procs {
-		home := filepath.Join(dir, fmt.Sprintf("agency-%d", i+1))
-		logf, err := os.OpenFile(filepath.Join(home, "node.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(ledgerdBin, "start", "--home", home)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[i] = cmd
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			if p != nil && p.ProcessState == nil {
-				_ = p.Process.Signal(syscall.SIGTERM)
-				_ = p.Wait()
-			}
-		}
-	})
-	var tn node.Testnet
-	manifest, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(manifest, &tn); err != nil {
-		t.Fatal(err)
-	}
+	procs, tn := startProcesses(t, dir)
 
 	// Prometheus: scrape every node each second, evaluate each second.
 	promDir := t.TempDir()
@@ -136,10 +106,10 @@ func TestPrometheusSeesMissedBlocks(t *testing.T) {
 	}
 
 	// Stop agency-4's validator.
-	if err := procs[3].Process.Signal(syscall.SIGTERM); err != nil {
+	if err := procs.cmds[3].Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	_ = procs[3].Wait()
+	_ = procs.cmds[3].Wait()
 	stopped := time.Now()
 
 	q.waitFor(ctx, 90*time.Second, "CometBFT reports a missing validator",
