@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
-	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	cmttypes "github.com/cometbft/cometbft/types"
 )
@@ -149,18 +147,12 @@ func AddAuditorNode(tn *Testnet, o AuditorOptions) (*AgencyHome, error) {
 	cfg.TxIndex.PsqlConn = o.PsqlConn
 	cfg.App.AuditorNode = true
 
-	cmtcfg.EnsureRoot(home)
-	if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
-		return nil, err
-	}
-	nk, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+	// Its consensus key is in no validator set: CometBFT needs one to
+	// start, and it never signs anything.
+	nk, pv, err := newNodeKeys(cfg)
 	if err != nil {
 		return nil, err
 	}
-	// A consensus key that is in no validator set: CometBFT needs one to
-	// start, and it never signs anything.
-	pv := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
-	pv.Save()
 	gen, err := os.ReadFile(tn.Genesis)
 	if err != nil {
 		return nil, err

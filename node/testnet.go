@@ -121,16 +121,10 @@ func GenerateTestnet(o TestnetOptions) (*Testnet, error) {
 		cfg.Instrumentation.PrometheusListenAddr = fmt.Sprintf("127.0.0.1:%d", metricsPort)
 		cfg.P2P.AllowDuplicateIP = true
 		cfg.P2P.AddrBookStrict = false
-		cmtcfg.EnsureRoot(home)
-		if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
-			return nil, err
-		}
-		nk, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+		nk, pv, err := newNodeKeys(cfg)
 		if err != nil {
 			return nil, err
 		}
-		pv := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
-		pv.Save()
 		ks, err := keystore.Open(filepath.Join(home, "keys"), o.Keyring, o.Passphrase)
 		if err != nil {
 			return nil, err
@@ -303,4 +297,20 @@ func FreePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// newNodeKeys creates a home's directories, its P2P node key and a fresh
+// consensus (validator) key.
+func newNodeKeys(cfg *Config) (*p2p.NodeKey, *privval.FilePV, error) {
+	cmtcfg.EnsureRoot(cfg.RootDir)
+	if err := os.MkdirAll(filepath.Join(cfg.RootDir, "data"), 0o700); err != nil {
+		return nil, nil, err
+	}
+	nk, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		return nil, nil, err
+	}
+	pv := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	pv.Save()
+	return nk, pv, nil
 }

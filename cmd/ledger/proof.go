@@ -70,10 +70,9 @@ func newProofCmd(g *globalOpts) *cobra.Command {
 
 // exportFlags are the flags of a proof export command.
 type exportFlags struct {
-	out       string
-	output    string
-	height    int64
-	witnesses []string
+	verifyFlags // --height, --witness, and their checks, as for verify
+	out         string
+	output      string
 }
 
 // register adds the flags. -o/--output is the root's persistent output
@@ -89,10 +88,7 @@ func (o *exportFlags) register(cmd *cobra.Command, height bool) {
 	fs := cmd.Flags()
 	fs.StringVar(&o.out, "out", "", "write the bundle to `FILE`")
 	fs.StringVarP(&o.output, flagOutput, "o", "", "same as --out `FILE` (on this command -o names the bundle file, not the output format)")
-	fs.StringArrayVar(&o.witnesses, "witness", nil, "RPC URL of a witness node run by another agency (repeatable)")
-	if height {
-		fs.Int64Var(&o.height, "height", 0, "state height H to export at (0: the latest committed state; header H+1 is awaited)")
-	}
+	o.verifyFlags.register(fs, height)
 }
 
 // file returns the bundle file named by --out or -o/--output.
@@ -120,18 +116,6 @@ func (o *exportFlags) file(cmd *cobra.Command) (string, error) {
 		return "", usagef("--out %s is a directory", f)
 	}
 	return f, nil
-}
-
-func (o *exportFlags) check() error {
-	if o.height < 0 {
-		return usagef("--height must not be negative")
-	}
-	for _, w := range o.witnesses {
-		if strings.TrimSpace(w) == "" {
-			return usagef("--witness must be a node's RPC URL")
-		}
-	}
-	return nil
 }
 
 func newExportRecordCmd(g *globalOpts, kind string) *cobra.Command {
