@@ -60,6 +60,12 @@ var (
 	ErrInvalidHash         = register(39, "invalid document hash")
 	ErrInvalidKey          = register(40, "invalid public key")
 	ErrSignerMismatch      = register(41, "first signature is not the signer's")
+	ErrAgencyRemoved       = register(42, "agency was removed by governance")
+	ErrGovGuard            = register(43, "change breaks a validator-set guard rail")
+	ErrKeyInUse            = register(44, "key already in use")
+	ErrVotingClosed        = register(45, "proposal is not open for voting")
+	ErrNotElector          = register(46, "agency may not vote on this proposal")
+	ErrAlreadyVoted        = register(47, "agency already voted")
 )
 
 // Error is a ledger rule violation with a fixed ABCI code.

@@ -41,6 +41,8 @@ func seedTxs(t testing.TB) map[string][]byte {
 		ledger.TypeOfficerAdd:       mk(cultAdmin, addOfficer(newcomer, ledger.RoleFinance, ledger.RoleLicensing), 1001),
 		ledger.TypeOfficerRemove:    mk(cultAdmin, removeOfficer(cultFin2), 1002),
 		ledger.TypeOfficerSetRoles:  mk(cultAdmin, setRoles(cultLic, ledger.RoleGrants, ledger.RoleLicensing), 1003),
+		ledger.TypeGovPropose:       mk(cultAdmin, proposeAdd("county-health", newValidator, 5, newAdmin), 1004),
+		ledger.TypeGovVote:          mk(worksAdmin, vote(1, ledger.VoteYes), 1001),
 	}
 }
 

@@ -50,8 +50,11 @@ func (g *GenesisState) Validate() error {
 			return fieldErr(ErrInvalidKey, f+".validator_key", "same validator key as agency %q", other)
 		}
 		seenVal[string(a.ValidatorKey)] = a.ID
-		if a.Power <= 0 {
-			return fieldErr(ErrInvalidField, f+".power", "must be positive")
+		if err := checkPower(f+".power", a.Power); err != nil {
+			return err
+		}
+		if a.Joined != 0 || a.Removed != 0 {
+			return fieldErr(ErrInvalidField, f, "a founding agency has no joined_height or removed_height")
 		}
 		if len(a.Officers) == 0 {
 			return fieldErr(ErrInvalidField, f+".officers", "at least one officer")
@@ -104,6 +107,9 @@ func InitGenesis(kv KV, chainID string, g *GenesisState) error {
 		a.Officers = slices.Clone(a.Officers)
 		slices.SortFunc(a.Officers, func(x, y Officer) int { return bytes.Compare(x.Key, y.Key) })
 		if err := b.putAgency(&a); err != nil {
+			return err
+		}
+		if err := b.set(StoreIndex, IndexValidator(a.ValidatorKey), []byte(a.ID)); err != nil {
 			return err
 		}
 		for _, o := range a.Officers {

@@ -142,6 +142,7 @@ type blockResult struct {
 	begin   []ledger.Event // BeginBlock events (licence expirations)
 	results []ledger.Result
 	appHash []byte
+	updates []ledger.ValidatorUpdate // validator set changes returned by the block
 }
 
 // deliverRaw processes one raw transaction as FinalizeBlock does: decode,
@@ -191,6 +192,7 @@ func (c *chain) blockWith(fn func(blk *ledger.Block) []ledger.Result) *blockResu
 	if err := blk.End(); err != nil {
 		c.t.Fatalf("End(%d): %v", h, err)
 	}
+	updates := blk.ValidatorUpdates()
 	working := c.kv.WorkingHash()
 	hash, version, err := c.kv.Commit()
 	if err != nil {
@@ -205,7 +207,7 @@ func (c *chain) blockWith(fn func(blk *ledger.Block) []ledger.Result) *blockResu
 	c.height = h
 	c.now = c.now.Add(5 * time.Second)
 	checkAllInvariants(c.t, c.view())
-	return &blockResult{height: h, begin: evs, results: results, appHash: hash}
+	return &blockResult{height: h, begin: evs, results: results, appHash: hash, updates: updates}
 }
 
 // checkAllInvariants runs ledger.CheckInvariants and the index checks below

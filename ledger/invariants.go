@@ -13,7 +13,10 @@ import (
 //   - each grant's disbursed amount and payment count equal the sum and count
 //     of its recorded (unreversed) payments, which are in its currency;
 //   - each agency's totals equal the sums over its grants and payments;
-//   - each index entry matches its record's status.
+//   - each index entry matches its record's status;
+//   - the active agencies hold positive power and at least one exists, each
+//     validator key is indexed to its agency, each proposal's tally is the sum
+//     of its votes' powers, and a proposal is queued exactly while it is open.
 //
 // It returns one message per broken invariant (nil if none). It reads the
 // whole state: use it in tests and audits, not in consensus.
@@ -154,5 +157,9 @@ func CheckInvariants(r Reader) ([]string, error) {
 			fail("%s: stored %+v, recomputed %+v", k, *s, *want[k])
 		}
 	}
-	return broken, nil
+	gov, err := govInvariants(r)
+	if err != nil {
+		return nil, err
+	}
+	return append(broken, gov...), nil
 }

@@ -39,6 +39,8 @@ var txTypes = map[string]txSpec{
 	TypeOfficerAdd:       {func() Payload { return new(OfficerAdd) }, RoleAdmin},
 	TypeOfficerRemove:    {func() Payload { return new(OfficerRemove) }, RoleAdmin},
 	TypeOfficerSetRoles:  {func() Payload { return new(OfficerSetRoles) }, RoleAdmin},
+	TypeGovPropose:       {func() Payload { return new(GovPropose) }, RoleAdmin},
+	TypeGovVote:          {func() Payload { return new(GovVote) }, RoleAdmin},
 }
 
 // Transaction type names (body.type).

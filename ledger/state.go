@@ -75,6 +75,8 @@ type Block struct {
 	params   Params
 	agencies map[string]*Agency
 	totals   map[string]*Totals
+
+	valUpdates map[string]int64 // validator key → new power, from governance
 }
 
 // ErrStorage marks a failure of the underlying store: the node must stop, as
@@ -104,7 +106,11 @@ func BeginBlock(kv KV, info BlockInfo) (*Block, []Event, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return b, evs, nil
+	gevs, err := b.runGovernance()
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, append(evs, gevs...), nil
 }
 
 // Params returns the parameters in force for this block.
@@ -240,6 +246,9 @@ func (b *Block) deliver(tx *Tx) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !ag.Active() {
+		return nil, fieldErr(ErrAgencyRemoved, "body.agency", "%s was removed at height %d: its officers can no longer act", ag.ID, ag.Removed)
+	}
 	officers := make([]*Officer, len(tx.Signatures))
 	for i, s := range tx.Signatures {
 		o := ag.Officer(s.PubKey)
@@ -302,6 +311,10 @@ func (b *Block) apply(tx *Tx, ag *Agency) ([]Event, error) {
 		return b.officerRemove(ag, p)
 	case *OfficerSetRoles:
 		return b.officerSetRoles(ag, p)
+	case *GovPropose:
+		return b.govPropose(tx, ag, p)
+	case *GovVote:
+		return b.govVote(tx, ag, p)
 	}
 	return nil, fmt.Errorf("body.type %q: %w", tx.Body.Type, ErrUnknownTxType)
 }

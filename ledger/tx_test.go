@@ -647,6 +647,10 @@ func reflectNew(p ledger.Payload) ledger.Payload {
 		return new(ledger.OfficerRemove)
 	case ledger.TypeOfficerSetRoles:
 		return new(ledger.OfficerSetRoles)
+	case ledger.TypeGovPropose:
+		return new(ledger.GovPropose)
+	case ledger.TypeGovVote:
+		return new(ledger.GovVote)
 	}
 	panic("unknown type " + p.Type())
 }
@@ -660,6 +664,7 @@ func TestRequiredRoles(t *testing.T) {
 		ledger.TypeLicenceRevoke: ledger.RoleLicensing,
 		ledger.TypePaymentRecord: ledger.RoleFinance, ledger.TypePaymentReverse: ledger.RoleFinance,
 		ledger.TypeOfficerAdd: ledger.RoleAdmin, ledger.TypeOfficerRemove: ledger.RoleAdmin, ledger.TypeOfficerSetRoles: ledger.RoleAdmin,
+		ledger.TypeGovPropose: ledger.RoleAdmin, ledger.TypeGovVote: ledger.RoleAdmin,
 	}
 	types := ledger.TxTypes()
 	if len(types) != len(want) || !slices.IsSorted(types) {

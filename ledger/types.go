@@ -89,7 +89,16 @@ type Agency struct {
 	ValidatorKey []byte    `json:"validator_key"` // 32-byte ed25519 consensus key
 	Power        int64     `json:"power"`
 	Officers     []Officer `json:"officers"` // sorted by key
+	// Joined is the height at which a governance vote admitted the agency
+	// (0 for founding agencies); Removed the height at which one removed it
+	// (0 while active). A removed agency keeps its records and history, has
+	// power 0, and its officers can no longer act.
+	Joined  int64 `json:"joined_height,omitempty"`
+	Removed int64 `json:"removed_height,omitempty"`
 }
+
+// Active reports whether the agency has not been removed.
+func (a *Agency) Active() bool { return a.Removed == 0 }
 
 // Officer returns the officer with the given key, or nil.
 func (a *Agency) Officer(key []byte) *Officer {
@@ -208,11 +217,15 @@ type Params struct {
 	MaxTxBytes        int64  `json:"max_tx_bytes"`
 	FourEyesThreshold Amount `json:"four_eyes_threshold"` // payments above this (minor units) need two finance officers
 	ReplayWindow      int64  `json:"replay_window"`       // expires_at may be at most this many blocks ahead
+	VotingPeriod      int64  `json:"voting_period"`       // blocks during which agencies may vote on a proposal
+	NoticePeriod      int64  `json:"notice_period"`       // blocks between a proposal passing and taking effect
 }
 
 // DefaultParams are the parameters of a new chain.
 func DefaultParams() Params {
-	return Params{MaxTxBytes: 32 * 1024, FourEyesThreshold: 1_000_000, ReplayWindow: 1000}
+	// At one block per second or so: a voting period of about a week and a
+	// public notice period of about two days.
+	return Params{MaxTxBytes: 32 * 1024, FourEyesThreshold: 1_000_000, ReplayWindow: 1000, VotingPeriod: 604_800, NoticePeriod: 172_800}
 }
 
 // Validate checks the parameters.
@@ -224,6 +237,10 @@ func (p Params) Validate() error {
 		return fieldErr(ErrInvalidField, "params.four_eyes_threshold", "must not be negative")
 	case p.ReplayWindow < 1 || p.ReplayWindow > 1_000_000:
 		return fieldErr(ErrInvalidField, "params.replay_window", "must be between 1 and 1000000")
+	case p.VotingPeriod < 1 || p.VotingPeriod > 10_000_000:
+		return fieldErr(ErrInvalidField, "params.voting_period", "must be between 1 and 10000000 blocks")
+	case p.NoticePeriod < 1 || p.NoticePeriod > 10_000_000:
+		return fieldErr(ErrInvalidField, "params.notice_period", "must be between 1 and 10000000 blocks")
 	}
 	return nil
 }
