@@ -58,7 +58,9 @@ func proposeRotate(id string, key []byte) *ledger.GovPropose {
 	return p
 }
 
-func vote(id uint64, option string) *ledger.GovVote { return &ledger.GovVote{Proposal: id, Option: option} }
+func vote(id uint64, option string) *ledger.GovVote {
+	return &ledger.GovVote{Proposal: id, Option: option}
+}
 
 func (c *chain) proposal(id uint64) *ledger.Proposal {
 	return readJSON[ledger.Proposal](c, ledger.StoreMeta, ledger.ProposalKey(id))
