@@ -340,10 +340,25 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.pendingHeight = req.Height
 	a.lastTime = req.Time
 	return &abci.ResponseFinalizeBlock{
-		Events:    toABCIEvents(beginEvents),
-		TxResults: results,
-		AppHash:   a.pendingHash,
+		Events:           toABCIEvents(beginEvents),
+		TxResults:        results,
+		ValidatorUpdates: validatorUpdates(blk.ValidatorUpdates()),
+		AppHash:          a.pendingHash,
 	}, nil
+}
+
+// validatorUpdates converts the ledger's validator set changes (from
+// executed governance proposals) for CometBFT, which applies them at
+// height+2.
+func validatorUpdates(us []ledger.ValidatorUpdate) []abci.ValidatorUpdate {
+	if len(us) == 0 {
+		return nil
+	}
+	out := make([]abci.ValidatorUpdate, len(us))
+	for i, u := range us {
+		out[i] = abci.Ed25519ValidatorUpdate(u.PubKey, u.Power)
+	}
+	return out
 }
 
 // verifyBatch checks the signatures of every decoded tx not already in the

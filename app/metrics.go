@@ -43,6 +43,7 @@ type Metrics struct {
 	Queries             *prometheus.CounterVec   // path, proved
 	QuerySeconds        *prometheus.HistogramVec // proved
 	StateKeys           *prometheus.GaugeVec     // store
+	Proposals           *prometheus.GaugeVec     // status
 }
 
 // PublicationLagBuckets are the buckets of civicledger_publication_lag_seconds:
@@ -101,6 +102,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		StateKeys: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "state_keys",
 			Help: "Keys in each store of the latest committed state."},
 			[]string{"store"})),
+		Proposals: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "proposals",
+			Help: "Governance proposals by status (voting, notice: passed and waiting out the public notice period, executed, rejected, failed)."},
+			[]string{"status"})),
 	}
 }
 
@@ -201,6 +205,9 @@ func (a *App) observeTx(tx *ledger.Tx, code uint32, events []ledger.Event, block
 // noteEvents remembers the records whose status an event reports.
 func (a *App) noteEvents(events []ledger.Event) {
 	for _, e := range events {
+		if e.Type == "agency" {
+			a.obs.agenciesDirty = true // governance changed an agency's validator key or power
+		}
 		if recordStatuses[e.Type] == nil {
 			continue
 		}
@@ -454,6 +461,9 @@ func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
 			m.StateKeys.WithLabelValues(s).Set(float64(n))
 		}
 	}
+	if err := a.countProposals(view); err != nil {
+		a.logger.Error("metrics: counting proposals", "version", j.version, "err", err)
+	}
 	if j.checkInv {
 		over := &overdisbursedCounter{Reader: view}
 		broken, err := ledger.CheckInvariants(over)
@@ -469,6 +479,27 @@ func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
 		}
 	}
 	return counted
+}
+
+// countProposals sets the proposal gauges (proposals are few: one scan).
+func (a *App) countProposals(view ledger.Reader) error {
+	counts := map[string]float64{}
+	err := view.Iterate(ledger.StoreMeta, ledger.ProposalPrefix(), ledger.PrefixEnd(ledger.ProposalPrefix()), func(_, v []byte) bool {
+		var p struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal(v, &p) == nil {
+			counts[p.Status]++
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range ledger.ProposalStatuses {
+		a.Metrics.Proposals.WithLabelValues(s).Set(counts[s])
+	}
+	return nil
 }
 
 // countRecords sets the record gauges from a full scan of the index.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,8 @@ const (
 //	/grant/<id>/payments         data = JSON {"after","limit"}
 //	/totals/<agency>/<currency>  the agency's provable totals
 //	/params                      the chain parameters
+//	/proposal/<id>               one governance proposal (proofs as for /store)
+//	/proposals                   data = JSON {"status","after","limit"}
 //
 // height=0 means the latest committed version.
 var recordStores = map[string]string{
@@ -117,6 +120,47 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 			return true
 		})
 		return jsonResult(height, ledger.Page{Items: items}, err)
+	case len(parts) == 2 && parts[0] == "proposal":
+		id, perr := strconv.ParseUint(parts[1], 10, 64)
+		if perr != nil || id == 0 {
+			return badRequest(height, "invalid proposal id %q", parts[1]), nil
+		}
+		res, err := a.queryKey(view, ledger.StoreMeta, ledger.ProposalKey(id), req.Prove)
+		if err == nil && res.Code == 0 && res.Value == nil {
+			res.Code = queryCodeNotFound
+			res.Log = fmt.Sprintf("proposal %d not found at height %d", id, height)
+		}
+		return res, err
+	case len(parts) == 1 && parts[0] == "proposals":
+		var f struct {
+			Status string `json:"status"`
+			After  uint64 `json:"after"`
+			Limit  int    `json:"limit"`
+		}
+		if len(req.Data) > 0 {
+			if err := json.Unmarshal(req.Data, &f); err != nil {
+				return badRequest(height, "listing filter: %v", err), nil
+			}
+		}
+		if f.Status != "" && !slices.Contains(ledger.ProposalStatuses, f.Status) {
+			return badRequest(height, "status %q is not one of %v", f.Status, ledger.ProposalStatuses), nil
+		}
+		ps, next, err := ledger.ListProposals(view, f.Status, f.After, f.Limit)
+		if err != nil {
+			return nil, err
+		}
+		page := ledger.Page{Items: []json.RawMessage{}}
+		for _, p := range ps {
+			bz, err := json.Marshal(p)
+			if err != nil {
+				return nil, err
+			}
+			page.Items = append(page.Items, bz)
+		}
+		if next != 0 {
+			page.Next = strconv.FormatUint(next, 10)
+		}
+		return jsonResult(height, page, nil)
 	case len(parts) == 1 && parts[0] == "params":
 		return a.queryKey(view, ledger.StoreMeta, ledger.KeyParams, req.Prove)
 	}
