@@ -33,6 +33,9 @@ type NetworkOptions struct {
 	Logger cmtlog.Logger
 	// Tweak may change each node's config before it starts.
 	Tweak func(i int, c *Config)
+	// VotingPeriod and NoticePeriod override the genesis governance
+	// periods when non-zero (see TestnetOptions).
+	VotingPeriod, NoticePeriod int64
 }
 
 // StartNetwork generates a testnet with fast consensus in dir and starts
@@ -42,6 +45,7 @@ func StartNetwork(ctx context.Context, dir string, o NetworkOptions) (*Network, 
 	tn, err := GenerateTestnet(TestnetOptions{
 		Agencies: o.Agencies, Output: dir, ChainID: o.ChainID, Fast: true,
 		Keyring: keystore.BackendTest, ExtraOfficers: o.ExtraOfficers,
+		VotingPeriod: o.VotingPeriod, NoticePeriod: o.NoticePeriod,
 	})
 	if err != nil {
 		return nil, err

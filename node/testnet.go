@@ -41,6 +41,9 @@ type TestnetOptions struct {
 	// database (CometBFT's psql sink; see AddAuditorNode). With BasePort it
 	// uses the ports of agency N+1.
 	AuditorPsql string
+	// VotingPeriod and NoticePeriod, when non-zero, replace the default
+	// governance periods (in blocks) in the genesis parameters.
+	VotingPeriod, NoticePeriod int64
 }
 
 // AgencyHome describes one generated agency.
@@ -98,6 +101,7 @@ func GenerateTestnet(o TestnetOptions) (*Testnet, error) {
 	var cfgs []*Config
 	var gs ledger.GenesisState
 	gs.Params = ledger.DefaultParams()
+	setGovPeriods(&gs.Params, o.VotingPeriod, o.NoticePeriod)
 	for i := 0; i < o.Agencies; i++ {
 		id := fmt.Sprintf("agency-%d", i+1)
 		home := filepath.Join(o.Output, id)
@@ -211,6 +215,18 @@ type InitOptions struct {
 	Keyring     keystore.Backend
 	Passphrase  keystore.PassphraseFunc
 	GenesisTime time.Time
+	// VotingPeriod and NoticePeriod, when non-zero, replace the default
+	// governance periods (in blocks) in the genesis parameters.
+	VotingPeriod, NoticePeriod int64
+}
+
+func setGovPeriods(p *ledger.Params, voting, notice int64) {
+	if voting != 0 {
+		p.VotingPeriod = voting
+	}
+	if notice != 0 {
+		p.NoticePeriod = notice
+	}
 }
 
 // InitHome creates a single-agency home: config, node and validator keys, an
@@ -261,6 +277,7 @@ func InitHome(o InitOptions) (*AgencyHome, error) {
 		ID: o.AgencyID, Name: o.AgencyName, ValidatorKey: pv.Key.PubKey.Bytes(), Power: 10,
 		Officers: []ledger.Officer{{Key: pub, Name: o.AgencyID + " admin officer", Roles: []ledger.Role{ledger.RoleAdmin}}},
 	}}}
+	setGovPeriods(&gs.Params, o.VotingPeriod, o.NoticePeriod)
 	doc, err := genesis.Build(o.ChainID, o.GenesisTime, &gs)
 	if err != nil {
 		return nil, err
