@@ -26,6 +26,12 @@ import (
 // independent (and -count > 1 works); subtests share their test's network.
 func testNet(t *testing.T, chainID string) *node.Network {
 	t.Helper()
+	return testNetWith(t, node.NetworkOptions{Agencies: 2, ExtraOfficers: true, ChainID: chainID})
+}
+
+// testNetWith is testNet with other network options.
+func testNetWith(t *testing.T, o node.NetworkOptions) *node.Network {
+	t.Helper()
 	// Not t.TempDir: CometBFT's address book is saved by a goroutine that
 	// Stop does not wait for, so the directory may not be empty at once.
 	dir, err := os.MkdirTemp("", "ledger-cli-test-")
@@ -34,8 +40,7 @@ func testNet(t *testing.T, chainID string) *node.Network {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	net, err := node.StartNetwork(ctx, filepath.Join(dir, "net"),
-		node.NetworkOptions{Agencies: 2, ExtraOfficers: true, ChainID: chainID})
+	net, err := node.StartNetwork(ctx, filepath.Join(dir, "net"), o)
 	if err != nil {
 		os.RemoveAll(dir)
 		t.Fatalf("start network: %v", err)

@@ -42,6 +42,7 @@ func newQueryCmd(g *globalOpts) *cobra.Command {
 		newRecordQueryCmd(g, "payment"), newRecordQueryCmd(g, "agency"),
 		newListQueryCmd(g, "grant"), newListQueryCmd(g, "licence"), newListQueryCmd(g, "payment"),
 		newAgenciesQueryCmd(g), newTotalsQueryCmd(g), newParamsQueryCmd(g), newHistoryQueryCmd(g),
+		newProposalQueryCmd(g), newProposalsQueryCmd(g),
 	)
 	q.Long = "read records, listings, totals and history from a node (which is trusted).\n\n" +
 		"exit status: 0 ok; 1 not found (or the node refused the query); 2 usage error;\n" +
@@ -668,6 +669,8 @@ func newParamsQueryCmd(g *globalOpts) *cobra.Command {
 		kv.add("max_tx_bytes", "%d", p.MaxTxBytes)
 		kv.add("four_eyes_threshold", "%d minor units (payments above it need two finance officers)", int64(p.FourEyesThreshold))
 		kv.add("replay_window", "%d blocks", p.ReplayWindow)
+		kv.add("voting_period", "%d blocks (agencies may vote on a proposal)", p.VotingPeriod)
+		kv.add("notice_period", "%d blocks (between a proposal passing and taking effect)", p.NoticePeriod)
 		return kv.flush()
 	}
 	heightFlag(cmd.Flags(), &height)

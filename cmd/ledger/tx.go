@@ -43,6 +43,21 @@ type txSpec struct {
 	// resolve, if set, completes the payload with data read from the node
 	// (e.g. a grant's currency) before it is validated and signed.
 	resolve func(ctx context.Context, c *client.Client, p ledger.Payload) error
+	// report, if set, reads what a tx committed with code 0 created (e.g. a
+	// proposal's id) from its events or the node, for the output. It is
+	// best effort: the tx is committed whatever it finds.
+	report func(ctx context.Context, c *client.Client, res *client.TxResult) *txReport
+}
+
+// txReport is what a command adds to the output of a committed tx: JSON
+// members beside the TxResult's, and text lines after them.
+type txReport struct {
+	ProposalID     uint64        `json:"proposal_id,omitempty"`
+	ProposalStatus string        `json:"proposal_status,omitempty"`
+	VotingEnd      int64         `json:"voting_end_height,omitempty"`
+	Effective      int64         `json:"effective_height,omitempty"`
+	Tally          *ledger.Tally `json:"tally,omitempty"`
+	lines          []string
 }
 
 func newTxCmd(g *globalOpts) *cobra.Command {
@@ -59,6 +74,7 @@ func newTxCmd(g *globalOpts) *cobra.Command {
 		groupCmd("agency", "manage the acting agency",
 			groupCmd("officer", "add, remove and change officers (admin role)",
 				newOfficerAddCmd(g, o), newOfficerRemoveCmd(g, o), newOfficerSetRolesCmd(g, o))),
+		newGovTxCmd(g, o),
 	)
 	tx.Long = "sign a transaction with an officer's key and submit it to the node.\n\n" +
 		"exit status: 0 committed with code 0; 1 rejected by the chain (the rule is\n" +
@@ -403,40 +419,47 @@ func newPaymentReverseCmd(g *globalOpts, o *txFlags) *cobra.Command {
 
 // ---- officers ----
 
-// officerKeyFlags select an officer's public key: --key or --key-name.
-type officerKeyFlags struct{ key, keyName string }
+// officerKeyFlags select an officer's public key: --key or --key-name (or,
+// registered with registerAs, --X and --X-name).
+type officerKeyFlags struct{ flag, key, keyName string }
 
-func (k *officerKeyFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&k.key, "key", "", "the officer's ed25519 public key (base64, or 64 hex digits)")
-	fs.StringVar(&k.keyName, "key-name", "", "take the officer's public key from this key in the local keystore")
+func (k *officerKeyFlags) register(fs *pflag.FlagSet) { k.registerAs(fs, "key", "the officer") }
+
+// registerAs registers --flag and --flag-name; who names the key's holder.
+func (k *officerKeyFlags) registerAs(fs *pflag.FlagSet, flag, who string) {
+	k.flag = flag
+	fs.StringVar(&k.key, flag, "", who+"'s ed25519 public key (base64, or 64 hex digits)")
+	fs.StringVar(&k.keyName, flag+"-name", "", "take "+who+"'s public key from this key in the local keystore")
 }
 
 func (k *officerKeyFlags) resolve(cmd *cobra.Command, g *globalOpts) ([]byte, error) {
 	fs := cmd.Flags()
 	switch {
-	case fs.Changed("key") && fs.Changed("key-name"):
-		return nil, usagef("give either --key or --key-name, not both")
-	case fs.Changed("key-name"):
+	case fs.Changed(k.flag) && fs.Changed(k.flag+"-name"):
+		return nil, usagef("give either --%s or --%s-name, not both", k.flag, k.flag)
+	case fs.Changed(k.flag + "-name"):
 		s, err := openKeyStore(g, cmd.ErrOrStderr())
 		if err != nil {
 			return nil, withExit(exitUsage, err)
 		}
 		info, err := s.Show(k.keyName)
 		if err != nil {
-			return nil, withExit(exitUsage, err)
+			return nil, withExit(exitUsage, fmt.Errorf("--%s-name: %w", k.flag, err))
 		}
 		pub, err := info.PublicKey()
 		if err != nil {
 			return nil, withExit(exitUsage, err)
 		}
 		return pub, nil
-	case fs.Changed("key"):
-		return parsePubKey(k.key)
+	case fs.Changed(k.flag):
+		return parsePubKey(k.flag, k.key)
 	}
-	return nil, usagef("required flag --key (or --key-name) not set (see '%s --help')", cmd.CommandPath())
+	return nil, usagef("required flag --%s (or --%s-name) not set (see '%s --help')", k.flag, k.flag, cmd.CommandPath())
 }
 
-func parsePubKey(s string) ([]byte, error) {
+// parsePubKey reads an ed25519 public key given as base64 or 64 hex digits
+// in the flag --flag.
+func parsePubKey(flag, s string) ([]byte, error) {
 	if len(s) == 2*ed25519.PublicKeySize {
 		if b, err := hex.DecodeString(s); err == nil {
 			return b, nil
@@ -444,10 +467,10 @@ func parsePubKey(s string) ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(s)
 	if err != nil {
-		return nil, usagef("--key %q: not base64 (std, padded) or hex: %v", s, err)
+		return nil, usagef("--%s %q: not base64 (std, padded) or hex: %v", flag, s, err)
 	}
 	if len(b) != ed25519.PublicKeySize {
-		return nil, usagef("--key: %d bytes, want a %d-byte ed25519 public key", len(b), ed25519.PublicKeySize)
+		return nil, usagef("--%s: %d bytes, want a %d-byte ed25519 public key", flag, len(b), ed25519.PublicKeySize)
 	}
 	return b, nil
 }
@@ -678,7 +701,14 @@ func runTx(cmd *cobra.Command, g *globalOpts, o *txFlags, spec txSpec) error {
 		}
 		return nodeError(err)
 	}
-	if err := printTxResult(cmd.OutOrStdout(), g, res, o.noWait); err != nil {
+	var rep *txReport
+	if spec.report != nil && res.OK() && res.Stage == "block" {
+		// A fresh deadline: waiting for inclusion may have used up ctx's.
+		rctx, rcancel := context.WithTimeout(cmd.Context(), o.timeout)
+		rep = spec.report(rctx, c, res)
+		rcancel()
+	}
+	if err := printTxResult(cmd.OutOrStdout(), g, res, o.noWait, rep); err != nil {
 		return err
 	}
 	if !res.OK() {
@@ -753,8 +783,16 @@ func (o *txFlags) signer(cmd *cobra.Command, g *globalOpts) (client.Signer, erro
 	return sg, nil
 }
 
-func printTxResult(w io.Writer, g *globalOpts, r *client.TxResult, noWait bool) error {
+// printTxResult prints a tx's outcome and, if rep is set, what the command
+// reported about it.
+func printTxResult(w io.Writer, g *globalOpts, r *client.TxResult, noWait bool, rep *txReport) error {
 	if g.Output == "json" {
+		if rep != nil {
+			return writeJSON(w, struct {
+				*client.TxResult
+				txReport
+			}{r, *rep})
+		}
 		return writeJSON(w, r)
 	}
 	// Plain "key: value" lines (not aligned): scripts match "code: 0 (ok)".
@@ -770,8 +808,17 @@ func printTxResult(w io.Writer, g *globalOpts, r *client.TxResult, noWait bool) 
 	if r.Code != 0 {
 		code = fmt.Sprintf("%d (rejected: %s)", r.Code, sanitize(r.Log))
 	}
-	_, err := fmt.Fprintf(w, "hash: %s\nheight: %s\ncode: %s\n", sanitize(r.Hash), height, code)
-	return err
+	if _, err := fmt.Fprintf(w, "hash: %s\nheight: %s\ncode: %s\n", sanitize(r.Hash), height, code); err != nil {
+		return err
+	}
+	if rep != nil {
+		for _, l := range rep.lines {
+			if _, err := fmt.Fprintln(w, sanitize(l)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // readRecord reads one record into v; exit statuses as for the query

@@ -6,9 +6,11 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/civicledger/civicledger/genesis"
 	"github.com/civicledger/civicledger/internal/keystore"
+	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/node"
 )
 
@@ -32,6 +34,9 @@ func newInitCmd() *cobra.Command {
 		Short: "create a single-agency node home (config, node and validator keys, admin officer key, genesis)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkGovPeriods(o.VotingPeriod, o.NoticePeriod); err != nil {
+				return err
+			}
 			var err error
 			if o.Keyring, o.Passphrase, err = keyring(backend); err != nil {
 				return err
@@ -59,6 +64,7 @@ func newInitCmd() *cobra.Command {
 	f.StringVar(&o.AgencyID, "agency", "agency-1", "agency id")
 	f.StringVar(&o.AgencyName, "agency-name", "", "agency name (default: the id)")
 	f.StringVar(&backend, flagKeyringBackend, "file", "officer key storage: file (age-encrypted) or test (plain, unsafe)")
+	govPeriodFlags(f, &o.VotingPeriod, &o.NoticePeriod)
 	return cmd
 }
 
@@ -70,6 +76,9 @@ func newTestnetCmd() *cobra.Command {
 		Short: "generate N agency homes for a local network (distinct loopback ports, shared genesis)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkGovPeriods(o.VotingPeriod, o.NoticePeriod); err != nil {
+				return err
+			}
 			var err error
 			if o.Keyring, o.Passphrase, err = keyring(backend); err != nil {
 				return err
@@ -109,6 +118,28 @@ func newTestnetCmd() *cobra.Command {
 	f.BoolVar(&o.Fast, "fast", false, "short consensus timeouts (local networks)")
 	f.BoolVar(&o.ExtraOfficers, "officers", false, "also create grants, licensing, finance and finance2 officers per agency")
 	f.StringVar(&backend, flagKeyringBackend, "file", "officer key storage: file (age-encrypted) or test (plain, unsafe)")
+	govPeriodFlags(f, &o.VotingPeriod, &o.NoticePeriod)
 	f.StringVar(&o.AuditorPsql, "auditor-psql", "", "also generate a non-validator auditor full node (home \"auditor\") indexing events into this PostgreSQL database (postgres://...; see docs/auditors.md)")
 	return cmd
 }
+
+// govPeriodFlags registers --voting-period and --notice-period, which set
+// the governance periods of the genesis parameters (0: the default).
+func govPeriodFlags(f *pflag.FlagSet, voting, notice *int64) {
+	d := ledger.DefaultParams()
+	f.Int64Var(voting, "voting-period", 0, fmt.Sprintf("blocks during which agencies may vote on a governance proposal (0: the default, %d)", d.VotingPeriod))
+	f.Int64Var(notice, "notice-period", 0, fmt.Sprintf("blocks between a proposal passing and taking effect (0: the default, %d)", d.NoticePeriod))
+}
+
+func checkGovPeriods(voting, notice int64) error {
+	if voting < 0 || voting > maxGovPeriod {
+		return withExit(2, fmt.Errorf("--voting-period must be between 1 and %d blocks (0: the default)", maxGovPeriod))
+	}
+	if notice < 0 || notice > maxGovPeriod {
+		return withExit(2, fmt.Errorf("--notice-period must be between 1 and %d blocks (0: the default)", maxGovPeriod))
+	}
+	return nil
+}
+
+// maxGovPeriod is the longest governance period ledger.Params accepts.
+const maxGovPeriod = 10_000_000

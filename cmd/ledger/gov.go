@@ -1,0 +1,728 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/ledger"
+)
+
+// Governance: "ledger tx gov propose KIND" and "ledger tx gov vote", and the
+// queries "ledger query proposal ID" and "ledger query proposals".
+
+func newGovTxCmd(g *globalOpts, o *txFlags) *cobra.Command {
+	propose := groupCmd("propose", "propose a change of the validator set or of the chain parameters",
+		newProposeAgencyAddCmd(g, o), newProposeAgencyRemoveCmd(g, o), newProposeAgencyPowerCmd(g, o),
+		newProposeValidatorRotateCmd(g, o), newProposeParamsChangeCmd(g, o))
+	propose.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown proposal kind %q for %q (kinds: %s)", args[0], cmd.CommandPath(), strings.Join(ledger.ProposalKinds, ", "))
+		}
+		return nil
+	}
+	propose.Long = "propose a change that no agency may make on its own: adding, removing or\n" +
+		"re-weighting an agency's validator, rotating a validator key, or changing the\n" +
+		"chain parameters. the --from key must be an admin officer of the acting agency.\n\n" +
+		"the agencies' admin officers then vote ('ledger tx gov vote'), one vote per\n" +
+		"agency weighted by its voting power when the proposal was made. a proposal\n" +
+		"passes once more than 2/3 of that power voted yes within the voting period,\n" +
+		"and takes effect after the notice period, if its guard rails still hold then\n" +
+		"(a change may move at most 1/3 of the voting power; the validator set may\n" +
+		"not become empty). every proposal needs --title, --legal-basis and the hash of\n" +
+		"the document that sets it out (--document-hash or --document)."
+	gov := groupCmd("gov", "propose governance changes and vote on them (admin role)", propose, newGovVoteCmd(g, o))
+	gov.Long = "governance of the validator set and the chain parameters by the agencies'\n" +
+		"admin officers: see 'ledger tx gov propose --help'. proposals are read with\n" +
+		"'ledger query proposal ID' and 'ledger query proposals'."
+	return gov
+}
+
+// ---- proposals ----
+
+// proposeFlags are the flags every proposal has.
+type proposeFlags struct {
+	title, legalBasis string
+	doc               docFlags
+}
+
+func (f *proposeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.title, "title", "", "short title of the proposal (required)")
+	fs.StringVar(&f.legalBasis, "legal-basis", "", "the law or decision under which the change is made (required)")
+	f.doc.register(fs, "document", "the document that sets out the proposal")
+}
+
+// proposeSpec describes one "tx gov propose KIND" command.
+type proposeSpec struct {
+	kind, short, long string
+	// flags registers the kind's flags; required lists the ones that must
+	// be set (beside --title and --legal-basis).
+	flags    func(fs *pflag.FlagSet)
+	required []string
+	// fill sets the kind's fields of the proposal from the flags, without
+	// talking to the node; usage errors carry exit status 2.
+	fill func(cmd *cobra.Command, p *ledger.GovPropose) error
+	// resolve, if set, completes the proposal with data read from the node.
+	resolve func(ctx context.Context, c *client.Client, p *ledger.GovPropose) error
+}
+
+func newProposeCmd(g *globalOpts, o *txFlags, s proposeSpec) *cobra.Command {
+	var f proposeFlags
+	cmd := &cobra.Command{Use: s.kind, Short: s.short, Long: s.long, Args: keysArgs(0)}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		spec := txSpec{
+			payload: func() (ledger.Payload, error) {
+				if err := requireFlags(cmd, append([]string{"title", "legal-basis"}, s.required...)...); err != nil {
+					return nil, err
+				}
+				hash, err := f.doc.hash()
+				if err != nil {
+					return nil, err
+				}
+				p := &ledger.GovPropose{Kind: s.kind, Title: f.title, LegalBasis: f.legalBasis, DocumentHash: hash}
+				if err := s.fill(cmd, p); err != nil {
+					return nil, err
+				}
+				return p, nil
+			},
+			report: proposeReport,
+		}
+		if s.resolve != nil {
+			spec.resolve = func(ctx context.Context, c *client.Client, p ledger.Payload) error {
+				return s.resolve(ctx, c, p.(*ledger.GovPropose))
+			}
+		}
+		return runTx(cmd, g, o, spec)
+	}
+	fs := cmd.Flags()
+	f.register(fs)
+	s.flags(fs)
+	return cmd
+}
+
+func targetFlag(fs *pflag.FlagSet, target *string, what string) {
+	fs.StringVar(target, "target", "", what+" (required)")
+}
+
+func powerFlag(fs *pflag.FlagSet, power *int64, what string) {
+	fs.Int64Var(power, "power", 0, what+fmt.Sprintf(" (1-%d; one change may move at most 1/3 of the total power) (required)", int64(ledger.MaxPower)))
+}
+
+func checkTarget(target string) error {
+	if !ledger.ValidID(target) {
+		return usagef("--target %q must match [A-Za-z0-9._:-]{1,64}", target)
+	}
+	return nil
+}
+
+func checkPowerFlag(power int64) error {
+	if power < 1 || power > ledger.MaxPower {
+		return usagef("--power must be between 1 and %d", int64(ledger.MaxPower))
+	}
+	return nil
+}
+
+func newProposeAgencyAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
+	var target, name, jurisdiction, adminName string
+	var power int64
+	var vk validatorKeyFlags
+	var admin officerKeyFlags
+	return newProposeCmd(g, o, proposeSpec{
+		kind:  ledger.ProposalAgencyAdd,
+		short: "propose a new agency with a validator and an admin officer",
+		long: "propose a new agency: its id (--target), name, validator key and power, and its\n" +
+			"first admin officer. the joining agency gives its validator key: the pub_key of\n" +
+			"its node's config/priv_validator_key.json (--validator-key-file reads it there;\n" +
+			"the private key in that file is not read), and its admin officer's key.",
+		required: []string{"target", "name", "power", "admin-name"},
+		flags: func(fs *pflag.FlagSet) {
+			targetFlag(fs, &target, "id of the new agency")
+			fs.StringVar(&name, "name", "", "name of the new agency (required)")
+			fs.StringVar(&jurisdiction, "jurisdiction", "", "jurisdiction of the new agency")
+			vk.register(fs, "the new agency's validator")
+			powerFlag(fs, &power, "voting power of the new agency's validator")
+			admin.registerAs(fs, "admin-key", "the new agency's admin officer")
+			fs.StringVar(&adminName, "admin-name", "", "name or title of the new agency's admin officer (required)")
+		},
+		fill: func(cmd *cobra.Command, p *ledger.GovPropose) error {
+			if err := checkTarget(target); err != nil {
+				return err
+			}
+			if err := checkPowerFlag(power); err != nil {
+				return err
+			}
+			key, err := vk.resolve(cmd)
+			if err != nil {
+				return err
+			}
+			adminKey, err := admin.resolve(cmd, g)
+			if err != nil {
+				return err
+			}
+			p.Target, p.Name, p.Jurisdiction, p.ValidatorKey, p.Power = target, name, jurisdiction, key, power
+			p.AdminKey, p.AdminName = adminKey, adminName
+			return nil
+		},
+	})
+}
+
+func newProposeAgencyRemoveCmd(g *globalOpts, o *txFlags) *cobra.Command {
+	var target string
+	return newProposeCmd(g, o, proposeSpec{
+		kind:  ledger.ProposalAgencyRemove,
+		short: "propose removing an agency and its validator",
+		long: "propose removing an agency: its validator leaves the validator set and its\n" +
+			"officers lose their rights. its records stay on chain; its id is never reused.",
+		required: []string{"target"},
+		flags:    func(fs *pflag.FlagSet) { targetFlag(fs, &target, "id of the agency to remove") },
+		fill: func(_ *cobra.Command, p *ledger.GovPropose) error {
+			if err := checkTarget(target); err != nil {
+				return err
+			}
+			p.Target = target
+			return nil
+		},
+	})
+}
+
+func newProposeAgencyPowerCmd(g *globalOpts, o *txFlags) *cobra.Command {
+	var target string
+	var power int64
+	return newProposeCmd(g, o, proposeSpec{
+		kind:     ledger.ProposalAgencyPower,
+		short:    "propose a new voting power for an agency's validator",
+		required: []string{"target", "power"},
+		flags: func(fs *pflag.FlagSet) {
+			targetFlag(fs, &target, "id of the agency")
+			powerFlag(fs, &power, "the agency's new voting power")
+		},
+		fill: func(_ *cobra.Command, p *ledger.GovPropose) error {
+			if err := checkTarget(target); err != nil {
+				return err
+			}
+			if err := checkPowerFlag(power); err != nil {
+				return err
+			}
+			p.Target, p.Power = target, power
+			return nil
+		},
+	})
+}
+
+func newProposeValidatorRotateCmd(g *globalOpts, o *txFlags) *cobra.Command {
+	var target string
+	var vk validatorKeyFlags
+	return newProposeCmd(g, o, proposeSpec{
+		kind:  ledger.ProposalValidatorRotate,
+		short: "propose a new validator key for an agency",
+		long: "propose replacing an agency's validator key (e.g. after a compromise or a move\n" +
+			"to new hardware). a validator key is never reused.",
+		required: []string{"target"},
+		flags: func(fs *pflag.FlagSet) {
+			targetFlag(fs, &target, "id of the agency")
+			vk.register(fs, "the agency's new validator")
+		},
+		fill: func(cmd *cobra.Command, p *ledger.GovPropose) error {
+			if err := checkTarget(target); err != nil {
+				return err
+			}
+			key, err := vk.resolve(cmd)
+			if err != nil {
+				return err
+			}
+			p.Target, p.ValidatorKey = target, key
+			return nil
+		},
+	})
+}
+
+// paramFlags are the flags of params-change, in the order of ledger.Params.
+var paramFlags = []struct {
+	name, usage string
+	field       func(p *ledger.Params) *int64
+}{
+	{"max-tx-bytes", "largest transaction, in bytes", func(p *ledger.Params) *int64 { return &p.MaxTxBytes }},
+	{"four-eyes-threshold", "payments above this amount, in minor units (an integer, whatever the currency), need two finance officers",
+		func(p *ledger.Params) *int64 { return (*int64)(&p.FourEyesThreshold) }},
+	{"replay-window", "blocks ahead a transaction's expiry may be", func(p *ledger.Params) *int64 { return &p.ReplayWindow }},
+	{"voting-period", "blocks during which agencies may vote on a proposal", func(p *ledger.Params) *int64 { return &p.VotingPeriod }},
+	{"notice-period", "blocks between a proposal passing and taking effect", func(p *ledger.Params) *int64 { return &p.NoticePeriod }},
+}
+
+func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
+	values := make([]int64, len(paramFlags))
+	var changed func() []int // indexes of the flags set on the command line
+	apply := func(p *ledger.Params) {
+		for _, i := range changed() {
+			*paramFlags[i].field(p) = values[i]
+		}
+	}
+	var names []string
+	for _, f := range paramFlags {
+		names = append(names, "--"+f.name)
+	}
+	return newProposeCmd(g, o, proposeSpec{
+		kind:  ledger.ProposalParamsChange,
+		short: "propose new chain parameters",
+		long: "propose new chain parameters. give the ones to change:\n  " + strings.Join(names, ", ") + "\n" +
+			"the others are read from the node's current parameters, so that the proposal\n" +
+			"carries the complete new set ('ledger query params' shows the current one).",
+		flags: func(fs *pflag.FlagSet) {
+			for i, f := range paramFlags {
+				fs.Int64Var(&values[i], f.name, 0, f.usage)
+			}
+			changed = func() []int {
+				var out []int
+				for i, f := range paramFlags {
+					if fs.Changed(f.name) {
+						out = append(out, i)
+					}
+				}
+				return out
+			}
+		},
+		fill: func(cmd *cobra.Command, p *ledger.GovPropose) error {
+			if len(changed()) == 0 {
+				return usagef("nothing to change: give at least one of %s (see '%s --help')", strings.Join(names, ", "), cmd.CommandPath())
+			}
+			// Check the given values now, against the defaults for the
+			// others, so that a bad value fails before the node is asked.
+			d := ledger.DefaultParams()
+			apply(&d)
+			if err := d.Validate(); err != nil {
+				return usagef("invalid parameter: %v", err)
+			}
+			return nil
+		},
+		resolve: func(ctx context.Context, c *client.Client, p *ledger.GovPropose) error {
+			v, h, err := queryNode(ctx, c, "/params", nil, 0)
+			if err != nil {
+				return err
+			}
+			if len(v) == 0 {
+				return withExit(exitFailed, fmt.Errorf("no chain parameters at height %d", h))
+			}
+			var cur ledger.Params
+			if err := json.Unmarshal(v, &cur); err != nil {
+				return fmt.Errorf("params: bad response from node: %w", err)
+			}
+			np := cur
+			apply(&np)
+			if np == cur {
+				return usagef("the proposal would change nothing: the parameters at height %d already have these values", h)
+			}
+			p.Params = &np
+			return nil
+		},
+	})
+}
+
+// proposeReport reads the new proposal's id from the tx's gov_proposal event
+// and its voting deadline from the node.
+func proposeReport(ctx context.Context, c *client.Client, res *client.TxResult) *txReport {
+	s, ok := eventAttr(res.Events, "gov_proposal", "id")
+	id, err := strconv.ParseUint(s, 10, 64)
+	if !ok || err != nil || id == 0 {
+		return &txReport{lines: []string{"proposal submitted (its id is not in the tx's events: see 'ledger query proposals')"}}
+	}
+	rep := &txReport{ProposalID: id, ProposalStatus: ledger.ProposalVoting}
+	_, p, _, err := fetchProposal(ctx, c, id, res.Height)
+	if err != nil {
+		rep.lines = []string{fmt.Sprintf("proposal %d submitted (see 'ledger query proposal %d')", id, id)}
+		return rep
+	}
+	rep.ProposalStatus, rep.VotingEnd = p.Status, p.VotingEnd
+	rep.lines = []string{fmt.Sprintf("proposal %d submitted: voting until height %d", id, p.VotingEnd)}
+	return rep
+}
+
+// eventAttr returns the value of attribute key of the first event of type typ.
+func eventAttr(evs []abci.Event, typ, key string) (string, bool) {
+	for _, e := range evs {
+		if e.Type != typ {
+			continue
+		}
+		for _, a := range e.Attributes {
+			if a.Key == key {
+				return a.Value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// ---- validator keys ----
+
+// validatorKeyFlags select a validator's consensus public key:
+// --validator-key or --validator-key-file.
+type validatorKeyFlags struct{ key, file string }
+
+func (k *validatorKeyFlags) register(fs *pflag.FlagSet, who string) {
+	fs.StringVar(&k.key, "validator-key", "", who+`'s ed25519 consensus public key: base64, 64 hex digits, or {"type":"tendermint/PubKeyEd25519","value":"<base64>"}`)
+	fs.StringVar(&k.file, "validator-key-file", "", "read "+who+"'s key from a file: a CometBFT config/priv_validator_key.json (only its pub_key is read), or any form --validator-key takes")
+}
+
+func (k *validatorKeyFlags) resolve(cmd *cobra.Command) ([]byte, error) {
+	fs := cmd.Flags()
+	switch {
+	case fs.Changed("validator-key") && fs.Changed("validator-key-file"):
+		return nil, usagef("give either --validator-key or --validator-key-file, not both")
+	case fs.Changed("validator-key"):
+		return parseValidatorKey("--validator-key", k.key)
+	case fs.Changed("validator-key-file"):
+		f, err := os.Open(k.file)
+		if err != nil {
+			return nil, withExit(exitUsage, fmt.Errorf("--validator-key-file: %w", err))
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+		if err != nil {
+			return nil, withExit(exitUsage, fmt.Errorf("--validator-key-file: %w", err))
+		}
+		return parseValidatorKey("--validator-key-file "+k.file, string(b))
+	}
+	return nil, usagef("required flag --validator-key (or --validator-key-file) not set (see '%s --help')", cmd.CommandPath())
+}
+
+// cometPubKeyEd25519 is the amino JSON type name of a CometBFT ed25519 key.
+const cometPubKeyEd25519 = "tendermint/PubKeyEd25519"
+
+// parseValidatorKey reads a validator key given as base64, hex, CometBFT's
+// JSON {"type","value"} or a priv_validator_key.json (its pub_key).
+func parseValidatorKey(what, s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "{") {
+		if len(s) == 2*ed25519.PublicKeySize {
+			if b, err := hex.DecodeString(s); err == nil {
+				return b, nil
+			}
+		}
+		b, err := base64.StdEncoding.Strict().DecodeString(s)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, usagef("%s: want a %d-byte ed25519 public key as base64, 64 hex digits or CometBFT JSON", what, ed25519.PublicKeySize)
+		}
+		return b, nil
+	}
+	type pubKey struct {
+		Type  string `json:"type"`
+		Value string `json:"value"`
+	}
+	var v struct {
+		pubKey
+		PubKey *pubKey `json:"pub_key"` // priv_validator_key.json
+	}
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, usagef("%s: not a CometBFT key in JSON: %v", what, err)
+	}
+	pk := v.pubKey
+	if v.PubKey != nil {
+		pk = *v.PubKey
+	}
+	if pk.Type != cometPubKeyEd25519 {
+		return nil, usagef("%s: key type %q, want %q", what, pk.Type, cometPubKeyEd25519)
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(pk.Value)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, usagef("%s: the key's value is not a %d-byte key in base64", what, ed25519.PublicKeySize)
+	}
+	return b, nil
+}
+
+// ---- votes ----
+
+var voteOptions = []string{ledger.VoteYes, ledger.VoteNo, ledger.VoteAbstain}
+
+func newGovVoteCmd(g *globalOpts, o *txFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vote ID yes|no|abstain",
+		Short: "cast the acting agency's vote on a proposal",
+		Long: "cast the acting agency's vote on proposal ID, signed by one of its admin\n" +
+			"officers. each agency votes once, with the voting power it had when the proposal\n" +
+			"was made; a proposal passes as soon as more than 2/3 of that power voted yes.",
+		Args: keysArgs(2),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var id uint64
+		return runTx(cmd, g, o, txSpec{
+			payload: func() (ledger.Payload, error) {
+				var err error
+				if id, err = parseProposalID(args[0]); err != nil {
+					return nil, err
+				}
+				if !slices.Contains(voteOptions, args[1]) {
+					return nil, usagef("vote %q: want yes, no or abstain", args[1])
+				}
+				return &ledger.GovVote{Proposal: id, Option: args[1]}, nil
+			},
+			report: func(ctx context.Context, c *client.Client, res *client.TxResult) *txReport {
+				rep := &txReport{ProposalID: id}
+				_, p, _, err := fetchProposal(ctx, c, id, res.Height)
+				if err != nil {
+					rep.lines = []string{fmt.Sprintf("voted %s on proposal %d (see 'ledger query proposal %d')", args[1], id, id)}
+					return rep
+				}
+				rep.ProposalStatus, rep.Tally, rep.VotingEnd, rep.Effective = p.Status, &p.Tally, p.VotingEnd, p.Effective
+				rep.lines = []string{fmt.Sprintf("voted %s on proposal %d: %s", args[1], id, tallyText(p.Tally))}
+				switch p.Status {
+				case ledger.ProposalNotice:
+					rep.lines = append(rep.lines, fmt.Sprintf("proposal %d passed: it takes effect at height %d", id, p.Effective))
+				case ledger.ProposalVoting:
+					rep.lines = append(rep.lines, fmt.Sprintf("proposal %d is open for voting until height %d", id, p.VotingEnd))
+				}
+				return rep
+			},
+		})
+	}
+	return cmd
+}
+
+func parseProposalID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, usagef("proposal id %q: want a positive integer", s)
+	}
+	return id, nil
+}
+
+func tallyText(t ledger.Tally) string {
+	reached := "not reached"
+	if t.Passes() {
+		reached = "reached"
+	}
+	return fmt.Sprintf("yes %d, no %d, abstain %d of %d voting power (more than 2/3 yes: %s)", t.Yes, t.No, t.Abstain, t.Total, reached)
+}
+
+// ---- queries ----
+
+// fetchProposal reads a proposal; exit statuses as for the other queries (1
+// not found, 3 unreachable).
+func fetchProposal(ctx context.Context, c *client.Client, id uint64, height int64) (json.RawMessage, *ledger.Proposal, int64, error) {
+	v, h, err := queryNode(ctx, c, "/proposal/"+strconv.FormatUint(id, 10), nil, height)
+	if err != nil {
+		return nil, nil, h, err
+	}
+	if len(v) == 0 {
+		return nil, nil, h, withExit(exitFailed, fmt.Errorf("proposal %d not found at height %d", id, h))
+	}
+	var p ledger.Proposal
+	if err := json.Unmarshal(v, &p); err != nil {
+		return nil, nil, h, fmt.Errorf("proposal %d: bad record from node: %w", id, err)
+	}
+	return v, &p, h, nil
+}
+
+func newProposalQueryCmd(g *globalOpts) *cobra.Command {
+	var height int64
+	cmd := &cobra.Command{
+		Use:   "proposal ID",
+		Short: "show one governance proposal",
+		Long: "show governance proposal ID: the change, its status, the tally and each\n" +
+			"agency's vote (keys in hex).",
+		Args: keysArgs(1),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		id, err := parseProposalID(args[0])
+		if err != nil {
+			return err
+		}
+		if err := checkHeight(height); err != nil {
+			return err
+		}
+		c, err := newQueryClient(g)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		raw, p, h, err := fetchProposal(ctx, c, id, height)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if g.Output == "json" {
+			return writeJSON(out, struct {
+				Height int64           `json:"height"`
+				Record json.RawMessage `json:"record"`
+			}{h, raw})
+		}
+		return printProposal(out, nodeOfficerNames(ctx, c, h), p, h)
+	}
+	heightFlag(cmd.Flags(), &height)
+	return cmd
+}
+
+func heightOrDash(h int64) string {
+	if h == 0 {
+		return "-"
+	}
+	return strconv.FormatInt(h, 10)
+}
+
+// printProposal prints a proposal as aligned key/value lines, then its
+// electorate with each agency's vote.
+func printProposal(w io.Writer, names officerNamer, p *ledger.Proposal, height int64) error {
+	officer := func(agency string, key []byte) string {
+		if n := names(agency)[string(key)]; n != "" {
+			return fmt.Sprintf("%s (%x)", n, key)
+		}
+		return hex.EncodeToString(key)
+	}
+	c := &p.Change
+	kv := newKV(w)
+	kv.add("height", "%d", height)
+	kv.add("id", "%d", p.ID)
+	kv.add("kind", "%s", c.Kind)
+	kv.add("title", "%s", c.Title)
+	kv.add("legal_basis", "%s", c.LegalBasis)
+	kv.add("document_hash", "%s", c.DocumentHash)
+	kv.add("proposer", "%s", p.Proposer)
+	kv.add("proposer_officer", "%s", officer(p.Proposer, p.ProposerKey))
+	kv.add("submitted_height", "%d", p.Submitted)
+	kv.add("change", "%s", c.Kind)
+	switch c.Kind {
+	case ledger.ProposalAgencyAdd:
+		kv.add("  target", "%s", c.Target)
+		kv.add("  name", "%s", c.Name)
+		kv.add("  jurisdiction", "%s", orDash(c.Jurisdiction))
+		kv.add("  validator_key", "%x", c.ValidatorKey)
+		kv.add("  power", "%d", c.Power)
+		kv.add("  admin_key", "%x", c.AdminKey)
+		kv.add("  admin_name", "%s", c.AdminName)
+	case ledger.ProposalAgencyRemove:
+		kv.add("  target", "%s", c.Target)
+	case ledger.ProposalAgencyPower:
+		kv.add("  target", "%s", c.Target)
+		kv.add("  power", "%d", c.Power)
+	case ledger.ProposalValidatorRotate:
+		kv.add("  target", "%s", c.Target)
+		kv.add("  validator_key", "%x", c.ValidatorKey)
+	case ledger.ProposalParamsChange:
+		if np := c.Params; np != nil {
+			kv.add("  max_tx_bytes", "%d", np.MaxTxBytes)
+			kv.add("  four_eyes_threshold", "%d minor units", int64(np.FourEyesThreshold))
+			kv.add("  replay_window", "%d blocks", np.ReplayWindow)
+			kv.add("  voting_period", "%d blocks", np.VotingPeriod)
+			kv.add("  notice_period", "%d blocks", np.NoticePeriod)
+		}
+	}
+	kv.add("status", "%s", p.Status)
+	kv.add("voting_end_height", "%d", p.VotingEnd)
+	kv.add("tally", "%s", tallyText(p.Tally))
+	kv.add("passed_height", "%s", heightOrDash(p.PassedHeight))
+	kv.add("effective_height", "%s", heightOrDash(p.Effective))
+	kv.add("closed_height", "%s", heightOrDash(p.ClosedHeight))
+	kv.add("result", "%s", orDash(p.Result))
+	kv.add("votes", "%d of %d agencies", len(p.Votes), len(p.Electorate))
+	if err := kv.flush(); err != nil {
+		return err
+	}
+	votes := map[string]ledger.Vote{}
+	for _, v := range p.Votes {
+		votes[v.Agency] = v
+	}
+	tw := newTable(w)
+	row(tw, "  AGENCY", "POWER", "VOTE", "HEIGHT", "OFFICER")
+	for _, e := range p.Electorate {
+		v, ok := votes[e.Agency]
+		if !ok {
+			row(tw, "  "+e.Agency, strconv.FormatInt(e.Power, 10), "-", "-", "-")
+			continue
+		}
+		row(tw, "  "+e.Agency, strconv.FormatInt(e.Power, 10), v.Option, strconv.FormatInt(v.Height, 10), officer(e.Agency, v.Officer))
+	}
+	return tw.Flush()
+}
+
+func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
+	var f struct {
+		Status string `json:"status,omitempty"`
+		After  uint64 `json:"after,omitempty"`
+		Limit  int    `json:"limit"`
+	}
+	var height int64
+	cmd := &cobra.Command{
+		Use:   "proposals",
+		Short: "list governance proposals, a page at a time",
+		Long: "list governance proposals by id, optionally with one status. when there are\n" +
+			"more, the last line names the --after value of the next page.",
+		Args: keysArgs(0),
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkHeight(height); err != nil {
+			return err
+		}
+		if f.Limit < 1 || f.Limit > maxListLimit {
+			return usagef("--limit must be between 1 and %d", maxListLimit)
+		}
+		if f.Status != "" && !slices.Contains(ledger.ProposalStatuses, f.Status) {
+			return usagef("--status %q: proposal statuses are %s", f.Status, strings.Join(ledger.ProposalStatuses, ", "))
+		}
+		c, err := newQueryClient(g)
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		v, h, err := queryNode(cmd.Context(), c, "/proposals", data, height)
+		if err != nil {
+			return err
+		}
+		var page ledger.Page
+		if err := json.Unmarshal(v, &page); err != nil {
+			return fmt.Errorf("/proposals: bad response from node: %w", err)
+		}
+		if page.Items == nil {
+			page.Items = []json.RawMessage{}
+		}
+		out := cmd.OutOrStdout()
+		if g.Output == "json" {
+			return writeJSON(out, struct {
+				Height int64             `json:"height"`
+				Items  []json.RawMessage `json:"items"`
+				Next   string            `json:"next,omitempty"`
+			}{h, page.Items, page.Next})
+		}
+		if len(page.Items) == 0 {
+			_, err := fmt.Fprintln(out, "no proposals found")
+			return err
+		}
+		tw := newTable(out)
+		row(tw, "ID", "KIND", "STATUS", "TARGET", "PROPOSER", "YES/TOTAL", "VOTING END", "EFFECTIVE", "TITLE")
+		for _, it := range page.Items {
+			var p ledger.Proposal
+			if err := json.Unmarshal(it, &p); err != nil {
+				return fmt.Errorf("proposal: bad record from node: %w", err)
+			}
+			row(tw, strconv.FormatUint(p.ID, 10), p.Change.Kind, p.Status, orDash(p.Change.Target), p.Proposer,
+				fmt.Sprintf("%d/%d", p.Tally.Yes, p.Tally.Total), strconv.FormatInt(p.VotingEnd, 10),
+				heightOrDash(p.Effective), p.Change.Title)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if page.Next != "" {
+			fmt.Fprintf(out, "next page: --after %s\n", sanitize(page.Next))
+		}
+		return nil
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.Status, "status", "", "only proposals with this status ("+strings.Join(ledger.ProposalStatuses, ", ")+")")
+	fs.IntVar(&f.Limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
+	fs.Uint64Var(&f.After, "after", 0, "start after this proposal id (from the previous page's 'next page' line)")
+	heightFlag(fs, &height)
+	return cmd
+}
