@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -29,11 +31,24 @@ func keyring(backend string) (keystore.Backend, keystore.PassphraseFunc, error) 
 func newInitCmd() *cobra.Command {
 	var o node.InitOptions
 	var backend string
+	var j node.JoinOptions
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "create a single-agency node home (config, node and validator keys, admin officer key, genesis)",
-		Args:  cobra.NoArgs,
+		Short: "create a node home: a new single-agency chain, or (--join) a new agency's node for a running chain",
+		Long: "Without --join: a single-agency chain (config, node and validator keys, admin officer key, genesis).\n\n" +
+			"With --join URL (repeatable: RPC URLs of running nodes of other agencies): fetch the chain's genesis\n" +
+			"(identical on every node given), create the node key, a fresh validator key and an admin officer key,\n" +
+			"set the nodes as persistent peers, and print the agency-add proposal the agencies must vote on. The node\n" +
+			"follows the chain as a full node (block sync, or --state-sync from the nodes' snapshots) until the vote\n" +
+			"and its notice period make its key a validator.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(j.Peers) > 0 {
+				return runJoin(cmd, o, j, backend)
+			}
+			if cmd.Flags().Changed("state-sync") {
+				return withExit(2, errors.New("--state-sync needs --join"))
+			}
 			if err := checkGovPeriods(o.VotingPeriod, o.NoticePeriod); err != nil {
 				return err
 			}
@@ -65,7 +80,60 @@ func newInitCmd() *cobra.Command {
 	f.StringVar(&o.AgencyName, "agency-name", "", "agency name (default: the id)")
 	f.StringVar(&backend, flagKeyringBackend, "file", "officer key storage: file (age-encrypted) or test (plain, unsafe)")
 	govPeriodFlags(f, &o.VotingPeriod, &o.NoticePeriod)
+	f.StringArrayVar(&j.Peers, "join", nil, "RPC URL of a running node of the chain to join (repeatable)")
+	f.BoolVar(&j.StateSync, "state-sync", false, "with --join: restore the state from the nodes' snapshots instead of replaying every block")
+	f.StringVar(&j.P2PListen, "p2p-laddr", "", "with --join: P2P listen address host:port (default 0.0.0.0:26656)")
+	f.StringVar(&j.RPCListen, "rpc-laddr", "", "with --join: RPC listen address host:port (default 127.0.0.1:26657)")
+	f.StringVar(&j.MetricsListen, "metrics-laddr", "", "with --join: Prometheus listen address host:port (default :26660)")
+	f.BoolVar(&j.Fast, "fast", false, "with --join: short consensus timeouts (must match a network made with testnet --fast)")
 	return cmd
+}
+
+// runJoin is `ledgerd init --join`.
+func runJoin(cmd *cobra.Command, o node.InitOptions, j node.JoinOptions, backend string) error {
+	f := cmd.Flags()
+	for _, name := range []string{flagChainID, "voting-period", "notice-period"} {
+		if f.Changed(name) {
+			return withExit(2, fmt.Errorf("--%s cannot be used with --join: the chain's genesis decides", name))
+		}
+	}
+	if !f.Changed("agency") {
+		return withExit(2, errors.New("--join needs --agency: the id the new agency will propose for itself"))
+	}
+	var err error
+	if j.Keyring, j.Passphrase, err = keyring(backend); err != nil {
+		return err
+	}
+	j.Home, j.AgencyID = o.Home, o.AgencyID
+	ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+	defer cancel()
+	res, err := node.JoinHome(ctx, j)
+	if err != nil {
+		return err
+	}
+	name := o.AgencyName
+	if name == "" {
+		name = o.AgencyID
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "initialised %s for agency %s to join chain %s\n", res.Home.Home, res.Home.ID, res.ChainID)
+	fmt.Fprintf(out, "genesis sha256: %x (compare it with the published one)\n", res.GenesisHash)
+	fmt.Fprintf(out, "node id:        %s\n", res.Home.NodeID)
+	fmt.Fprintf(out, "validator key:  %x\n", res.ValidatorKey)
+	fmt.Fprintf(out, "admin officer:  %x (key \"admin\" in %s/keys)\n", res.AdminKey, res.Home.Home)
+	if j.StateSync {
+		fmt.Fprintf(out, "state sync:     trusting header %d %X from %s (confirm it with another agency)\n", res.TrustHeight, res.TrustHash, j.Peers[0])
+	} else {
+		fmt.Fprintf(out, "sync:           block sync from the peers (every block is replayed)\n")
+	}
+	fmt.Fprintf(out, "start it with:  ledgerd start --home %s\n\n", res.Home.Home)
+	fmt.Fprintf(out, "Then an admin officer of an existing agency proposes the admission, and the agencies vote:\n")
+	fmt.Fprintf(out, "  ledger --node %s tx gov propose agency-add --from <admin> \\\n", j.Peers[0])
+	fmt.Fprintf(out, "      --target %s --name %q --validator-key %x --power <power> \\\n", res.Home.ID, name, res.ValidatorKey)
+	fmt.Fprintf(out, "      --admin-key %x --admin-name %q \\\n", res.AdminKey, name+" admin officer")
+	fmt.Fprintf(out, "      --title %q --legal-basis <text> --document <decision.pdf>\n", "Admit "+name)
+	fmt.Fprintf(out, "  ledger tx gov vote <id> yes --from <admin>     # by each agency's admin\n")
+	return nil
 }
 
 func newTestnetCmd() *cobra.Command {
