@@ -81,9 +81,9 @@ func TestInitJoin(t *testing.T) {
 
 	// Usage errors exit 2 before anything is written.
 	for _, args := range [][]string{
-		{"init", "--join", a[0].RPC, "--home", t.TempDir(), "--keyring-backend", "test"},                                          // no --agency
+		{"init", "--join", a[0].RPC, "--home", t.TempDir(), "--keyring-backend", "test"},                                         // no --agency
 		{"init", "--join", a[0].RPC, "--agency", "x", "--chain-id", "other", "--home", t.TempDir(), "--keyring-backend", "test"}, // chain id from genesis
-		{"init", "--state-sync", "--home", t.TempDir(), "--keyring-backend", "test"},                                              // state sync without join
+		{"init", "--state-sync", "--home", t.TempDir(), "--keyring-backend", "test"},                                             // state sync without join
 	} {
 		if _, err := run(t, args...); exitCodeOf(err) != 2 {
 			t.Errorf("%v: exit %d (%v), want 2", args, exitCodeOf(err), err)
