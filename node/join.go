@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -156,15 +155,7 @@ func JoinHome(ctx context.Context, o JoinOptions) (*Joined, error) {
 	if err := doc.SaveAs(cfg.GenesisFile()); err != nil {
 		return nil, err
 	}
-	ks, err := keystore.Open(filepath.Join(o.Home, "keys"), o.Keyring, o.Passphrase)
-	if err != nil {
-		return nil, err
-	}
-	info, err := ks.Add("admin", o.AgencyID)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := info.PublicKey()
+	pub, err := newAdminKey(o.Home, o.AgencyID, o.Keyring, o.Passphrase)
 	if err != nil {
 		return nil, err
 	}

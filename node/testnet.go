@@ -261,15 +261,7 @@ func InitHome(o InitOptions) (*AgencyHome, error) {
 		return nil, err
 	}
 	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
-	ks, err := keystore.Open(filepath.Join(o.Home, "keys"), o.Keyring, o.Passphrase)
-	if err != nil {
-		return nil, err
-	}
-	info, err := ks.Add("admin", o.AgencyID)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := info.PublicKey()
+	pub, err := newAdminKey(o.Home, o.AgencyID, o.Keyring, o.Passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +286,20 @@ func InitHome(o InitOptions) (*AgencyHome, error) {
 		Metrics:  "http://" + cfg.Instrumentation.PrometheusListenAddr + "/metrics",
 		Officers: map[string]ed25519.PublicKey{"admin": pub},
 	}, nil
+}
+
+// newAdminKey creates the key "admin" of an agency's first admin officer in
+// HOME/keys.
+func newAdminKey(home, agency string, backend keystore.Backend, pass keystore.PassphraseFunc) (ed25519.PublicKey, error) {
+	ks, err := keystore.Open(filepath.Join(home, "keys"), backend, pass)
+	if err != nil {
+		return nil, err
+	}
+	info, err := ks.Add("admin", agency)
+	if err != nil {
+		return nil, err
+	}
+	return info.PublicKey()
 }
 
 // FreePorts returns n distinct free TCP ports on 127.0.0.1.

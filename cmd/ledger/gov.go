@@ -677,16 +677,9 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		v, h, err := queryNode(cmd.Context(), c, "/proposals", data, height)
+		page, h, err := queryPage(cmd.Context(), c, "/proposals", data, height)
 		if err != nil {
 			return err
-		}
-		var page ledger.Page
-		if err := json.Unmarshal(v, &page); err != nil {
-			return fmt.Errorf("/proposals: bad response from node: %w", err)
-		}
-		if page.Items == nil {
-			page.Items = []json.RawMessage{}
 		}
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {

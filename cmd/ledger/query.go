@@ -70,6 +70,22 @@ func queryNode(ctx context.Context, c *client.Client, path string, data []byte, 
 	return nil, res.Height, withExit(exitFailed, fmt.Errorf("query %s: code %d: %s", path, res.Code, sanitize(res.Log)))
 }
 
+// queryPage runs a listing query and decodes its page (items never nil).
+func queryPage(ctx context.Context, c *client.Client, path string, data []byte, height int64) (*ledger.Page, int64, error) {
+	v, h, err := queryNode(ctx, c, path, data, height)
+	if err != nil {
+		return nil, h, err
+	}
+	var page ledger.Page
+	if err := json.Unmarshal(v, &page); err != nil {
+		return nil, h, fmt.Errorf("%s: bad response from node: %w", path, err)
+	}
+	if page.Items == nil {
+		page.Items = []json.RawMessage{}
+	}
+	return &page, h, nil
+}
+
 // fetchRecord reads one record's JSON as stored on chain.
 func fetchRecord(ctx context.Context, c *client.Client, kind, id string, height int64) (json.RawMessage, int64, error) {
 	if !ledger.ValidID(id) {
@@ -451,16 +467,9 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		v, h, err := queryNode(ctx, c, path, data, height)
+		page, h, err := queryPage(ctx, c, path, data, height)
 		if err != nil {
 			return err
-		}
-		var page ledger.Page
-		if err := json.Unmarshal(v, &page); err != nil {
-			return fmt.Errorf("%s: bad response from node: %w", path, err)
-		}
-		if page.Items == nil {
-			page.Items = []json.RawMessage{}
 		}
 		if byGrant && len(page.Items) == 0 {
 			// An unknown grant has no payments either: say it is unknown.
@@ -545,16 +554,9 @@ func newAgenciesQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		v, h, err := queryNode(cmd.Context(), c, "/agencies", nil, height)
+		page, h, err := queryPage(cmd.Context(), c, "/agencies", nil, height)
 		if err != nil {
 			return err
-		}
-		var page ledger.Page
-		if err := json.Unmarshal(v, &page); err != nil {
-			return fmt.Errorf("/agencies: bad response from node: %w", err)
-		}
-		if page.Items == nil {
-			page.Items = []json.RawMessage{}
 		}
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
