@@ -17,7 +17,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/node"
 )
 
@@ -35,14 +34,10 @@ func TestPrometheusSeesMissedBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("prometheus not found (%v): run `make deps` (installs Debian's prometheus package)", err)
 	}
-	dir := filepath.Join(t.TempDir(), "net")
-	if out, err := run(t, "testnet", "--agencies", "4", "--output", dir, "--base-port", "0", "--fast", "--officers", "--keyring-backend", "test", "--chain-id", "civic-prom"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-
-	procs, tn := startProcesses(t, dir)
+	// Every node up with its ports bound (regenerated on a port clash).
+	procs, tn, _ := liveNet(t, ctx, "civic-prom")
 
 	// Prometheus: scrape every node each second, evaluate each second.
 	promDir := t.TempDir()
@@ -92,12 +87,6 @@ func TestPrometheusSeesMissedBlocks(t *testing.T) {
 		}
 	})
 
-	for i, a := range tn.Agencies {
-		c, _ := client.New(a.RPC)
-		if err := c.WaitForHeight(ctx, 2); err != nil {
-			t.Fatalf("agency-%d: %v", i+1, err)
-		}
-	}
 	q := &promAPI{t: t, base: promURL}
 	q.waitFor(ctx, 60*time.Second, "all 4 nodes scraped", `count(up{job="civicledger"} == 1) == 4`)
 	q.waitFor(ctx, 30*time.Second, "the other nodes report agency-4's signed blocks",
