@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -366,6 +367,9 @@ func (w *walkthrough) run(ctx context.Context) {
 			return w.checkProof(ctx, rec.store, rec.id)
 		})
 	}
+	w.step(fmt.Sprintf("%s proposes lowering the four-eyes threshold to EUR 5,000.00; the agencies' admins vote, and with more than 2/3 of the power it passes into its public notice period", a1), func() (string, error) {
+		return w.governance(ctx)
+	})
 	w.step("every agency's node has the same AppHash", func() (string, error) {
 		return w.sameAppHash(ctx)
 	})
@@ -387,6 +391,67 @@ func (w *walkthrough) run(ctx context.Context) {
 		}
 		return strings.Join(acts, ", "), nil
 	})
+}
+
+// governance runs a params-change proposal through the vote: agency 1
+// proposes, agencies 1 and 2 vote yes (half the power: still voting), a third
+// yes passes it into the notice period.
+func (w *walkthrough) governance(ctx context.Context) (string, error) {
+	c, err := client.New(w.agency(0).RPC)
+	if err != nil {
+		return "", err
+	}
+	res, err := c.Query(ctx, "/params", nil, 0, false)
+	if err != nil {
+		return "", err
+	}
+	var params ledger.Params
+	if err := json.Unmarshal(res.Value, &params); err != nil {
+		return "", err
+	}
+	params.FourEyesThreshold = 500000
+	r, err := w.submit(ctx, 0, &ledger.GovPropose{
+		Kind: ledger.ProposalParamsChange, Title: "Lower the four-eyes threshold to EUR 5,000.00",
+		LegalBasis: "Public Finance Regulations 2026, reg. 14(2)", DocumentHash: demoDoc, Params: &params,
+	}, "admin")
+	if _, err := expectOK(r, err); err != nil {
+		return "", fmt.Errorf("propose: %w", err)
+	}
+	var id uint64
+	for _, ev := range r.Events {
+		for _, at := range ev.Attributes {
+			if ev.Type == "gov_proposal" && at.Key == "id" {
+				id, _ = strconv.ParseUint(at.Value, 10, 64)
+			}
+		}
+	}
+	if id == 0 {
+		return "", errors.New("no proposal id in the tx events")
+	}
+	status := func() (*ledger.Proposal, error) {
+		res, err := c.Query(ctx, fmt.Sprintf("/proposal/%d", id), nil, 0, false)
+		if err != nil {
+			return nil, err
+		}
+		var p ledger.Proposal
+		return &p, json.Unmarshal(res.Value, &p)
+	}
+	var p *ledger.Proposal
+	for i := 0; i < 3 && i < len(w.tn.Agencies); i++ {
+		if _, err := expectOK(w.submit(ctx, i, &ledger.GovVote{Proposal: id, Option: ledger.VoteYes}, "admin")); err != nil {
+			return "", fmt.Errorf("vote of %s: %w", w.agency(i).ID, err)
+		}
+		if p, err = status(); err != nil {
+			return "", err
+		}
+		if want := i < 1 || !p.Tally.Passes(); want && p.Status != ledger.ProposalVoting {
+			return "", fmt.Errorf("after %d yes votes: status %s", i+1, p.Status)
+		}
+	}
+	if p.Status != ledger.ProposalNotice {
+		return "", fmt.Errorf("proposal %d is %s after 3 yes votes of %d agencies, want notice", id, p.Status, len(w.tn.Agencies))
+	}
+	return fmt.Sprintf("proposal %d: yes %d of %d, takes effect at height %d", id, p.Tally.Yes, p.Tally.Total, p.Effective), nil
 }
 
 // checkProof fetches a key with its proof from one node and the header of
@@ -472,6 +537,8 @@ Try it yourself (from this directory):
   go run ./cmd/ledger --home %[4]s --keyring-backend test --node %[1]s tx payment record \
       --from finance --id P-2026-010 --payee-name "%[5]s" --payee-scheme %[6]s --payee-id %[7]s \
       --amount "9000.00 EUR" --date 2026-03-01 --purpose "Second instalment" --grant G-2026-001
+  go run ./cmd/ledger --node %[1]s query proposals --status notice
+  go run ./cmd/ledger --node %[1]s query proposal 1
   curl -s %[8]s | grep -c cometbft_
 `, last.RPC, a1.ID, a1.RPC, a1.Home, demoRecipient.Name, demoRecipient.Scheme, demoRecipient.ID, a1.Metrics,
 		filepath.Join(filepath.Dir(a1.Home), "journalist"), w.tn.Genesis)

@@ -115,7 +115,7 @@ func TestDemoExit(t *testing.T) {
 		t.Fatalf("demo --exit: %v\n%s", err, out)
 	}
 	s := string(out)
-	for _, want := range []string{"13 of 13 steps succeeded", "G-2026-001", "query grant", "network stopped"} {
+	for _, want := range []string{"14 of 14 steps succeeded", "query proposals --status notice", "G-2026-001", "query grant", "network stopped"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
