@@ -69,6 +69,11 @@ type App struct {
 	// the committed state every InvariantEvery blocks (0: never).
 	InvariantEvery int64
 
+	// Snapshots, if set, takes state-sync snapshots after Commit and
+	// restores one offered by peers (see snapshot.go); set before the
+	// first block.
+	Snapshots *Snapshots
+
 	// Metrics bookkeeping: obs and valAgencies are guarded by mu; the worker
 	// reads committed versions only.
 	obs         blockObs
@@ -433,6 +438,7 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 			a.OnBlock(version, view)
 		}
 	}
+	a.snapshotAfterCommit(version, hash)
 	return &abci.ResponseCommit{}, nil
 }
 

@@ -19,15 +19,39 @@ type AppConfig struct {
 	// AuditorNode marks a non-validator full node run for auditors; only
 	// such a node may use the psql event sink (see psql.go).
 	AuditorNode bool `mapstructure:"auditor_node"`
+	// SnapshotInterval: a state-sync snapshot is taken every this many
+	// blocks (0: never), kept in <home>/data/snapshots and offered to nodes
+	// that join by state sync.
+	SnapshotInterval int64 `mapstructure:"snapshot_interval"`
+	// SnapshotKeepRecent is the number of most recent snapshots kept (0:
+	// all).
+	SnapshotKeepRecent int `mapstructure:"snapshot_keep_recent"`
+	// SnapshotChunkSize is the snapshot chunk size in bytes (0: 4 MiB). Not
+	// in app.toml: every node must cut identical chunks; tests set it to get
+	// many chunks from a small state.
+	SnapshotChunkSize int `mapstructure:"-"`
 }
 
-// DefaultAppConfig returns the app settings of a new home.
-func DefaultAppConfig() AppConfig { return AppConfig{StateCacheSize: 500_000} }
+// DefaultAppConfig returns the app settings of a new home: a snapshot every
+// 1000 blocks, the two most recent kept (a few minutes of blocks under load,
+// hours when idle; cheap for the ledger's small records).
+func DefaultAppConfig() AppConfig {
+	return AppConfig{StateCacheSize: 500_000, SnapshotInterval: 1000, SnapshotKeepRecent: 2}
+}
 
 // Validate checks the app settings.
 func (c AppConfig) Validate() error {
 	if c.StateCacheSize < 1000 {
 		return errors.New("app.toml: state_cache_size must be at least 1000")
+	}
+	if c.SnapshotInterval < 0 {
+		return errors.New("app.toml: snapshot_interval must be 0 (no snapshots) or a number of blocks")
+	}
+	if c.SnapshotKeepRecent < 0 {
+		return errors.New("app.toml: snapshot_keep_recent must be 0 (keep all) or more")
+	}
+	if c.SnapshotChunkSize < 0 || c.SnapshotChunkSize > 4<<20 {
+		return errors.New("snapshot chunk size must be between 1 byte and 4 MiB")
 	}
 	return nil
 }
@@ -101,7 +125,13 @@ func WriteConfig(c *Config) error {
 # IAVL node cache per store, in nodes (memory grows with it; a few hundred
 # bytes per node).
 state_cache_size = %d
-`, c.App.StateCacheSize)
+
+# State-sync snapshots, in data/snapshots, for new nodes that join by state
+# sync instead of replaying every block: one every snapshot_interval blocks
+# (0: none), the snapshot_keep_recent most recent kept (0: all).
+snapshot_interval = %d
+snapshot_keep_recent = %d
+`, c.App.StateCacheSize, c.App.SnapshotInterval, c.App.SnapshotKeepRecent)
 	if c.App.AuditorNode {
 		app += auditorAppTOML
 	}

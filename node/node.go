@@ -61,11 +61,23 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("validator key: %w", err)
 	}
 	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	snaps, err := app.OpenSnapshots(filepath.Join(cfg.DBDir(), "snapshots"), logger.With("module", "snapshots"))
+	if err != nil {
+		return nil, err
+	}
+	snaps.Interval, snaps.KeepRecent = cfg.App.SnapshotInterval, cfg.App.SnapshotKeepRecent
+	if cfg.App.SnapshotChunkSize > 0 {
+		snaps.ChunkSize = cfg.App.SnapshotChunkSize
+	}
+	if err := snaps.RecoverRestore(func() error { return store.RemoveDatabase(cfg.DBDir()) }); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(filepath.Join(cfg.DBDir()), ledger.StoreNames, store.Options{CacheSize: cfg.App.StateCacheSize})
 	if err != nil {
 		return nil, err
 	}
 	a := app.New(st, logger.With("module", "ledger"))
+	a.Snapshots = snaps
 	a.LiveWindow = 10 * time.Minute
 	a.OnFatal = opts.OnFatal
 	a.InvariantEvery = app.DefaultInvariantEvery
@@ -102,7 +114,8 @@ func (n *Node) Stop() error {
 	// CometBFT v0.38 does not close every database it opened (the tx
 	// index stays open), which would keep the goleveldb lock: close them all.
 	n.dbs.closeAll()
-	n.app.Close() // the metrics worker reads the state
+	n.app.Close()           // the metrics worker reads the state
+	n.app.Snapshots.Close() // so does a snapshot being written
 	if cerr := n.store.Close(); err == nil {
 		err = cerr
 	}
