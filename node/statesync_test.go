@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,20 +12,19 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
-	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
-	"github.com/cometbft/cometbft/p2p"
-	"github.com/cometbft/cometbft/privval"
 
 	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/internal/keystore"
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
 	"github.com/civicledger/civicledger/node"
 )
 
 // TestStateSync runs four validators that take a snapshot every 5 blocks,
-// records transactions, then starts a fresh full node configured for
-// CometBFT state sync (light-client trust from a validator's commit). The
+// records transactions, then starts a fresh node made by JoinHome (ledgerd
+// init --join --state-sync: light-client trust in a validator's latest
+// header). The
 // new node must restore a snapshot instead of replaying from block 1, catch
 // up with the network, agree on the AppHash and serve the same records with
 // proofs that verify against the chain's headers.
@@ -84,17 +82,15 @@ func TestStateSync(t *testing.T) {
 	snapAt := waitForSnapshot(ctx, t, net, last)
 	t.Logf("records up to height %d; snapshot at %d on every validator", last, snapAt)
 
-	// Light-client trust: a validator's commit at its latest height.
 	c0, err := client.New(net.Testnet.Agencies[0].RPC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	trust, err := c0.RPC().Commit(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	joiner := startJoiner(t, net, trust.Height, hex.EncodeToString(trust.SignedHeader.Hash()))
+	joiner, joined := startJoiner(ctx, t, net)
 	t.Cleanup(func() { _ = joiner.Stop() })
+	if joined.TrustHeight < snapAt {
+		t.Fatalf("trusted header %d is below the snapshot %d", joined.TrustHeight, snapAt)
+	}
 
 	// Wait for the restore and the first block executed after it (the block
 	// store holds no block until then), then for the network's height.
@@ -241,62 +237,36 @@ func waitForSnapshot(ctx context.Context, t *testing.T, net *node.Network, min i
 	}
 }
 
-// startJoiner creates the home of a new non-validator full node with the
-// network's genesis, configured to state sync from the validators, writes
-// it, loads it back (as ledgerd would) and starts the node.
-func startJoiner(t *testing.T, net *node.Network, trustHeight int64, trustHash string) *node.Node {
+// startJoiner creates the home of a new agency's node with JoinHome (what
+// `ledgerd init --join URL --join URL --state-sync` does: genesis fetched
+// from the validators, state sync trusting the first one's latest header),
+// loads it back as ledgerd would, and starts the node, not yet a validator.
+func startJoiner(ctx context.Context, t *testing.T, net *node.Network) (*node.Node, *node.Joined) {
 	t.Helper()
 	home := filepath.Join(t.TempDir(), "joiner")
-	cfg := node.DefaultConfig(home)
-	cfg.Moniker = "joiner"
-	node.FastConsensus(cfg.Config)
 	ports, err := node.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])
-	cfg.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])
-	cfg.Instrumentation.PrometheusListenAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
-	var peers []string
-	for _, a := range net.Testnet.Agencies {
-		peers = append(peers, a.NodeID+"@"+a.P2P)
-	}
-	cfg.P2P.PersistentPeers = strings.Join(peers, ",")
-	cfg.P2P.PexReactor = false
-	cfg.StateSync.Enable = true
-	cfg.StateSync.RPCServers = []string{net.Testnet.Agencies[1].RPC, net.Testnet.Agencies[2].RPC}
-	cfg.StateSync.TrustHeight = trustHeight
-	cfg.StateSync.TrustHash = trustHash
-	cfg.StateSync.TrustPeriod = 168 * time.Hour
-	cfg.StateSync.DiscoveryTime = 5 * time.Second // CometBFT's minimum
-	cfg.StateSync.ChunkRequestTimeout = 5 * time.Second
-
-	cmtcfg.EnsureRoot(home)
-	if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile()); err != nil {
-		t.Fatal(err)
-	}
-	privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()).Save() // in no validator set
-	gen, err := os.ReadFile(net.Testnet.Genesis)
+	j, err := node.JoinHome(ctx, node.JoinOptions{
+		Home: home, AgencyID: "joiner", Peers: []string{net.Testnet.Agencies[1].RPC, net.Testnet.Agencies[2].RPC},
+		Keyring: keystore.BackendTest, StateSync: true, Fast: true,
+		P2PListen: fmt.Sprintf("127.0.0.1:%d", ports[0]), RPCListen: fmt.Sprintf("127.0.0.1:%d", ports[1]),
+		MetricsListen: fmt.Sprintf("127.0.0.1:%d", ports[2]),
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfg.GenesisFile(), gen, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := node.WriteConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
 	loaded, err := node.LoadConfig(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !loaded.StateSync.Enable || len(loaded.StateSync.RPCServers) != 2 || loaded.App.SnapshotInterval != 1000 {
+	if !loaded.StateSync.Enable || len(loaded.StateSync.RPCServers) != 2 || loaded.StateSync.TrustHeight != j.TrustHeight || loaded.App.SnapshotInterval != 1000 {
 		t.Fatalf("config did not round-trip: %+v %+v", loaded.StateSync, loaded.App)
 	}
 	loaded.P2P.PexReactor = false
+	loaded.StateSync.DiscoveryTime = 5 * time.Second // CometBFT's minimum
+	loaded.StateSync.ChunkRequestTimeout = 5 * time.Second
 	var logger cmtlog.Logger = cmtlog.NewNopLogger()
 	if os.Getenv("CIVIC_TEST_LOG") != "" {
 		logger = cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stderr)).With("node", "joiner")
@@ -309,7 +279,7 @@ func startJoiner(t *testing.T, net *node.Network, trustHeight int64, trustHash s
 		_ = nd.Stop()
 		t.Fatal(err)
 	}
-	return nd
+	return nd, j
 }
 
 // TestSnapshotConfig: the snapshot settings round-trip through app.toml,

@@ -123,6 +123,8 @@ func runJoin(cmd *cobra.Command, o node.InitOptions, j node.JoinOptions, backend
 	fmt.Fprintf(out, "admin officer:  %x (key \"admin\" in %s/keys)\n", res.AdminKey, res.Home.Home)
 	if j.StateSync {
 		fmt.Fprintf(out, "state sync:     trusting header %d %X from %s (confirm it with another agency)\n", res.TrustHeight, res.TrustHash, j.Peers[0])
+		fmt.Fprintf(out, "                the peers must hold a snapshot (one every snapshot_interval blocks, 1000 by default):\n")
+		fmt.Fprintf(out, "                on a younger chain, init again without --state-sync\n")
 	} else {
 		fmt.Fprintf(out, "sync:           block sync from the peers (every block is replayed)\n")
 	}
