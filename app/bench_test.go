@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/civicledger/civicledger/app"
 	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/store"
 )
 
 // benchChain is an app on goleveldb with a cursor for generating txs.
@@ -166,4 +168,70 @@ func splitFields(s string) []string {
 		cur += string(r)
 	}
 	return out
+}
+
+// BenchmarkSnapshot measures what a node joining by state sync saves: it
+// fills a state with the same mixed traffic as BenchmarkFinalizeBlock (each
+// record applied through FinalizeBlock + Commit: the cost of replaying the
+// chain), then exports the state at that height (what a validator writes
+// every snapshot_interval blocks) and imports it into an empty goleveldb
+// store with the AppHash check (what the joining node does). Reported:
+// seconds to replay, export and import, stream bytes per record.
+func BenchmarkSnapshot(b *testing.B) {
+	sizes := []int{10_000, 100_000}
+	if s := os.Getenv("CIVIC_BENCH_RECORDS"); s != "" {
+		sizes = nil
+		for _, f := range splitFields(s) {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("records=%d", size), func(b *testing.B) {
+			c := newBenchChain(b)
+			t0 := time.Now()
+			for c.seq < size {
+				c.block(b, c.mixedTxs(b, 1000))
+			}
+			replay := time.Since(t0)
+			st := c.a.Store()
+			version := st.Version()
+			appHash, err := st.LastHash()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var export, imp time.Duration
+			var streamLen int
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var buf bytes.Buffer
+				t1 := time.Now()
+				if err := st.Export(version, &buf); err != nil {
+					b.Fatal(err)
+				}
+				export += time.Since(t1)
+				streamLen = buf.Len()
+				dst, err := store.Open(b.TempDir(), ledger.StoreNames, store.DefaultOptions())
+				if err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				if err := dst.ImportChecked(version, &buf, appHash); err != nil {
+					b.Fatal(err)
+				}
+				imp += time.Since(t2)
+				if err := dst.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(replay.Seconds(), "replay-s")
+			b.ReportMetric(export.Seconds()/n, "export-s")
+			b.ReportMetric(imp.Seconds()/n, "import-s")
+			b.ReportMetric(float64(streamLen)/float64(c.seq), "bytes/record")
+		})
+	}
 }

@@ -383,32 +383,36 @@ func (a *App) metricsWorker() {
 				continue
 			}
 			// IAVL shares node objects between committed versions and the
-			// working tree, and the working tree caches children into them
-			// while FinalizeBlock writes: reads of a committed version are
-			// not safe concurrently with writes. So the worker holds the
-			// app's lock while it reads (FinalizeBlock and Commit wait).
-			a.mu.Lock()
+			// working tree, which caches children into them while
+			// FinalizeBlock writes: the worker reads through trees of its
+			// own (store.DetachedAt), so blocks never wait for it, not even
+			// for a full invariant scan.
 			counted = a.updateMetrics(j, counted)
-			a.mu.Unlock()
 		}
 	}
 }
+
+// metricsCacheSize is the node cache per store of the metrics worker's own
+// trees.
+const metricsCacheSize = 20_000
 
 // updateMetrics refreshes the state metrics from committed version
 // j.version and returns the version the record gauges now reflect.
 func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
 	m := a.Metrics
-	view, err := a.store.At(j.version)
+	view, release, err := a.store.DetachedAt(j.version, metricsCacheSize)
 	if err != nil {
 		a.logger.Error("metrics: reading committed state", "version", j.version, "err", err)
 		return 0
 	}
+	defer release()
 	// Records: apply the status changes of the touched records (old status
 	// at the previous version, new at this one); recount all at startup or
 	// after a gap.
 	if counted > 0 && counted == j.version-1 {
-		prev, err := a.store.At(counted)
+		prev, releasePrev, err := a.store.DetachedAt(counted, metricsCacheSize)
 		if err == nil {
+			defer releasePrev()
 			for ref := range j.touched {
 				k := recordIndexKey(ref.kind, ref.agency, ref.id)
 				old, err1 := prev.Get(ledger.StoreIndex, k)

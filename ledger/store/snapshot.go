@@ -84,18 +84,19 @@ func (m *MultiStore) Export(version int64, w io.Writer) error {
 	if len(m.names) > maxSnapshotStores {
 		return fmt.Errorf("export: %d stores, a snapshot holds at most %d", len(m.names), maxSnapshotStores)
 	}
-	trees := make([]*iavl.ImmutableTree, len(m.names))
-	for i, n := range m.names {
+	for _, n := range m.names {
 		if len(n) > maxSnapshotNameLen {
 			return fmt.Errorf("export: store name %q is longer than %d bytes", n, maxSnapshotNameLen)
 		}
-		mt := iavl.NewMutableTree(m.prefixed(m.treePrefix(n)), 10_000, true, iavl.NewNopLogger())
-		defer mt.Close()
-		it, err := mt.GetImmutable(version)
-		if err != nil {
-			return fmt.Errorf("export store %s version %d: %w", n, version, err)
-		}
-		trees[i] = it
+	}
+	view, release, err := m.DetachedAt(version, 10_000)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer release()
+	trees := make([]*iavl.ImmutableTree, len(m.names))
+	for i, n := range m.names {
+		trees[i] = view.trees[n]
 	}
 	sw := &snapWriter{w: bufio.NewWriterSize(w, 64<<10), h: sha256.New()}
 	sw.write(snapshotMagic)

@@ -431,3 +431,62 @@ func TestExportWhileCommitting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDetachedAtWhileCommitting: a detached view reads the same values and
+// AppHash as At's view while later versions are written and committed
+// concurrently (run with -race: it must share nothing with the working
+// trees).
+func TestDetachedAtWhileCommitting(t *testing.T) {
+	m, err := Open(t.TempDir(), names, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	hashes := build(t, m, 1, 3)
+	type kv struct{ store, key, value string }
+	var want []kv
+	at, err := m.At(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if err := at.Iterate(n, nil, nil, func(k, v []byte) bool {
+			want = append(want, kv{n, string(k), string(v)})
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error)
+	go func() {
+		for i := 0; i < 20; i++ {
+			v, release, err := m.DetachedAt(3, 100)
+			if err != nil {
+				done <- err
+				return
+			}
+			if !bytes.Equal(v.AppHash(), hashes[3]) {
+				release()
+				done <- fmt.Errorf("detached AppHash %X, committed %X", v.AppHash(), hashes[3])
+				return
+			}
+			for _, w := range want {
+				got, err := v.Get(w.store, []byte(w.key))
+				if err != nil || string(got) != w.value {
+					release()
+					done <- fmt.Errorf("%s/%s: %q %v, want %q", w.store, w.key, got, err, w.value)
+					return
+				}
+			}
+			release()
+		}
+		done <- nil
+	}()
+	build(t, m, 4, 40)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.DetachedAt(41, 100); !errors.Is(err, ErrVersionNotFound) {
+		t.Fatalf("uncommitted version: %v", err)
+	}
+}
