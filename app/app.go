@@ -246,7 +246,7 @@ func loadChainID(r ledger.Reader) (string, error) {
 // immutable, so sharing them is safe).
 func (a *App) decodeVerified(raw []byte, maxBytes int64) (*ledger.Tx, error) {
 	h := sha256.Sum256(raw)
-	if tx := a.sigs.get(h); tx != nil {
+	if tx := a.cached(h, raw, maxBytes); tx != nil {
 		return tx, nil
 	}
 	tx, err := ledger.DecodeTx(raw, maxBytes)
@@ -258,6 +258,18 @@ func (a *App) decodeVerified(raw []byte, maxBytes int64) (*ledger.Tx, error) {
 	}
 	a.sigs.add(tx)
 	return tx, nil
+}
+
+// cached returns the decoded, verified tx from the cache, unless raw is over
+// the size limit now in force: the limit is a chain parameter that
+// governance may lower after the tx was cached, and a node must then answer
+// exactly as a node that never saw the tx (DecodeTx's ErrTxTooLarge), or the
+// result codes in LastResultsHash would differ between nodes.
+func (a *App) cached(h [32]byte, raw []byte, maxBytes int64) *ledger.Tx {
+	if maxBytes > 0 && int64(len(raw)) > maxBytes {
+		return nil
+	}
+	return a.sigs.get(h)
 }
 
 // PrepareProposal runs on the block proposer: it keeps the mempool's order
@@ -315,7 +327,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	txs := make([]*ledger.Tx, len(req.Txs))
 	errs := make([]error, len(req.Txs))
 	for i, raw := range req.Txs {
-		if tx := a.sigs.get(sha256.Sum256(raw)); tx != nil {
+		if tx := a.cached(sha256.Sum256(raw), raw, maxBytes); tx != nil {
 			txs[i] = tx
 			continue
 		}

@@ -222,6 +222,11 @@ func (b *Block) Deliver(tx *Tx) Result {
 
 func (b *Block) deliver(tx *Tx) ([]Event, error) {
 	body := &tx.Body
+	// Size first, as DecodeTx checks it first: the limit is a parameter
+	// that may have changed since the tx was decoded.
+	if int64(len(tx.Raw)) > b.params.MaxTxBytes {
+		return nil, fmt.Errorf("tx is %d bytes, limit %d: %w", len(tx.Raw), b.params.MaxTxBytes, ErrTxTooLarge)
+	}
 	if body.ChainID != b.info.ChainID {
 		return nil, fieldErr(ErrWrongChainID, "body.chain_id", "got %q, want %q", body.ChainID, b.info.ChainID)
 	}
@@ -230,9 +235,6 @@ func (b *Block) deliver(tx *Tx) ([]Event, error) {
 	}
 	if body.ExpiresAt > b.info.Height+b.params.ReplayWindow {
 		return nil, fieldErr(ErrExpiryTooFar, "body.expires_at", "%d is more than %d blocks past height %d", body.ExpiresAt, b.params.ReplayWindow, b.info.Height)
-	}
-	if int64(len(tx.Raw)) > b.params.MaxTxBytes {
-		return nil, fmt.Errorf("tx is %d bytes, limit %d: %w", len(tx.Raw), b.params.MaxTxBytes, ErrTxTooLarge)
 	}
 	nk := nonceKey(body.Signer, body.Nonce)
 	used, err := b.kv.Get(StoreMeta, nk)
