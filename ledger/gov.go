@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -265,6 +266,7 @@ type ValidatorUpdate struct {
 //	meta   gov/end/<voting end 20 digits>/<id 20 digits>  "1" while voting
 //	meta   gov/exec/<effective 20 digits>/<id 20 digits>  "1" while in notice
 //	index  validator/<key hex>                           agency id that holds (or held) the validator key
+//	index  reserved/<key hex>                            id of the open agency-add proposal whose admin key it is
 
 var keyGovNextID = []byte("gov/next-id")
 
@@ -330,8 +332,12 @@ func (b *Block) electorate() ([]AgencyPower, int64, error) {
 // checkChange checks a proposal's change against the current state: the
 // target exists and is active (or, for an addition, no id or key is taken),
 // the validator set cannot become empty, and the change moves at most 1/3 of
-// the active voting power. It returns the power the change moves.
-func (b *Block) checkChange(c *GovPropose) (int64, error) {
+// the active voting power. It returns the power the change moves: an
+// agency's power added or removed, the difference of a power change, and
+// for a rotation the agency's whole power, which passes from one key to
+// another. id is the proposal's own id (0 before it exists), whose
+// reservation of the new admin key does not count against it.
+func (b *Block) checkChange(c *GovPropose, id uint64) (int64, error) {
 	if c.Kind == ProposalParamsChange {
 		return 0, nil
 	}
@@ -352,6 +358,11 @@ func (b *Block) checkChange(c *GovPropose) (int64, error) {
 		}
 		if err := b.keyUnused(IndexOfficer(c.AdminKey), "payload.admin_key", "officer key"); err != nil {
 			return 0, err
+		}
+		if r, err := b.reservation(c.AdminKey); err != nil {
+			return 0, err
+		} else if r != 0 && r != id {
+			return 0, fieldErr(ErrKeyInUse, "payload.admin_key", "officer key is reserved by open proposal %d", r)
 		}
 		moved = c.Power
 	case ProposalAgencyRemove, ProposalAgencyPower, ProposalValidatorRotate:
@@ -374,10 +385,15 @@ func (b *Block) checkChange(c *GovPropose) (int64, error) {
 			if err := b.keyUnused(IndexValidator(c.ValidatorKey), "payload.validator_key", "validator key"); err != nil {
 				return 0, err
 			}
+			moved = t.Power
 		}
 	}
 	if 3*moved > total {
-		return 0, fieldErr(ErrGovGuard, "payload.power", "the change moves power %d, more than 1/3 of the total %d", moved, total)
+		field := "payload.power"
+		if c.Kind == ProposalAgencyRemove || c.Kind == ProposalValidatorRotate {
+			field = "payload.target"
+		}
+		return 0, fieldErr(ErrGovGuard, field, "the change moves power %d, more than 1/3 of the total %d", moved, total)
 	}
 	return moved, nil
 }
@@ -419,7 +435,7 @@ func proposalEvent(p *Proposal) Event {
 func (b *Block) putProposal(p *Proposal) error { return b.put(StoreMeta, ProposalKey(p.ID), p) }
 
 func (b *Block) govPropose(tx *Tx, ag *Agency, c *GovPropose) ([]Event, error) {
-	if _, err := b.checkChange(c); err != nil {
+	if _, err := b.checkChange(c, 0); err != nil {
 		return nil, err
 	}
 	electorate, total, err := b.electorate()
@@ -447,6 +463,14 @@ func (b *Block) govPropose(tx *Tx, ag *Agency, c *GovPropose) ([]Event, error) {
 	}
 	if err := b.set(StoreMeta, govQueueKey(govEndPrefix, p.VotingEnd, id), []byte("1")); err != nil {
 		return nil, err
+	}
+	if c.Kind == ProposalAgencyAdd {
+		// The new admin key is reserved while the proposal is open, so that
+		// no agency can defeat it by registering that (public) key as an
+		// officer of its own during the vote or the notice period.
+		if err := b.set(StoreIndex, IndexReserved(c.AdminKey), []byte(strconv.FormatUint(id, 10))); err != nil {
+			return nil, err
+		}
 	}
 	return []Event{proposalEvent(p)}, nil
 }
@@ -557,6 +581,9 @@ func (b *Block) runGovernance() ([]Event, error) {
 		}
 		p.Status, p.ClosedHeight = ProposalRejected, b.info.Height
 		p.Result = fmt.Sprintf("yes %d of %d voting power at the deadline (height %d); more than 2/3 needed", p.Tally.Yes, p.Tally.Total, p.VotingEnd)
+		if err := b.release(p); err != nil {
+			return nil, err
+		}
 		if err := b.putProposal(p); err != nil {
 			return nil, err
 		}
@@ -571,6 +598,7 @@ func (b *Block) runGovernance() ([]Event, error) {
 		return nil, err
 	}
 	var movedThisBlock int64
+	changed := map[string]bool{} // agencies whose validator changed in this block
 	for _, k := range execs {
 		id, err := queuedID(govExecPrefix, k)
 		if err != nil {
@@ -586,17 +614,23 @@ func (b *Block) runGovernance() ([]Event, error) {
 			}
 			continue
 		}
-		moved, cerr := b.checkChange(&p.Change)
-		if cerr == nil && movedThisBlock > 0 && 3*(movedThisBlock+moved) > total {
+		moved, cerr := b.checkChange(&p.Change, p.ID)
+		if cerr == nil && (changed[p.Change.Target] || movedThisBlock > 0 && 3*(movedThisBlock+moved) > total) {
 			// Several changes fall due together: keep each block's change of
-			// the validator set within 1/3 of the power by deferring this one.
+			// the validator set within 1/3 of the power, and at most one
+			// change per agency (a second one would act on a key CometBFT
+			// has not applied yet), by deferring this one a block.
 			if err := b.kv.Delete(StoreMeta, k); err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 			}
-			if err := b.set(StoreMeta, govQueueKey(govExecPrefix, b.info.Height+1, id), []byte("1")); err != nil {
+			p.Effective = b.info.Height + 1
+			if err := b.set(StoreMeta, govQueueKey(govExecPrefix, p.Effective, id), []byte("1")); err != nil {
 				return nil, err
 			}
-			evs = append(evs, event("gov_deferred", "id", strconv.FormatUint(id, 10), "to_height", strconv.FormatInt(b.info.Height+1, 10)))
+			if err := b.putProposal(p); err != nil {
+				return nil, err
+			}
+			evs = append(evs, event("gov_deferred", "id", strconv.FormatUint(id, 10), "to_height", strconv.FormatInt(p.Effective, 10)))
 			continue
 		}
 		if err := b.kv.Delete(StoreMeta, k); err != nil {
@@ -614,8 +648,14 @@ func (b *Block) runGovernance() ([]Event, error) {
 				return nil, err
 			}
 			movedThisBlock += moved
+			if p.Change.Kind != ProposalParamsChange {
+				changed[p.Change.Target] = true
+			}
 			p.Status = ProposalExecuted
 			evs = append(evs, cevs...)
+		}
+		if err := b.release(p); err != nil {
+			return nil, err
 		}
 		if err := b.putProposal(p); err != nil {
 			return nil, err
@@ -688,6 +728,41 @@ func (b *Block) execute(p *Proposal) ([]Event, error) {
 	return nil, fmt.Errorf("%w: proposal %d has unknown kind %q", ErrStorage, p.ID, c.Kind)
 }
 
+// IndexReserved is the index key of an officer key reserved by an open
+// agency-add proposal (value: the proposal id).
+func IndexReserved(key []byte) []byte { return []byte("reserved/" + hex.EncodeToString(key)) }
+
+// reservation returns the id of the open proposal that reserved an officer
+// key (0 if none).
+func (b *Block) reservation(key []byte) (uint64, error) {
+	v, err := b.kv.Get(StoreIndex, IndexReserved(key))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	if v == nil {
+		return 0, nil
+	}
+	id, err := strconv.ParseUint(string(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: reservation %q", ErrStorage, v)
+	}
+	return id, nil
+}
+
+// release drops a closed proposal's reservation of its admin key.
+func (b *Block) release(p *Proposal) error {
+	if p.Change.Kind != ProposalAgencyAdd {
+		return nil
+	}
+	if r, err := b.reservation(p.Change.AdminKey); err != nil || r != p.ID {
+		return err
+	}
+	if err := b.kv.Delete(StoreIndex, IndexReserved(p.Change.AdminKey)); err != nil {
+		return fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return nil
+}
+
 func agencyEvent(a *Agency, action string) Event {
 	return event("agency", "id", a.ID, "action", action, "power", strconv.FormatInt(a.Power, 10), "validator_key", hex.EncodeToString(a.ValidatorKey))
 }
@@ -716,6 +791,9 @@ func (b *Block) ValidatorUpdates() []ValidatorUpdate {
 // ascending id, after the given id, at most limit (see pageSize).
 func ListProposals(r Reader, status string, after uint64, limit int) ([]*Proposal, uint64, error) {
 	n := pageSize(limit)
+	if after == math.MaxUint64 {
+		return nil, 0, nil
+	}
 	var out []*Proposal
 	var bad error
 	var next uint64
@@ -777,6 +855,13 @@ func govInvariants(r Reader) ([]string, error) {
 	if active == 0 {
 		fail("no active agency: the validator set is empty")
 	}
+	reserved := map[string]string{} // key hex → proposal id
+	if err := r.Iterate(StoreIndex, []byte("reserved/"), PrefixEnd([]byte("reserved/")), func(k, v []byte) bool {
+		reserved[string(k[len("reserved/"):])] = string(v)
+		return true
+	}); err != nil {
+		return nil, err
+	}
 	queued := map[string]bool{}
 	for _, prefix := range []string{govEndPrefix, govExecPrefix} {
 		if err := r.Iterate(StoreMeta, []byte(prefix), PrefixEnd([]byte(prefix)), func(k, _ []byte) bool {
@@ -832,6 +917,16 @@ func govInvariants(r Reader) ([]string, error) {
 				fail("proposal %d is in notice but not queued for execution", p.ID)
 			}
 		}
+		if p.Change.Kind == ProposalAgencyAdd {
+			open := p.Status == ProposalVoting || p.Status == ProposalNotice
+			k := hex.EncodeToString(p.Change.AdminKey)
+			if got, ok := reserved[k]; open != (ok && got == strconv.FormatUint(p.ID, 10)) {
+				fail("proposal %d is %s but the reservation of its admin key is %q", p.ID, p.Status, got)
+			}
+			if open {
+				delete(reserved, k)
+			}
+		}
 		if p.Status == ProposalNotice != p.Tally.Passes() && p.Status != ProposalExecuted && p.Status != ProposalFailed {
 			fail("proposal %d is %s with tally %+v", p.ID, p.Status, p.Tally)
 		}
@@ -842,6 +937,9 @@ func govInvariants(r Reader) ([]string, error) {
 	}
 	for q := range queued {
 		fail("queue entry %s has no open proposal", q)
+	}
+	for k, id := range reserved {
+		fail("officer key %s is reserved by proposal %s, which is not an open agency-add", k, id)
 	}
 	return broken, nil
 }

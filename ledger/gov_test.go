@@ -368,11 +368,11 @@ func TestGovGuardRailsAtExecution(t *testing.T) {
 
 func TestGovRotateAndParams(t *testing.T) {
 	c := govChain(t)
-	rot := newOfficer(agWorks, "validator-2").pub
-	p := c.passNow(c.propose(worksAdmin, proposeRotate(agWorks, rot)))
+	rot := newOfficer(agTax, "validator-2").pub
+	p := c.passNow(c.propose(worksAdmin, proposeRotate(agTax, rot)))
 	c.idle(p.Effective - 1)
 	br := c.block()
-	want := []ledger.ValidatorUpdate{{PubKey: validatorKey(agWorks), Power: 0}, {PubKey: rot, Power: 10}}
+	want := []ledger.ValidatorUpdate{{PubKey: validatorKey(agTax), Power: 0}, {PubKey: rot, Power: 5}}
 	if bytes.Compare(want[0].PubKey, want[1].PubKey) > 0 {
 		want[0], want[1] = want[1], want[0]
 	}
@@ -380,11 +380,11 @@ func TestGovRotateAndParams(t *testing.T) {
 		!bytes.Equal(br.updates[1].PubKey, want[1].PubKey) || br.updates[1].Power != want[1].Power {
 		t.Fatalf("rotation updates %+v, want %+v", br.updates, want)
 	}
-	if a := c.agency(agWorks); !bytes.Equal(a.ValidatorKey, rot) || a.Power != 10 {
+	if a := c.agency(agTax); !bytes.Equal(a.ValidatorKey, rot) || a.Power != 5 {
 		t.Fatalf("rotated agency: %+v", a)
 	}
 	// The old key is never reused.
-	expectResult(t, c.run(c.tx(cultAdmin, proposeAdd("county-health", validatorKey(agWorks), 5, newAdmin))), ledger.ErrKeyInUse)
+	expectResult(t, c.run(c.tx(cultAdmin, proposeAdd("county-health", validatorKey(agTax), 5, newAdmin))), ledger.ErrKeyInUse)
 
 	// Params: lower the four-eyes threshold to 1000 minor units.
 	np := ledger.DefaultParams()

@@ -802,6 +802,11 @@ func (b *Block) officerAdd(ag *Agency, p *OfficerAdd) ([]Event, error) {
 	if other != nil {
 		return nil, fieldErr(ErrOfficerExists, "payload.key", "%s is already an officer of %s", shortKey(p.Key), other)
 	}
+	if r, err := b.reservation(p.Key); err != nil {
+		return nil, err
+	} else if r != 0 {
+		return nil, fieldErr(ErrKeyInUse, "payload.key", "%s is reserved as the admin key of the agency proposed in proposal %d", shortKey(p.Key), r)
+	}
 	o := Officer{Key: p.Key, Name: p.Name, Roles: p.Roles}
 	ag.Officers = append(ag.Officers, o)
 	if err := b.putAgency(ag); err != nil {
