@@ -599,6 +599,19 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapsh
 		}
 		return res, nil
 	}
+	if req.Index == 0 && r.next == 0 {
+		// Refuse at once a stream whose header does not claim the trusted
+		// state, rather than after spooling all of it.
+		v, h, err := store.PeekSnapshot(req.Chunk)
+		switch {
+		case errors.Is(err, store.ErrShortHeader):
+			// A tiny chunk size: the full check after the last chunk decides.
+		case err != nil:
+			return a.rejectRestore("chunk 0: "+err.Error(), senders(req.Sender))
+		case v != int64(r.snapshot.Height) || !bytes.Equal(h, r.appHash):
+			return a.rejectRestore(fmt.Sprintf("chunk 0 declares height %d AppHash %X; trusted: height %d AppHash %X", v, h, r.snapshot.Height, r.appHash), senders(req.Sender))
+		}
+	}
 	switch {
 	case req.Index < r.next:
 		return result(abci.ResponseApplySnapshotChunk_ACCEPT) // applied already
@@ -625,6 +638,13 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapsh
 		return a.rejectRestore("the chunks do not give the snapshot's hash", r.senders)
 	}
 	return a.importSnapshot(r)
+}
+
+func senders(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 // rejectRestore drops the restore in progress and rejects its snapshot.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"os"
 	"path/filepath"
 	"slices"
@@ -302,6 +303,26 @@ func readSnapshotHeader(sr *snapReader) (*snapshotHeader, error) {
 		h.sizes = append(h.sizes, int64(size))
 	}
 	return h, nil
+}
+
+// ErrShortHeader means a stream prefix ends before the header does.
+var ErrShortHeader = errors.New("snapshot header incomplete")
+
+// PeekSnapshot reads the header at the start of a stream (e.g. its first
+// chunk) and returns the version and the AppHash its store roots give, so
+// that a restore can refuse a stream that does not claim the trusted state
+// before spooling the rest of it. It returns ErrShortHeader if prefix ends
+// inside the header.
+func PeekSnapshot(prefix []byte) (version int64, appHash []byte, err error) {
+	sr := &snapReader{r: bufio.NewReader(bytes.NewReader(prefix)), h: sha256.New()}
+	h, err := readSnapshotHeader(sr)
+	if err != nil {
+		if strings.Contains(err.Error(), "stream truncated") {
+			return 0, nil, ErrShortHeader
+		}
+		return 0, nil, err
+	}
+	return h.version, AppHash(h.names, h.roots), nil
 }
 
 // Import restores the state at version from a stream written by Export, into

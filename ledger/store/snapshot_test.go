@@ -490,3 +490,24 @@ func TestDetachedAtWhileCommitting(t *testing.T) {
 		t.Fatalf("uncommitted version: %v", err)
 	}
 }
+
+// TestPeekSnapshot: the header of a stream's first bytes gives its version
+// and AppHash; a prefix cut inside the header says so; garbage is refused.
+func TestPeekSnapshot(t *testing.T) {
+	m, err := OpenMem(names, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes := build(t, m, 1, 5)
+	stream := export(t, m, 5)
+	v, h, err := PeekSnapshot(stream[:600])
+	if err != nil || v != 5 || !bytes.Equal(h, hashes[5]) {
+		t.Fatalf("peek: %d %X %v, want 5 %X", v, h, err, hashes[5])
+	}
+	if _, _, err := PeekSnapshot(stream[:12]); !errors.Is(err, ErrShortHeader) {
+		t.Fatalf("cut header: %v", err)
+	}
+	if _, _, err := PeekSnapshot([]byte("not a snapshot at all")); !errors.Is(err, ErrBadSnapshot) {
+		t.Fatalf("garbage: %v", err)
+	}
+}
