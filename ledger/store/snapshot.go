@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"strings"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/cosmos/iavl"
 )
