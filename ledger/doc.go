@@ -58,6 +58,24 @@
 //	agency/officer-add     admin key not already an officer (ErrOfficerExists)
 //	agency/officer-remove  admin officer exists (ErrOfficerNotFound); not the last admin (ErrLastAdmin)
 //	agency/officer-roles   admin officer exists; the last admin keeps the admin role
+//	gov/propose        admin     the change's fields (ValidateBasic); its guard rails against the state
+//	                             (ErrGovGuard, ErrKeyInUse, ErrAlreadyExists, ErrUnknownAgency, ErrAgencyRemoved)
+//	gov/vote           admin     proposal exists (ErrNotFound) and is open (ErrVotingClosed); the agency was in
+//	                             its electorate (ErrNotElector) and has not voted (ErrAlreadyVoted)
+//
+// Every transaction signed for a removed agency fails with ErrAgencyRemoved.
+//
+// # Governance
+//
+// gov.go: proposals to add, remove or re-weight an agency, rotate its
+// validator key or change the parameters pass when agencies holding more than
+// 2/3 of the power at submission voted yes by the deadline, wait out a public
+// notice period, and take effect at the start of a block, where validator
+// changes become the block's ValidatorUpdates. Guard rails (never an empty
+// set, at most 1/3 of the power moved per change and per block, one change
+// per agency per block, keys never reused) are checked when a proposal is
+// made and again when it takes effect. docs/governance.md tells the whole
+// procedure.
 //
 // Licences expire by block time: at the start of each block, licences whose
 // valid_until is before the block's date (UTC) become "expired".
