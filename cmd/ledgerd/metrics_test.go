@@ -138,7 +138,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		"civicledger_invariant_checks_total", "civicledger_grants_overdisbursed", "civicledger_validator_signed_blocks_total",
 		"civicledger_validator_last_signed_height", "civicledger_publication_lag_seconds", "civicledger_finalize_block_seconds",
 		"civicledger_commit_seconds", "civicledger_block_height", "civicledger_queries_total", "civicledger_query_seconds",
-		"civicledger_state_keys",
+		"civicledger_state_keys", "civicledger_proposals",
 	} {
 		if fams[name] == nil {
 			t.Errorf("missing %s (have %v)", name, civic)
