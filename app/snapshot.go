@@ -496,6 +496,10 @@ type restore struct {
 	spool    *os.File
 	sum      hash.Hash
 	senders  []string
+	// already: the state holds this very snapshot (a crash came after the
+	// import, before CometBFT recorded the end of state sync); the chunks
+	// are checked, not imported again.
+	already bool
 }
 
 // close drops the restore's spool file.
@@ -547,7 +551,7 @@ func (a *App) OfferSnapshot(_ context.Context, req *abci.RequestOfferSnapshot) (
 		return reject(abci.ResponseOfferSnapshot_REJECT, "no snapshot")
 	case sn.Format != SnapshotFormat:
 		return reject(abci.ResponseOfferSnapshot_REJECT_FORMAT, fmt.Sprintf("format %d", sn.Format))
-	case a.store.Version() != 0:
+	case a.store.Version() != 0 && !a.holds(sn, req.AppHash):
 		return reject(abci.ResponseOfferSnapshot_REJECT, fmt.Sprintf("the state already holds height %d", a.store.Version()))
 	case sn.Height == 0 || sn.Height > math.MaxInt64:
 		return reject(abci.ResponseOfferSnapshot_REJECT, fmt.Sprintf("height %d", sn.Height))
@@ -565,7 +569,8 @@ func (a *App) OfferSnapshot(_ context.Context, req *abci.RequestOfferSnapshot) (
 		a.logger.Error("cannot spool a snapshot", "err", err)
 		return &abci.ResponseOfferSnapshot{Result: abci.ResponseOfferSnapshot_ABORT}, nil
 	}
-	s.restore = &restore{snapshot: sn, appHash: bytes.Clone(req.AppHash), hashes: hashes, spool: spool, sum: sha256.New()}
+	s.restore = &restore{snapshot: sn, appHash: bytes.Clone(req.AppHash), hashes: hashes, spool: spool, sum: sha256.New(),
+		already: a.store.Version() != 0}
 	a.logger.Info("restoring state-sync snapshot", "height", sn.Height, "chunks", sn.Chunks)
 	return &abci.ResponseOfferSnapshot{Result: abci.ResponseOfferSnapshot_ACCEPT}, nil
 }
@@ -637,6 +642,13 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapsh
 	if !bytes.Equal(r.sum.Sum(nil), r.snapshot.Hash) {
 		return a.rejectRestore("the chunks do not give the snapshot's hash", r.senders)
 	}
+	if r.already {
+		r.close()
+		a.Snapshots.restore = nil
+		a.resetAfterRestore(int64(r.snapshot.Height))
+		a.logger.Info("state-sync snapshot already restored before a restart", "height", r.snapshot.Height)
+		return result(abci.ResponseApplySnapshotChunk_ACCEPT)
+	}
 	return a.importSnapshot(r)
 }
 
@@ -645,6 +657,22 @@ func senders(s string) []string {
 		return nil
 	}
 	return []string{s}
+}
+
+// holds reports whether the state is exactly the offered snapshot's: its only
+// committed version is the snapshot's height, with the trusted AppHash. That
+// is a node that restored the snapshot and crashed before CometBFT recorded
+// the end of state sync; CometBFT then offers snapshots again. Caller holds
+// a.mu.
+func (a *App) holds(sn *abci.Snapshot, appHash []byte) bool {
+	if sn == nil || int64(sn.Height) != a.store.Version() {
+		return false
+	}
+	if _, err := a.store.At(a.store.Version() - 1); err == nil {
+		return false // history before it: this node did not start from a snapshot
+	}
+	h, err := a.store.LastHash()
+	return err == nil && bytes.Equal(h, appHash)
 }
 
 // rejectRestore drops the restore in progress and rejects its snapshot.

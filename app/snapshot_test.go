@@ -240,8 +240,23 @@ func TestSnapshotRestore(t *testing.T) {
 	if err != nil || info.LastBlockHeight != 9 || !bytes.Equal(info.LastBlockAppHash, trusted) {
 		t.Fatalf("Info after restart: %d %X (%v)", info.LastBlockHeight, info.LastBlockAppHash, err)
 	}
-	if r := offer(t, dst, sn, trusted); r != abci.ResponseOfferSnapshot_REJECT {
-		t.Fatalf("offer to a node with state: %v", r)
+	// A node that executed the blocks itself (history before 9) refuses
+	// even the snapshot of its own height and AppHash.
+	if r := offer(t, twin, sn, trusted); r != abci.ResponseOfferSnapshot_REJECT {
+		t.Fatalf("offer to a node with history: %v", r)
+	}
+	// Another snapshot is refused by a node with state.
+	if r := offer(t, dst, sns[1], appHashAt(t, src, 6)); r != abci.ResponseOfferSnapshot_REJECT {
+		t.Fatalf("offer of snapshot 6 to a node with state: %v", r)
+	}
+	// The very snapshot it restored is accepted again, checked and not
+	// imported: a crash after the import, before CometBFT recorded the end
+	// of state sync, makes CometBFT offer snapshots again at restart (the
+	// node would be stuck if it refused).
+	restoreAll(t, dst, sn, cs, trusted)
+	info, err = dst.Info(ctx, &abci.RequestInfo{})
+	if err != nil || info.LastBlockHeight != 9 || !bytes.Equal(info.LastBlockAppHash, trusted) {
+		t.Fatalf("Info after the snapshot was offered again: %d %X (%v)", info.LastBlockHeight, info.LastBlockAppHash, err)
 	}
 	c.run(t, src, 11, 12)
 	for h := int64(10); h <= 12; h++ {
