@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -367,18 +368,8 @@ func (s *Snapshots) heights() ([]uint64, error) {
 		}
 		out = append(out, h)
 	}
-	slices.SortFunc(out, func(a, b uint64) int { return -cmpUint(a, b) })
+	slices.SortFunc(out, func(a, b uint64) int { return -cmp.Compare(a, b) })
 	return out, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // List returns the snapshots on disk, newest first. Caller must not hold

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
@@ -494,7 +495,7 @@ func (b *Block) govVote(tx *Tx, ag *Agency, v *GovVote) ([]Event, error) {
 		return nil, fieldErr(ErrAlreadyVoted, "body.agency", "%s already voted on proposal %d", ag.ID, p.ID)
 	}
 	p.Votes = append(p.Votes, Vote{Agency: ag.ID, Officer: tx.Body.Signer, Option: v.Option, Height: b.info.Height})
-	slices.SortFunc(p.Votes, func(x, y Vote) int { return cmpString(x.Agency, y.Agency) })
+	slices.SortFunc(p.Votes, func(x, y Vote) int { return cmp.Compare(x.Agency, y.Agency) })
 	power := p.Electorate[i].Power
 	switch v.Option {
 	case VoteYes:
@@ -521,16 +522,6 @@ func (b *Block) govVote(tx *Tx, ag *Agency, v *GovVote) ([]Event, error) {
 		return nil, err
 	}
 	return evs, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // due returns the queued (height, id) entries under prefix with height below
