@@ -34,6 +34,7 @@ const (
 //	/params                      the chain parameters
 //	/proposal/<id>               one governance proposal (proofs as for /store)
 //	/proposals                   data = JSON {"status","after","limit"}
+//	/snapshots                   this node's state-sync snapshots (height, chunks, hashes), newest first
 //
 // height=0 means the latest committed version.
 var recordStores = map[string]string{
@@ -56,6 +57,20 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		a.Metrics.Queries.WithLabelValues(queryPathLabel(strings.SplitN(strings.TrimPrefix(req.Path, "/"), "/", 2)), proved).Inc()
 		a.Metrics.QuerySeconds.WithLabelValues(proved).Observe(time.Since(start).Seconds())
 	}()
+	if req.Path == "/snapshots" {
+		// Not state: what this node can serve to joining nodes.
+		var list []*SnapshotInfo
+		if a.Snapshots != nil {
+			var err error
+			if list, err = a.Snapshots.List(); err != nil {
+				return nil, err
+			}
+		}
+		if list == nil {
+			list = []*SnapshotInfo{}
+		}
+		return jsonResult(a.store.Version(), list, nil)
+	}
 	height := req.Height
 	if height == 0 {
 		height = a.store.Version()

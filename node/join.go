@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -135,6 +136,9 @@ func JoinHome(ctx context.Context, o JoinOptions) (*Joined, error) {
 		if trustHeight < 2 {
 			return nil, fmt.Errorf("--state-sync: the chain is at height %d; nothing to sync yet (join without --state-sync)", trustHeight)
 		}
+		if err := checkSnapshots(ctx, o.Peers); err != nil {
+			return nil, err
+		}
 		cfg.StateSync.Enable = true
 		if len(rpcServers) == 1 {
 			// CometBFT wants a primary and a witness; with one peer given,
@@ -181,6 +185,28 @@ func JoinHome(ctx context.Context, o JoinOptions) (*Joined, error) {
 		j.TrustHeight, j.TrustHash = trustHeight, trustHash
 	}
 	return j, nil
+}
+
+// checkSnapshots makes sure at least one peer serves a state-sync snapshot
+// (a node with no snapshot to restore would wait for one forever).
+func checkSnapshots(ctx context.Context, peers []string) error {
+	for _, u := range peers {
+		c, err := rpchttp.New(u, "/websocket")
+		if err != nil {
+			continue
+		}
+		res, err := c.ABCIQuery(ctx, "/snapshots", nil)
+		if err != nil || res.Response.Code != 0 {
+			continue
+		}
+		var list []struct {
+			Height uint64 `json:"height"`
+		}
+		if json.Unmarshal(res.Response.Value, &list) == nil && len(list) > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("--state-sync: none of the nodes given serves a snapshot yet (one is taken every snapshot_interval blocks, 1000 by default); join without --state-sync to replay the blocks")
 }
 
 // peerAddress builds "id@host:port" for a peer from its RPC URL and the P2P

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	abci "github.com/cometbft/cometbft/abci/types"
+
 	"github.com/civicledger/civicledger/genesis"
 	"github.com/civicledger/civicledger/node"
 )
@@ -20,14 +22,27 @@ import (
 func TestInitJoin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	net, err := node.StartNetwork(ctx, filepath.Join(t.TempDir(), "net"), node.NetworkOptions{Agencies: 2, ChainID: "civic-join"})
+	net, err := node.StartNetwork(ctx, filepath.Join(t.TempDir(), "net"), node.NetworkOptions{Agencies: 2, ChainID: "civic-join",
+		Tweak: func(_ int, c *node.Config) { c.App.SnapshotInterval = 3 }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(net.Stop)
 	a := net.Testnet.Agencies
-	if err := net.WaitForHeight(ctx, 2); err != nil {
-		t.Fatal(err)
+	// State sync needs a snapshot to restore: wait for the first one.
+	for {
+		res, err := net.Nodes[0].App().Query(ctx, &abci.RequestQuery{Path: "/snapshots"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Code == 0 && len(res.Value) > 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no snapshot on agency-1")
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	ports, err := node.FreePorts(3)
 	if err != nil {
@@ -95,5 +110,24 @@ func TestInitJoin(t *testing.T) {
 	}
 	if _, err := run(t, "init", "--join", a[0].RPC, "--agency", "county-health", "--home", home, "--keyring-backend", "test"); err == nil {
 		t.Fatal("init --join over an existing home succeeded")
+	}
+
+	// State sync from a chain whose nodes hold no snapshot is refused
+	// (the node would wait for one forever); block sync works.
+	young, err := node.StartNetwork(ctx, filepath.Join(t.TempDir(), "young"), node.NetworkOptions{Agencies: 1, ChainID: "civic-young"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(young.Stop)
+	if err := young.WaitForHeight(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	y := young.Testnet.Agencies[0].RPC
+	out, err = run(t, "init", "--join", y, "--agency", "x", "--home", t.TempDir(), "--keyring-backend", "test", "--state-sync")
+	if err == nil || !strings.Contains(err.Error(), "serves a snapshot") {
+		t.Fatalf("state sync without snapshots: %v\n%s", err, out)
+	}
+	if out, err := run(t, "init", "--join", y, "--agency", "x", "--home", t.TempDir(), "--keyring-backend", "test"); err != nil || !strings.Contains(out, "block sync") {
+		t.Fatalf("block sync join: %v\n%s", err, out)
 	}
 }
