@@ -79,10 +79,13 @@ type App struct {
 	obs         blockObs
 	valAgencies map[string]string // validator address → agency id
 	workerOnce  sync.Once
-	closeOnce   sync.Once
-	jobs        chan metricsJob
-	quit        chan struct{}
-	workerDone  chan struct{}
+	// startupMetrics: Info already queued the state metrics of the version
+	// found at startup.
+	startupMetrics bool
+	closeOnce      sync.Once
+	jobs           chan metricsJob
+	quit           chan struct{}
+	workerDone     chan struct{}
 }
 
 // fatal reports a consensus-stopping failure, then panics with it.
@@ -117,6 +120,13 @@ func (a *App) Info(_ context.Context, _ *abci.RequestInfo) (*abci.ResponseInfo, 
 	h, err := a.store.LastHash()
 	if err != nil {
 		return nil, err
+	}
+	if v := a.store.Version(); v > 0 && !a.startupMetrics {
+		// Fill the state gauges now: an idle chain may make no block for
+		// a while after a restart.
+		a.startupMetrics = true
+		a.Metrics.BlockHeight.Set(float64(v))
+		a.enqueueMetrics(v)
 	}
 	return &abci.ResponseInfo{
 		Data:             "civic-ledger",
