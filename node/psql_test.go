@@ -208,7 +208,14 @@ func TestAuditorPsqlSink(t *testing.T) {
 	submit(1, "finance", pay("P-3", "20000", "EUR", "G-3"))
 	submit(1, "licensing", &ledger.LicenceIssue{ID: "L-1", Holder: party, LicenceType: "premises", Scope: "Sale of alcohol",
 		ValidFrom: "2026-01-01", ValidUntil: "2030-12-31", DecisionDate: "2025-12-15", ConditionsHash: docHash})
-	last := submit(1, "licensing", &ledger.LicenceRevoke{ID: "L-1", DocumentHash: docHash, Reason: "Breach of conditions"})
+	submit(1, "licensing", &ledger.LicenceRevoke{ID: "L-1", DocumentHash: docHash, Reason: "Breach of conditions"})
+	// A governance proposal voted into its notice period.
+	params := ledger.DefaultParams()
+	params.FourEyesThreshold = 500000
+	submit(0, "admin", &ledger.GovPropose{Kind: ledger.ProposalParamsChange, Title: "Lower the four-eyes threshold",
+		LegalBasis: "Finance Act, s. 12", DocumentHash: docHash, Params: &params})
+	submit(0, "admin", &ledger.GovVote{Proposal: 1, Option: ledger.VoteYes})
+	last := submit(1, "admin", &ledger.GovVote{Proposal: 1, Option: ledger.VoteYes})
 
 	// The auditor follows the chain (it is not a validator) and indexes
 	// each block as it commits it.
@@ -233,8 +240,8 @@ func TestAuditorPsqlSink(t *testing.T) {
 		}
 		return n
 	}
-	if n := one(`SELECT count(*) FROM tx_results`); n != 8 {
-		t.Errorf("tx_results: %d rows, want 8", n)
+	if n := one(`SELECT count(*) FROM tx_results`); n != 11 {
+		t.Errorf("tx_results: %d rows, want 11", n)
 	}
 	if n := one(`SELECT count(*) FROM blocks WHERE chain_id = 'civic-psql-test'`); n < last {
 		t.Errorf("blocks: %d rows, want at least %d", n, last)
@@ -299,16 +306,17 @@ func TestAuditorPsqlSink(t *testing.T) {
 	if n := one(`SELECT count(*) FROM tx_events WHERE type = 'licence' AND key = 'action' AND value = 'revoke'`); n != 1 {
 		t.Errorf("licence revocations: %d, want 1", n)
 	}
-	// Every example query of docs/auditors.md runs, and the first three
+	// Every example query of docs/auditors.md runs, and the first four
 	// answer what was recorded.
 	queries := docQueries(t)
-	if len(queries) != 4 {
-		t.Fatalf("docs/auditors.md has %d sql blocks, want 4", len(queries))
+	if len(queries) != 5 {
+		t.Fatalf("docs/auditors.md has %d sql blocks, want 5", len(queries))
 	}
 	wants := []string{
 		"agency-1|*|EUR|2|35000,agency-2|*|EUR|1|20000",
 		"G-2",
 		"*|L-1|agency-2|*",
+		"1|params-change||*|*",
 		"",
 	}
 	for i, q := range queries {
