@@ -371,6 +371,36 @@ func (v *Verifier) AgencyNames(ctx context.Context, h int64) (map[string]string,
 	return names, nil
 }
 
+// NameFormerKeys adds to names the validators of vals that no agency record
+// at height h names: keys an agency held before a governance rotation (a
+// rotated key keeps signing until CometBFT applies the change, two blocks
+// later). Each is named from the provable index entry validator/<key> at h,
+// which keeps every validator key an agency ever held.
+func (v *Verifier) NameFormerKeys(ctx context.Context, h int64, vals *cmttypes.ValidatorSet, names map[string]string) {
+	if vals == nil {
+		return
+	}
+	for _, val := range vals.Validators {
+		addr := val.Address.String()
+		if _, ok := names[addr]; ok || val.PubKey == nil {
+			continue
+		}
+		kp, err := v.VerifyKey(ctx, ledger.StoreIndex, ledger.IndexValidator(val.PubKey.Bytes()), h)
+		if err != nil || !kp.Present {
+			continue
+		}
+		// VerifyKey gives non-JSON values as a JSON (base64) string.
+		id := string(kp.Value)
+		var raw []byte
+		if json.Unmarshal(kp.Value, &raw) == nil {
+			id = string(raw)
+		}
+		if ledger.ValidID(id) {
+			names[addr] = id
+		}
+	}
+}
+
 func cmtAddress(pub []byte) []byte {
 	return cmted25519.PubKey(pub).Address()
 }

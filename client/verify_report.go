@@ -304,8 +304,9 @@ func (v *Verifier) VerifyKeyReport(ctx context.Context, storeName string, key []
 		r.Steps = append(r.Steps, failStep(StepAgencies, err))
 		return r, err
 	}
+	v.NameFormerKeys(ctx, kp.Height, lb.ValidatorSet, names)
 	r.Names = names
-	r.Steps = append(r.Steps, okStep(StepAgencies, "%d validator addresses named from agency records proved at state height %d", len(names), kp.Height))
+	r.Steps = append(r.Steps, okStep(StepAgencies, "%d validator addresses named from agency records (and the validator key index) proved at state height %d", len(names), kp.Height))
 	if err := v.commitStep(r, lb, names); err != nil {
 		return r, err
 	}

@@ -260,4 +260,33 @@ func TestAgencyJoinsAndLeavesByVote(t *testing.T) {
 			t.Fatalf("height %d: node 0 %X, node %d %X", gone+3, hashes[0], i, hashes[i])
 		}
 	}
+
+	// Rotate agency-5's validator key (10 of 40). Until CometBFT applies the
+	// change, two blocks later, the old key still signs: a verification at
+	// the rotation height names its signature by the validator key index.
+	newKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)).Public().(ed25519.PublicKey)
+	mustSucceed(t, "propose rotation", govSubmit(ctx, t, c, a[0].ID, admin(0), &ledger.GovPropose{
+		Kind: ledger.ProposalValidatorRotate, Title: "New HSM for agency-5", LegalBasis: "Public Ledger Act, s. 6", DocumentHash: docHash,
+		Target: "agency-5", ValidatorKey: newKey,
+	}))
+	const rot = 3 // three yes votes: 30 of 40
+	for _, i := range []int{0, 1, 2} {
+		mustSucceed(t, "vote", govSubmit(ctx, t, c, a[i].ID, admin(i), &ledger.GovVote{Proposal: rot, Option: ledger.VoteYes}))
+	}
+	rotated := waitProposal(ctx, t, c, rot, ledger.ProposalExecuted).ClosedHeight
+	if err := net.WaitForHeight(ctx, rotated+3); err != nil {
+		t.Fatalf("chain stalled after the rotation: %v", err)
+	}
+	if !inValidatorSet(ctx, t, c, rotated+1, joined.ValidatorKey) || inValidatorSet(ctx, t, c, rotated+2, joined.ValidatorKey) ||
+		!inValidatorSet(ctx, t, c, rotated+2, newKey) {
+		t.Fatalf("the rotation should swap agency-5's keys at height %d", rotated+2)
+	}
+	rep, err := v.VerifyKeyReport(ctx, ledger.StoreGrants, []byte("G-GOV"), rotated)
+	if err != nil {
+		t.Fatalf("verify at the rotation height: %v", err)
+	}
+	oldAddr := cmted25519.PubKey(joined.ValidatorKey).Address().String()
+	if rep.Names[oldAddr] != "agency-5" {
+		t.Fatalf("agency-5's former key %s is named %q; names %v", oldAddr, rep.Names[oldAddr], rep.Names)
+	}
 }
