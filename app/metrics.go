@@ -26,6 +26,8 @@ const DefaultInvariantEvery = 100
 // never feed back into consensus. Labels are bounded: agency, currency,
 // type, code, kind, status, store, path, proved, measure; never record ids.
 type Metrics struct {
+	nop bool // registered nowhere: the state metrics are not worth reading
+
 	Txs                 *prometheus.CounterVec   // type, code
 	Records             *prometheus.GaugeVec     // kind, status
 	Amount              *prometheus.GaugeVec     // agency, currency, measure
@@ -109,7 +111,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // NopMetrics returns metrics that are registered nowhere.
-func NopMetrics() *Metrics { return NewMetrics(nil) }
+func NopMetrics() *Metrics {
+	m := NewMetrics(nil)
+	m.nop = true
+	return m
+}
 
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	if reg == nil {
@@ -317,6 +323,15 @@ func (a *App) enqueueMetrics(version int64) {
 	every := a.InvariantEvery
 	j := metricsJob{version: version, touched: a.obs.touched, checkInv: every > 0 && version%every == 0}
 	a.obs.touched = nil
+	if a.Metrics.nop && !j.checkInv {
+		// Nobody reads the gauges; the invariant check still runs (it logs
+		// a broken invariant).
+		if a.obs.agenciesDirty {
+			a.obs.agenciesDirty = false
+			a.obs.reloadValidators = true
+		}
+		return
+	}
 	if a.obs.agenciesDirty {
 		a.obs.agenciesDirty = false
 		a.obs.reloadValidators = true // reload the validator map before the next block's votes

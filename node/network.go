@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	abci "github.com/cometbft/cometbft/abci/types"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/proxy"
 
 	"github.com/civicledger/civicledger/internal/keystore"
 )
@@ -21,6 +23,7 @@ type Network struct {
 	Testnet *Testnet
 	Nodes   []*Node // nil for a stopped node
 	logger  cmtlog.Logger
+	newApp  func(int, *Config) (abci.Application, error)
 }
 
 // NetworkOptions tune StartNetwork.
@@ -36,6 +39,10 @@ type NetworkOptions struct {
 	// VotingPeriod and NoticePeriod override the genesis governance
 	// periods when non-zero (see TestnetOptions).
 	VotingPeriod, NoticePeriod int64
+	// App, when set, gives node i another ABCI application than the
+	// ledger (see Options.App), built after Tweak; the caller closes it
+	// after Stop.
+	App func(i int, c *Config) (abci.Application, error)
 }
 
 // StartNetwork generates a testnet with fast consensus in dir and starts
@@ -63,7 +70,7 @@ func StartTestnet(ctx context.Context, tn *Testnet, o NetworkOptions) (*Network,
 			logger = cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stderr))
 		}
 	}
-	net := &Network{Testnet: tn, Nodes: make([]*Node, len(tn.Agencies)), logger: logger}
+	net := &Network{Testnet: tn, Nodes: make([]*Node, len(tn.Agencies)), logger: logger, newApp: o.App}
 	for i := range tn.Agencies {
 		if err := net.StartNode(i, o.Tweak); err != nil {
 			net.Stop()
@@ -92,7 +99,13 @@ func (n *Network) StartNode(i int, tweak func(int, *Config)) error {
 	if tweak != nil {
 		tweak(i, cfg)
 	}
-	nd, err := New(cfg, n.logger.With("agency", n.Testnet.Agencies[i].ID), Options{NoMetrics: true})
+	opts := Options{NoMetrics: true}
+	if n.newApp != nil {
+		if opts.App, err = n.newApp(i, cfg); err != nil {
+			return err
+		}
+	}
+	nd, err := New(cfg, n.logger.With("agency", n.Testnet.Agencies[i].ID), opts)
 	if err != nil {
 		return err
 	}
@@ -125,10 +138,18 @@ func (n *Network) Stop() {
 // stopped). CometBFT saves a block before the app applies it, so the block
 // store's height can be one ahead of the state.
 func (n *Network) Height(i int) int64 {
-	if n.Nodes[i] == nil {
+	nd := n.Nodes[i]
+	if nd == nil {
 		return 0
 	}
-	return n.Nodes[i].store.Version()
+	if nd.store == nil { // another app (NetworkOptions.App): ask it
+		res, err := nd.cmt.ProxyApp().Query().Info(context.Background(), proxy.RequestInfo)
+		if err != nil {
+			return 0
+		}
+		return res.LastBlockHeight
+	}
+	return nd.store.Version()
 }
 
 // WaitForHeight waits until every running node has committed height h.
@@ -158,6 +179,9 @@ func (n *Network) AppHashes(h int64) ([][]byte, error) {
 	for i, nd := range n.Nodes {
 		if nd == nil {
 			continue
+		}
+		if nd.store == nil {
+			return nil, fmt.Errorf("node %d does not run the ledger", i)
 		}
 		v, err := nd.store.At(h)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	cmtnode "github.com/cometbft/cometbft/node"
@@ -39,6 +40,11 @@ type Options struct {
 	// OnFatal is called when the app halts consensus on this node (see
 	// app.App.OnFatal).
 	OnFatal func(error)
+	// App, when set, runs this ABCI application instead of the ledger, under
+	// the same CometBFT config, genesis and keys (benchmarks against
+	// CometBFT's example apps): the ledger state is not opened, App()
+	// returns nil, and the caller closes App after Stop.
+	App abci.Application
 }
 
 // New opens the state in the home's data directory and builds the node; call
@@ -61,6 +67,17 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("validator key: %w", err)
 	}
 	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	if opts.App != nil {
+		dbs := &dbTracker{}
+		n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, proxy.NewLocalClientCreator(opts.App),
+			cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), dbs.provide,
+			cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
+		if err != nil {
+			dbs.closeAll()
+			return nil, err
+		}
+		return &Node{cfg: cfg, dbs: dbs, cmt: n}, nil
+	}
 	snaps, err := app.OpenSnapshots(filepath.Join(cfg.DBDir(), "snapshots"), logger.With("module", "snapshots"))
 	if err != nil {
 		return nil, err
@@ -114,6 +131,9 @@ func (n *Node) Stop() error {
 	// CometBFT v0.38 does not close every database it opened (the tx
 	// index stays open), which would keep the goleveldb lock: close them all.
 	n.dbs.closeAll()
+	if n.app == nil { // Options.App: the caller closes it
+		return err
+	}
 	n.app.Close()           // the metrics worker reads the state
 	n.app.Snapshots.Close() // so does a snapshot being written
 	if cerr := n.store.Close(); err == nil {
@@ -187,7 +207,7 @@ func (t *dbTracker) closeAll() {
 	t.dbs = nil
 }
 
-// App returns the node's ABCI app.
+// App returns the node's ledger app (nil when Options.App replaced it).
 func (n *Node) App() *app.App { return n.app }
 
 // CometBFT returns the underlying CometBFT node.

@@ -61,6 +61,7 @@ func newRootCmd() *cobra.Command {
 		newTestnetCmd(),
 		newStartCmd(),
 		newDemoCmd(),
+		newBenchCmd(),
 		newVersionCmd(),
 	)
 	return root

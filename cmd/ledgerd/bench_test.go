@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+// runBenchCmd runs `ledgerd bench ... -o json` in-process and decodes its
+// report (the progress lines go to stderr).
+func runBenchCmd(t *testing.T, args ...string) (*benchReport, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(append(append([]string{"bench"}, args...), "-o", "json"))
+	err := cmd.ExecuteContext(t.Context())
+	var rep benchReport
+	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
+		t.Fatalf("report is not JSON (%v; run error %v):\n%s\nstderr:\n%s", jerr, err, out.String(), errOut.String())
+	}
+	return &rep, err
+}
+
+func TestBench(t *testing.T) {
+	for _, app := range []string{"ledger", "kvstore"} {
+		t.Run(app, func(t *testing.T) {
+			rep, err := runBenchCmd(t, "--app", app, "--txs", "301", "--validators", "1", "--timeout-commit", "200ms",
+				"--concurrency", "16", "--home", t.TempDir())
+			if err != nil {
+				t.Fatalf("bench failed: %v\n%+v", err, rep)
+			}
+			if rep.App != app || rep.Txs != 301 || rep.Submitted != 301 || rep.Committed != 301 ||
+				rep.CheckTxRejected != 0 || rep.BlockRejected != 0 || rep.Error != "" {
+				t.Fatalf("not every tx committed: %+v", rep)
+			}
+			if rep.Blocks < 1 || rep.FirstHeight < 1 || rep.LastHeight < rep.FirstHeight || rep.BlockTxsMax < 1 ||
+				rep.Seconds <= 0 || rep.TxPerSec <= 0 || rep.LatencyP50Ms <= 0 || rep.LatencyP99Ms < rep.LatencyP50Ms {
+				t.Fatalf("incomplete report: %+v", rep)
+			}
+			if rep.TxBytesMin < 100 || rep.TxBytesMean < float64(rep.TxBytesMin) || rep.TxBytesMax < int(rep.TxBytesMean) {
+				t.Fatalf("tx sizes: %+v", rep)
+			}
+		})
+	}
+}
+
+// TestBenchFailsOnRejection: a tx refused by CheckTx (here a ledger tx with
+// a broken signature) makes the run fail with exit status 1, and the report
+// says so.
+func TestBenchFailsOnRejection(t *testing.T) {
+	benchTxsHook = func(txs [][]byte) {
+		txs[7] = bytes.Replace(txs[7], []byte(`"signature":"`), []byte(`"signature":"AA`), 1)
+	}
+	t.Cleanup(func() { benchTxsHook = nil })
+	rep, err := runBenchCmd(t, "--app", "ledger", "--txs", "40", "--timeout-commit", "200ms")
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("want exit status 1, got %v", err)
+	}
+	if rep.CheckTxRejected != 1 || rep.Submitted != 39 || rep.Error == "" || len(rep.Errors) != 1 {
+		t.Fatalf("report: %+v", rep)
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{{"--app", "etcd"}, {"--txs", "0"}, {"--validators", "0"}, {"-o", "yaml"}} {
+		_, err := run(t, append([]string{"bench"}, args...)...)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 {
+			t.Errorf("bench %v: want a usage error (exit 2), got %v", args, err)
+		}
+	}
+}
