@@ -110,17 +110,7 @@ func (c *benchChain) block(b *testing.B, txs [][]byte) {
 // Sizes: 0 and 100,000 records by default; set CIVIC_BENCH_RECORDS to a
 // comma-free list like "0 100000 1000000" for more.
 func BenchmarkFinalizeBlock(b *testing.B) {
-	sizes := []int{0, 100_000}
-	if s := os.Getenv("CIVIC_BENCH_RECORDS"); s != "" {
-		sizes = nil
-		for _, f := range splitFields(s) {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sizes = append(sizes, n)
-		}
-	}
+	sizes := benchSizes(b, 0, 100_000)
 	const perBlock = 1000
 	for _, size := range sizes {
 		c := newBenchChain(b)
@@ -154,6 +144,24 @@ func BenchmarkFinalizeBlock(b *testing.B) {
 	}
 }
 
+// benchSizes returns the state sizes to benchmark: CIVIC_BENCH_RECORDS if
+// set, else the defaults.
+func benchSizes(b *testing.B, defaults ...int) []int {
+	s := os.Getenv("CIVIC_BENCH_RECORDS")
+	if s == "" {
+		return defaults
+	}
+	var sizes []int
+	for _, f := range splitFields(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
+}
+
 func splitFields(s string) []string {
 	var out []string
 	cur := ""
@@ -178,17 +186,7 @@ func splitFields(s string) []string {
 // store with the AppHash check (what the joining node does). Reported:
 // seconds to replay, export and import, stream bytes per record.
 func BenchmarkSnapshot(b *testing.B) {
-	sizes := []int{10_000, 100_000}
-	if s := os.Getenv("CIVIC_BENCH_RECORDS"); s != "" {
-		sizes = nil
-		for _, f := range splitFields(s) {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sizes = append(sizes, n)
-		}
-	}
+	sizes := benchSizes(b, 10_000, 100_000)
 	for _, size := range sizes {
 		b.Run(fmt.Sprintf("records=%d", size), func(b *testing.B) {
 			c := newBenchChain(b)

@@ -584,6 +584,9 @@ func (b *Block) runGovernance() ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(execs) == 0 {
+		return evs, nil // the usual block: no agency is read
+	}
 	_, total, err := b.electorate()
 	if err != nil {
 		return nil, err
