@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -303,6 +304,12 @@ func newAdminKey(home, agency string, backend keystore.Backend, pass keystore.Pa
 }
 
 // FreePorts returns n distinct free TCP ports on 127.0.0.1.
+//
+// The ports are taken below the kernel's ephemeral range (where a port
+// chosen by listening on :0 would come from): a port handed out now is only
+// bound when the node starts, and in between any outgoing connection of any
+// process may take an ephemeral port as its local end, so that the node
+// could not listen on it. Below the range only listeners compete.
 func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -310,16 +317,38 @@ func FreePorts(n int) ([]int, error) {
 			_ = l.Close()
 		}
 	}()
+	lo, hi := 10000, ephemeralLow()
 	ports := make([]int, 0, n)
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		addr := "127.0.0.1:0" // fallback: let the kernel choose
+		if hi-lo > 1000 && tries < 1000 {
+			addr = fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, err
+			if addr == "127.0.0.1:0" {
+				return nil, err
+			}
+			continue // taken: try another
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux:
+// /proc/sys/net/ipv4/ip_local_port_range; 32768 if unknown).
+func ephemeralLow() int {
+	bz, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low int
+	if _, err := fmt.Sscan(string(bz), &low); err != nil || low <= 0 {
+		return 32768
+	}
+	return low
 }
 
 // newNodeKeys creates a home's directories, its P2P node key and a fresh
