@@ -8,8 +8,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	lighthttp "github.com/cometbft/cometbft/light/provider/http"
-	lightstore "github.com/cometbft/cometbft/light/store"
 	cmttypes "github.com/cometbft/cometbft/types"
 	cmtversion "github.com/cometbft/cometbft/version"
 
@@ -27,51 +25,10 @@ var ErrCheckpointRoot = errors.New("the trust root is a checkpoint, not the gene
 // code (e.g. a height it does not have).
 var ErrNodeRefused = errors.New("the node refused the query")
 
-// TrustedBlocks returns the light blocks the light client has verified (its
-// light store) with heights in [from, to], ascending.
+// TrustedBlocks returns the light blocks the verifier has verified with
+// heights in [from, to], ascending.
 func (v *Verifier) TrustedBlocks(from, to int64) ([]*cmttypes.LightBlock, error) {
-	first, err := v.store.FirstLightBlockHeight()
-	if err != nil {
-		return nil, err
-	}
-	last, err := v.store.LastLightBlockHeight()
-	if err != nil {
-		return nil, err
-	}
-	if first < 0 || last < 0 {
-		return nil, nil
-	}
-	from, to = max(from, first), min(to, last)
-	if from > to {
-		return nil, nil
-	}
-	var rev []*cmttypes.LightBlock
-	lb, err := v.store.LightBlock(to)
-	switch {
-	case err == nil:
-		rev = append(rev, lb)
-	case !errors.Is(err, lightstore.ErrLightBlockNotFound):
-		return nil, err
-	}
-	for h := to; h > from; {
-		lb, err := v.store.LightBlockBefore(h)
-		if errors.Is(err, lightstore.ErrLightBlockNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if lb.Height < from {
-			break
-		}
-		rev = append(rev, lb)
-		h = lb.Height
-	}
-	out := make([]*cmttypes.LightBlock, len(rev))
-	for i, lb := range rev {
-		out[len(rev)-1-i] = lb
-	}
-	return out, nil
+	return v.Verified(from, to), nil
 }
 
 // ExportRecord verifies key in store at height (0: latest) like VerifyKey
@@ -252,16 +209,7 @@ func (v *Verifier) bundleChain(ctx context.Context, doc *cmttypes.GenesisDoc, ta
 // first block as the genesis file has it.
 func (v *Verifier) firstBlock(ctx context.Context, doc *cmttypes.GenesisDoc) (*cmttypes.LightBlock, error) {
 	root := v.Trust.Root
-	lb, err := v.store.LightBlock(root.Height)
-	if err != nil { // pruned from the light store: fetch it again, and check it as below
-		p, perr := lighthttp.New(v.ChainID, v.Primary.URL)
-		if perr != nil {
-			return nil, perr
-		}
-		if lb, err = p.LightBlock(ctx, root.Height); err != nil {
-			return nil, fmt.Errorf("first block %d from %s: %w", root.Height, v.Primary.URL, err)
-		}
-	}
+	lb := v.Root()
 	if fmt.Sprintf("%X", lb.Hash()) != root.Hash {
 		return nil, fmt.Errorf("%w: header %d is %X, the trust root is %s", verify.ErrHeader, root.Height, lb.Hash(), root.Hash)
 	}

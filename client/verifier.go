@@ -2,45 +2,59 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	dbm "github.com/cometbft/cometbft-db"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
-	cmtlog "github.com/cometbft/cometbft/libs/log"
-	"github.com/cometbft/cometbft/light"
 	"github.com/cometbft/cometbft/light/provider"
 	lighthttp "github.com/cometbft/cometbft/light/provider/http"
-	lightstore "github.com/cometbft/cometbft/light/store"
-	lightdb "github.com/cometbft/cometbft/light/store/db"
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
 )
 
-// Verifier checks what a node serves against headers obtained through the
-// CometBFT light client from the user's trust root, cross-checked with
-// witness nodes. It trusts nothing the primary node says without a proof.
+// Verifier checks what a node serves against headers it verifies itself
+// from the user's trust root (verify.Next and verify.BundleChain: adjacent
+// across every change of validator set, skipping only inside one set's era),
+// cross-checked with witness nodes. It trusts nothing the primary node says
+// without a proof. A Verifier is safe for use by several goroutines.
 type Verifier struct {
-	ChainID   string
-	Primary   *Client
-	Witnesses []string // URLs; the primary itself when none was given
-	Trust     *TrustState
-
-	home        string
-	lc          *light.Client
-	store       lightstore.Store
-	witnesses   []provider.Provider
-	deadWitness map[int]bool
+	ChainID string
+	Primary *Client
+	// Witnesses are the URLs of the independent witnesses: those given that
+	// are not the primary itself.
+	Witnesses []string
+	// NotWitnesses are the witnesses given that turned out to be the
+	// primary (the same URL, or the same node id under another address):
+	// they count as no witness.
+	NotWitnesses []WitnessCheck
+	Trust        *TrustState
 	// NoIndependentWitness is true when no witness other than the primary
 	// was given: headers are then verified but not cross-checked.
 	NoIndependentWitness bool
+
+	home      string
+	primaryID string
+	primary   provider.Provider
+	witnesses []*witness
+
+	mu       sync.Mutex
+	verified map[int64]*cmttypes.LightBlock // every light block verified from the root, the root included
+	checks   map[int64][]WitnessCheck       // witness answers per verified height
+}
+
+type witness struct {
+	url  string
+	prov provider.Provider
+	dead error // set once the witness could not be reached: not asked again
 }
 
 // ForkError reports two different headers at one height, each presented as
@@ -72,9 +86,30 @@ func (e *ForkError) Error() string {
 // header this client verified before.
 var ErrConflictWithPast = errors.New("conflicts with a header verified earlier")
 
-// NewVerifier connects to the primary node and the witnesses and starts a
-// light client from the trust state stored under home for the primary's
-// chain.
+// ErrOlderThanVerified is returned when the latest state a node offers is
+// older than a header this client verified before: the node is behind, or
+// serves an old state (a record before its revocation, say). Verifying an
+// older state on purpose takes an explicit height.
+var ErrOlderThanVerified = errors.New("older than the last header verified before")
+
+// ErrPrimaryBehind is returned when a witness has blocks the primary does not
+// serve within a few seconds.
+var ErrPrimaryBehind = errors.New("the primary node is behind a witness")
+
+// normalizeURL adds a scheme and drops a trailing slash, so that two
+// spellings of one address compare equal.
+func normalizeURL(u string) string {
+	if !strings.Contains(u, "://") {
+		u = "http://" + u
+	}
+	return strings.TrimRight(u, "/")
+}
+
+// NewVerifier connects to the primary node and the witnesses and checks the
+// primary's header at the trust root's height (stored under home for the
+// primary's chain) against the root's hash, cross-checked with the
+// witnesses. A witness that is the primary itself (same URL, or same node
+// id) is set aside in NotWitnesses.
 func NewVerifier(ctx context.Context, home, node string, witnesses []string) (*Verifier, error) {
 	primary, err := New(node)
 	if err != nil {
@@ -89,90 +124,176 @@ func NewVerifier(ctx context.Context, home, node string, witnesses []string) (*V
 	if err != nil {
 		return nil, err
 	}
-	v := &Verifier{ChainID: chainID, Primary: primary, Trust: ts, home: home}
-	if len(witnesses) == 0 {
-		witnesses = []string{primary.URL}
-		v.NoIndependentWitness = true
-	}
-	v.Witnesses = witnesses
-	pp, err := lighthttp.New(chainID, primary.URL)
-	if err != nil {
+	v := &Verifier{ChainID: chainID, Primary: primary, Trust: ts, home: home, primaryID: string(st.NodeInfo.ID()),
+		verified: map[int64]*cmttypes.LightBlock{}, checks: map[int64][]WitnessCheck{}}
+	if v.primary, err = lighthttp.New(chainID, primary.URL); err != nil {
 		return nil, err
 	}
+	seen := map[string]bool{}
 	for _, w := range witnesses {
-		if !strings.Contains(w, "://") {
-			w = "http://" + w
+		u := normalizeURL(w)
+		if seen[u] {
+			continue
 		}
-		wp, err := lighthttp.New(chainID, w)
+		seen[u] = true
+		if u == normalizeURL(primary.URL) {
+			v.NotWitnesses = append(v.NotWitnesses, WitnessCheck{URL: w, Detail: "is the primary node itself (the same URL): not an independent witness"})
+			continue
+		}
+		wc, err := New(u)
 		if err != nil {
 			return nil, fmt.Errorf("witness %s: %w", w, err)
 		}
-		v.witnesses = append(v.witnesses, wp)
+		wit := &witness{url: w}
+		if wst, err := wc.Status(ctx); err != nil {
+			wit.dead = err
+		} else if id := string(wst.NodeInfo.ID()); id == v.primaryID {
+			v.NotWitnesses = append(v.NotWitnesses, WitnessCheck{URL: w, Detail: "is the primary node itself (node id " + id + "): not an independent witness"})
+			continue
+		} else if wst.NodeInfo.Network != chainID {
+			wit.dead = fmt.Errorf("serves chain %q, not %q", wst.NodeInfo.Network, chainID)
+		}
+		if wit.prov, err = lighthttp.New(chainID, u); err != nil {
+			return nil, fmt.Errorf("witness %s: %w", w, err)
+		}
+		v.witnesses = append(v.witnesses, wit)
+		v.Witnesses = append(v.Witnesses, w)
 	}
-	rootHash, err := hex.DecodeString(ts.Root.Hash)
+	v.NoIndependentWitness = len(v.witnesses) == 0
+
+	root, err := v.primary.LightBlock(ctx, ts.Root.Height)
 	if err != nil {
-		return nil, fmt.Errorf("trust root hash: %w", err)
+		return nil, fmt.Errorf("primary %s: trust root header %d: %w", primary.URL, ts.Root.Height, err)
 	}
-	if err := v.crossCheck(ctx, ts.Root.Height); err != nil {
+	if got := fmt.Sprintf("%X", root.Hash()); got != ts.Root.Hash {
+		return nil, headerFailure(&verify.HeaderError{Height: ts.Root.Height, Reason: fmt.Sprintf("the primary's header is %s, the trust root is %s: this node does not serve the trusted chain", got, ts.Root.Hash)})
+	}
+	v.verified[root.Height] = root
+	if _, err := v.crossCheck(ctx, root, root); err != nil {
 		return nil, err
-	}
-	v.store = lightdb.New(dbm.NewMemDB(), chainID)
-	v.lc, err = light.NewClient(ctx, chainID,
-		light.TrustOptions{Period: verify.TrustingPeriod, Height: ts.Root.Height, Hash: rootHash},
-		pp, append([]provider.Provider(nil), v.witnesses...), v.store, // a copy: the light client reorders its slice
-		light.SkippingVerification(verify.TrustLevel),
-		light.MaxClockDrift(10*time.Second),
-		light.MaxBlockLag(10*time.Second),
-		light.MaxRetryAttempts(3),
-		light.Logger(cmtlog.NewNopLogger()))
-	if err != nil {
-		return nil, v.classify(ctx, ts.Root.Height, err)
 	}
 	return v, nil
 }
 
+// Root returns the trust root's light block (its hash is the root's).
+func (v *Verifier) Root() *cmttypes.LightBlock {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.verified[v.Trust.Root.Height]
+}
+
 // LightBlock returns the header (with commit and validator set) at height h,
-// verified from the trust root, cross-checked with every witness, and
-// checked against the last header this client verified before.
+// verified from the trust root — from the highest header verified so far
+// below h, through the last and first header of every validator-set era in
+// between — cross-checked with every witness, and checked against the last
+// header this client verified before.
 func (v *Verifier) LightBlock(ctx context.Context, h int64) (*cmttypes.LightBlock, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if h < v.Trust.Root.Height {
+		return nil, &verify.HeaderError{Height: h, Reason: fmt.Sprintf("below the trust root (header %d): headers are verified forward from the root only", v.Trust.Root.Height)}
+	}
+	if lb := v.verified[h]; lb != nil {
+		if _, ok := v.checks[h]; ok || h == v.Trust.Root.Height {
+			return lb, nil
+		}
+	}
 	if err := v.Primary.WaitForHeight(ctx, h); err != nil {
 		return nil, err
 	}
-	if err := v.crossCheck(ctx, h); err != nil {
-		return nil, err
-	}
-	lb, err := v.lc.VerifyLightBlockAtHeight(ctx, h, time.Now())
+	target, err := v.primary.LightBlock(ctx, h)
 	if err != nil {
-		return nil, v.classify(ctx, h, err)
+		return nil, fmt.Errorf("primary %s: header %d: %w", v.Primary.URL, h, err)
 	}
-	if err := v.checkPast(ctx, lb); err != nil {
+	base, err := v.verifyFrom(ctx, v.primary, target)
+	if err != nil {
 		return nil, err
 	}
-	return lb, nil
+	checks, err := v.crossCheck(ctx, target, base)
+	if err != nil {
+		return nil, err
+	}
+	v.checks[h] = checks
+	if err := v.checkPast(ctx, target); err != nil {
+		return nil, err
+	}
+	return target, nil
 }
 
-// crossCheck compares the primary's header at h with every witness's,
-// before the light client verifies it: two different headers, each signed
-// by more than 2/3 of the same validator set, are a fork. A witness that is
-// behind gets a few seconds to reach h; one that cannot answer is skipped
-// (the light client still requires a working witness).
-func (v *Verifier) crossCheck(ctx context.Context, h int64) error {
-	pp, err := lighthttp.New(v.ChainID, v.Primary.URL)
+// verifyFrom verifies target from the highest verified block below it,
+// fetching the blocks bisection needs from p, keeps every block it verified
+// and returns the base it started from.
+func (v *Verifier) verifyFrom(ctx context.Context, p provider.Provider, target *cmttypes.LightBlock) (*cmttypes.LightBlock, error) {
+	base := v.below(target.Height)
+	chain, err := verify.BundleChain(base, []*cmttypes.LightBlock{target}, func(lo, hi int64) (*cmttypes.LightBlock, error) {
+		return p.LightBlock(ctx, lo+(hi-lo)/2)
+	}, time.Now())
 	if err != nil {
-		return err
+		return nil, headerFailure(err)
 	}
-	pb, err := pp.LightBlock(ctx, h)
-	if err != nil {
-		return fmt.Errorf("primary %s: header %d: %w", v.Primary.URL, h, err)
+	if p == v.primary {
+		for _, lb := range chain {
+			v.verified[lb.Height] = lb
+		}
 	}
-	for i, w := range v.witnesses {
-		if v.deadWitness[i] {
+	return base, nil
+}
+
+// headerFailure says in its text that a header check failed (a
+// *verify.HeaderError names only the header and the rule).
+func headerFailure(err error) error {
+	var he *verify.HeaderError
+	if errors.As(err, &he) {
+		return fmt.Errorf("%w: %w", verify.ErrHeader, err)
+	}
+	return err
+}
+
+// below returns the highest verified block below h (the root at least).
+func (v *Verifier) below(h int64) *cmttypes.LightBlock {
+	best := v.verified[v.Trust.Root.Height]
+	for ht, lb := range v.verified {
+		if ht < h && ht > best.Height {
+			best = lb
+		}
+	}
+	return best
+}
+
+// Verified returns the light blocks verified so far with heights in
+// [from, to], ascending.
+func (v *Verifier) Verified(from, to int64) []*cmttypes.LightBlock {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []*cmttypes.LightBlock
+	for h, lb := range v.verified {
+		if h >= from && h <= to {
+			out = append(out, lb)
+		}
+	}
+	slices.SortFunc(out, func(a, b *cmttypes.LightBlock) int { return cmp.Compare(a.Height, b.Height) })
+	return out
+}
+
+// crossCheck asks every independent witness for its header at lb's height
+// (lb is verified, from base) and compares hashes. A different header signed
+// by more than 2/3 of lb's validator set, or one that verifies from base
+// too, is a fork (*ForkError); a witness that does not answer, or serves an
+// alternative that does not verify, is reported with OK false. A witness
+// that is a little behind gets a few seconds to reach the height.
+func (v *Verifier) crossCheck(ctx context.Context, lb, base *cmttypes.LightBlock) ([]WitnessCheck, error) {
+	h := lb.Height
+	var out []WitnessCheck
+	for _, w := range v.witnesses {
+		if w.dead != nil {
+			out = append(out, WitnessCheck{URL: w.url, Detail: fmt.Sprintf("unreachable: %v", w.dead)})
 			continue
 		}
 		var wb *cmttypes.LightBlock
-		deadline := time.Now().Add(10 * time.Second)
+		var err error
+		deadline := time.Now().Add(5 * time.Second)
 		for {
-			wb, err = w.LightBlock(ctx, h)
+			wb, err = w.prov.LightBlock(ctx, h)
 			behind := errors.Is(err, provider.ErrHeightTooHigh) || errors.Is(err, provider.ErrLightBlockNotFound)
 			if err == nil || !behind || time.Now().After(deadline) || ctx.Err() != nil {
 				break
@@ -181,32 +302,34 @@ func (v *Verifier) crossCheck(ctx context.Context, h int64) error {
 		}
 		if err != nil {
 			if !errors.Is(err, provider.ErrHeightTooHigh) && !errors.Is(err, provider.ErrLightBlockNotFound) {
-				if v.deadWitness == nil {
-					v.deadWitness = map[int]bool{}
-				}
-				v.deadWitness[i] = true // unreachable: do not wait for it again
+				w.dead = err
 			}
+			out = append(out, WitnessCheck{URL: w.url, Detail: fmt.Sprintf("did not answer for header %d: %v", h, err)})
 			continue
 		}
-		if string(wb.Hash()) == string(pb.Hash()) {
+		if bytes.Equal(wb.Hash(), lb.Hash()) {
+			out = append(out, WitnessCheck{URL: w.url, OK: true, Detail: fmt.Sprintf("serves the same header %d %X", h, lb.Hash())})
 			continue
 		}
-		// A fork is two headers signed by the same validators: the witness's
-		// header must carry the primary's validator set for that height, and
-		// every signature of both commits must verify. Anything else is a
-		// lying node, not evidence; the light client decides about it.
-		if !bytes.Equal(wb.ValidatorSet.Hash(), pb.ValidatorSet.Hash()) ||
-			pb.ValidatorSet.VerifyCommitLightAllSignatures(v.ChainID, wb.Commit.BlockID, h, wb.Commit) != nil ||
-			pb.ValidatorSet.VerifyCommitLightAllSignatures(v.ChainID, pb.Commit.BlockID, h, pb.Commit) != nil {
-			continue // an unsigned alternative is a lying node, not a fork; the light client decides
+		// Equivocation: more than 2/3 of the verified validator set signed
+		// the other header too; or the witness's header verifies from the
+		// same trusted base by the witness's own chain (an attack by an
+		// old era's keys on one of the two). A header that verifies from
+		// nothing is a broken or lying witness, not evidence.
+		if lb.ValidatorSet.VerifyCommitLight(v.ChainID, wb.Commit.BlockID, h, wb.Commit) == nil {
+			return out, v.fork(h, lb, wb, w.url)
 		}
-		return v.fork(h, pb.SignedHeader, wb, v.Witnesses[i])
+		if _, verr := v.verifyFrom(ctx, w.prov, wb); verr == nil {
+			return out, v.fork(h, lb, wb, w.url)
+		}
+		out = append(out, WitnessCheck{URL: w.url, Detail: fmt.Sprintf("serves a different header %d %X that does not verify from the trust root: a broken or lying witness", h, wb.Hash())})
 	}
-	return nil
+	return out, nil
 }
 
 // checkPast refuses a chain whose header at the last verified height is not
-// the one verified then, and advances the last verified checkpoint.
+// the one verified then, and advances the last verified checkpoint (never
+// moving it back).
 func (v *Verifier) checkPast(ctx context.Context, lb *cmttypes.LightBlock) error {
 	last := v.Trust.LastVerified
 	switch {
@@ -217,9 +340,15 @@ func (v *Verifier) checkPast(ctx context.Context, lb *cmttypes.LightBlock) error
 		return nil
 	case lb.Height > last.Height:
 		if last.Height > v.Trust.Root.Height {
-			old, err := v.lc.VerifyLightBlockAtHeight(ctx, last.Height, time.Now())
-			if err != nil {
-				return v.classify(ctx, last.Height, err)
+			old := v.verified[last.Height]
+			if old == nil {
+				var err error
+				if old, err = v.primary.LightBlock(ctx, last.Height); err != nil {
+					return fmt.Errorf("primary %s: header %d: %w", v.Primary.URL, last.Height, err)
+				}
+				if _, err := v.verifyFrom(ctx, v.primary, old); err != nil {
+					return err
+				}
 			}
 			if fmt.Sprintf("%X", old.Hash()) != last.Hash {
 				return fmt.Errorf("header %d is %X but %X was verified before: %w", last.Height, old.Hash(), last.Hash, ErrConflictWithPast)
@@ -232,38 +361,14 @@ func (v *Verifier) checkPast(ctx context.Context, lb *cmttypes.LightBlock) error
 	}
 }
 
-// classify turns light client errors into fork reports where they are forks.
-func (v *Verifier) classify(ctx context.Context, h int64, err error) error {
-	var conflict *light.ErrConflictingHeaders
-	if errors.As(err, &conflict) && conflict.Block != nil {
-		pb, perr := v.lc.TrustedLightBlock(h)
-		if perr != nil || pb == nil {
-			p, _ := lighthttp.New(v.ChainID, v.Primary.URL)
-			pb, _ = p.LightBlock(ctx, conflict.Block.Height)
-		}
-		if pb != nil {
-			url := ""
-			if conflict.WitnessIndex < len(v.Witnesses) {
-				url = v.Witnesses[conflict.WitnessIndex]
-			}
-			return v.fork(conflict.Block.Height, pb.SignedHeader, conflict.Block, url)
-		}
-	}
-	if errors.Is(err, light.ErrLightClientAttack) {
-		return fmt.Errorf("FORK: the light client detected conflicting headers between the primary and a witness (evidence of misbehaviour): %w", err)
-	}
-	return fmt.Errorf("%w: %w", verify.ErrHeader, err)
-}
-
-func (v *Verifier) fork(h int64, primary *cmttypes.SignedHeader, witness *cmttypes.LightBlock, url string) *ForkError {
-	fe := &ForkError{Height: h, PrimaryURL: v.Primary.URL, WitnessURL: url, PrimaryHeader: primary, WitnessHeader: witness.SignedHeader}
-	// Only signatures that verify count: a validator named here provably
-	// signed both headers (equivocation evidence).
+// fork builds the report of two conflicting headers at h: primary's
+// (verified) and the witness's. Only signatures that verify count: a
+// validator named here provably signed both (equivocation evidence).
+func (v *Verifier) fork(h int64, primary, witness *cmttypes.LightBlock, url string) *ForkError {
+	fe := &ForkError{Height: h, PrimaryURL: v.Primary.URL, WitnessURL: url, PrimaryHeader: primary.SignedHeader, WitnessHeader: witness.SignedHeader}
 	signedPrimary := map[string]bool{}
-	if pb, err := v.primaryBlock(context.Background(), h); err == nil && string(pb.Hash()) == string(primary.Hash()) {
-		for _, s := range verify.SignedBy(v.ChainID, pb.ValidatorSet, pb.Commit, nil) {
-			signedPrimary[s.Address] = true
-		}
+	for _, s := range verify.SignedBy(v.ChainID, primary.ValidatorSet, primary.Commit, nil) {
+		signedPrimary[s.Address] = true
 	}
 	for _, s := range verify.SignedBy(v.ChainID, witness.ValidatorSet, witness.Commit, nil) {
 		if signedPrimary[s.Address] {
@@ -273,12 +378,28 @@ func (v *Verifier) fork(h int64, primary *cmttypes.SignedHeader, witness *cmttyp
 	return fe
 }
 
-func (v *Verifier) primaryBlock(ctx context.Context, h int64) (*cmttypes.LightBlock, error) {
-	pp, err := lighthttp.New(v.ChainID, v.Primary.URL)
+// LatestHeight is the highest block height among the primary and the
+// independent witnesses, as their status says. The primary alone could
+// hide later blocks; a witness that does not answer is passed over.
+func (v *Verifier) LatestHeight(ctx context.Context) (latest int64, from string, err error) {
+	st, err := v.Primary.Status(ctx)
 	if err != nil {
-		return nil, err
+		return 0, "", err
 	}
-	return pp.LightBlock(ctx, h)
+	latest, from = st.SyncInfo.LatestBlockHeight, v.Primary.URL
+	for _, w := range v.witnesses {
+		if w.dead != nil {
+			continue
+		}
+		wc, err := New(normalizeURL(w.url))
+		if err != nil {
+			continue
+		}
+		if wst, err := wc.Status(ctx); err == nil && wst.SyncInfo.LatestBlockHeight > latest {
+			latest, from = wst.SyncInfo.LatestBlockHeight, w.url
+		}
+	}
+	return latest, from, nil
 }
 
 // KeyProof is a verified answer for one key of one store.
@@ -294,17 +415,35 @@ type KeyProof struct {
 // VerifyKey fetches key from store at height (0: latest) with its proof,
 // obtains the verified header H+1 and checks the proof against its AppHash.
 //
-// With height 0 it proves the state at L-1, where L is the primary's latest
-// block: header L, which commits that state, already exists, so nothing has
-// to wait for a block. Only when the key changed in block L itself does it
-// prove the state at L, waiting for header L+1.
+// With height 0 it proves the state at L-1, where L is the latest block of
+// the primary and the witnesses (the highest of their heights: the primary
+// alone could hide later blocks; it gets a few seconds to catch up with a
+// witness, ErrPrimaryBehind otherwise): header L, which commits that state,
+// already exists, so nothing has to wait for a block. Only when the key
+// changed in block L itself does it prove the state at L, waiting for header
+// L+1. A latest state older than the last header verified before is refused
+// (ErrOlderThanVerified): an old state is verified only when asked for by
+// height.
 func (v *Verifier) VerifyKey(ctx context.Context, storeName string, key []byte, height int64) (*KeyProof, error) {
-	if height == 0 {
-		st, err := v.Primary.Status(ctx)
+	latest := height == 0
+	if latest {
+		l, from, err := v.LatestHeight(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if l := st.SyncInfo.LatestBlockHeight; l > 1 {
+		if from != v.Primary.URL {
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := v.Primary.WaitForHeight(wctx, l)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("%w: witness %s has block %d, %s does not serve it: %v", ErrPrimaryBehind, from, l, v.Primary.URL, err)
+			}
+		}
+		if last := v.Trust.LastVerified; l < last.Height {
+			return nil, fmt.Errorf("the latest block the nodes offer is %d, but header %d (%s) was verified before: %w; the nodes may be serving an old state (pass --height to verify an earlier state on purpose)",
+				l, last.Height, last.Hash, ErrOlderThanVerified)
+		}
+		if l > 1 {
 			height = l - 1
 			prev, err1 := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, l-1, false)
 			last, err2 := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, l, false)

@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/cometbft/cometbft/light"
-	lighthttp "github.com/cometbft/cometbft/light/provider/http"
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/civicledger/civicledger/ledger/verify"
@@ -51,6 +50,31 @@ type HeaderInfo struct {
 	DataHash        string    `json:"data_hash"`
 	LastResultsHash string    `json:"last_results_hash"`
 	Time            time.Time `json:"time"`
+	// AgeSeconds is how long before the verification the header was made
+	// (the verifier's clock against the header's time).
+	AgeSeconds int64 `json:"age_seconds"`
+}
+
+// StaleAfter is the header age past which a report warns that the state
+// shown may not be the current one: the chain makes a heartbeat block every
+// 30 s by default, so a header this old means the node serves an old state
+// or the chain has stopped.
+const StaleAfter = 10 * time.Minute
+
+// HeaderAge is how old lb's header is at now (rounded to the second; zero
+// for a header from the future within the allowed clock drift).
+func HeaderAge(lb *cmttypes.LightBlock, now time.Time) time.Duration {
+	return max(now.Sub(lb.Time), 0).Round(time.Second)
+}
+
+// StaleWarning returns a warning if the header is older than StaleAfter at
+// now, else "".
+func StaleWarning(h HeaderInfo) string {
+	if age := time.Duration(h.AgeSeconds) * time.Second; age > StaleAfter {
+		return fmt.Sprintf("header %d is %s old (made %s): the state shown may not be the current one; the node may be behind or serving an old state",
+			h.Height, age, h.Time.UTC().Format(time.RFC3339))
+	}
+	return ""
 }
 
 // NewHeaderInfo summarises a light block's header.
@@ -58,7 +82,7 @@ func NewHeaderInfo(lb *cmttypes.LightBlock) HeaderInfo {
 	return HeaderInfo{
 		Height: lb.Height, Hash: fmt.Sprintf("%X", lb.Hash()), AppHash: fmt.Sprintf("%X", []byte(lb.AppHash)),
 		DataHash: fmt.Sprintf("%X", []byte(lb.DataHash)), LastResultsHash: fmt.Sprintf("%X", []byte(lb.LastResultsHash)),
-		Time: lb.Time,
+		Time: lb.Time, AgeSeconds: int64(HeaderAge(lb, time.Now()) / time.Second),
 	}
 }
 
@@ -101,70 +125,45 @@ type WitnessCheck struct {
 // but none of them could be asked about a header: it was not cross-checked.
 var ErrNoWitnessAnswered = errors.New("no witness answered: the header could not be cross-checked")
 
-// CheckWitnesses asks every independent witness for its header at lb's
-// height (lb is verified) and compares hashes. A different header signed by
-// more than 2/3 of lb's validator set is a fork (*ForkError); a witness that
-// does not answer, or serves an alternative nobody validly signed, is
-// reported with OK false, as is a witness that turns out to be the primary
-// itself (same node id). If no independent witness answered it returns the
-// checks with ErrNoWitnessAnswered. Without a witness it returns nil, nil.
+// ErrWitnessFailed is returned when an independent witness given could not
+// confirm a header (it did not answer, or served one that does not verify):
+// the header was not cross-checked as asked.
+var ErrWitnessFailed = errors.New("a witness could not confirm the header")
+
+// CheckWitnesses returns what every independent witness answered about lb
+// (verified by LightBlock, which asked them: a witness that serves another
+// header validly signed is reported there as a fork, *ForkError), followed
+// by the witnesses given that are the primary itself. A witness that did not
+// answer, or served a header that does not verify, has OK false and makes it
+// return ErrWitnessFailed (ErrNoWitnessAnswered if no witness answered at
+// all): the header was not cross-checked as asked. Without an independent
+// witness it returns the set-aside ones and no error.
 func (v *Verifier) CheckWitnesses(ctx context.Context, lb *cmttypes.LightBlock) ([]WitnessCheck, error) {
-	if v.NoIndependentWitness {
-		return nil, nil
+	v.mu.Lock()
+	checks, ok := v.checks[lb.Height]
+	v.mu.Unlock()
+	if !ok {
+		if _, err := v.LightBlock(ctx, lb.Height); err != nil {
+			return append([]WitnessCheck(nil), v.NotWitnesses...), err
+		}
+		v.mu.Lock()
+		checks = v.checks[lb.Height]
+		v.mu.Unlock()
 	}
-	h := lb.Height
-	var out []WitnessCheck
-	answered, independent := 0, 0
-	primaryID := ""
-	if st, err := v.Primary.Status(ctx); err == nil {
-		primaryID = string(st.NodeInfo.ID())
+	out := append(append([]WitnessCheck(nil), checks...), v.NotWitnesses...)
+	answered, failed := 0, []string{}
+	for _, c := range checks {
+		if c.OK {
+			answered++
+		} else {
+			failed = append(failed, c.URL+": "+c.Detail)
+		}
 	}
-	for _, url := range v.Witnesses {
-		u := url
-		if !strings.Contains(u, "://") {
-			u = "http://" + u
-		}
-		// The primary under another address is no witness.
-		if wc, err := New(u); err == nil && primaryID != "" {
-			if st, err := wc.Status(ctx); err == nil && string(st.NodeInfo.ID()) == primaryID {
-				out = append(out, WitnessCheck{URL: url, Detail: "is the primary node itself (node id " + primaryID + "): not an independent witness"})
-				continue
-			}
-		}
-		independent++
-		p, err := lighthttp.New(v.ChainID, u)
-		if err != nil {
-			out = append(out, WitnessCheck{URL: url, Detail: err.Error()})
-			continue
-		}
-		// A witness that is a little behind gets a few seconds to reach h.
-		var wb *cmttypes.LightBlock
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			wb, err = p.LightBlock(ctx, h)
-			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err != nil {
-			out = append(out, WitnessCheck{URL: url, Detail: fmt.Sprintf("did not answer for header %d: %v", h, err)})
-			continue
-		}
-		answered++
-		if string(wb.Hash()) == string(lb.Hash()) {
-			out = append(out, WitnessCheck{URL: url, OK: true, Detail: fmt.Sprintf("serves the same header %d %X", h, lb.Hash())})
-			continue
-		}
-		// Equivocation: more than 2/3 of the verified validator set signed
-		// the other header too (a set the witness made up proves nothing).
-		if lb.ValidatorSet.VerifyCommitLight(v.ChainID, wb.Commit.BlockID, h, wb.Commit) == nil {
-			return out, v.fork(h, lb.SignedHeader, wb, url)
-		}
-		out = append(out, WitnessCheck{URL: url, Detail: fmt.Sprintf("serves a different header %d %X that the validators did not sign: a broken or lying witness", h, wb.Hash())})
-	}
-	if answered == 0 && independent > 0 {
-		return out, fmt.Errorf("header %d: %w", h, ErrNoWitnessAnswered)
+	switch {
+	case len(checks) > 0 && answered == 0:
+		return out, fmt.Errorf("header %d: %w (%s)", lb.Height, ErrNoWitnessAnswered, strings.Join(failed, "; "))
+	case len(failed) > 0:
+		return out, fmt.Errorf("header %d: %w (%s)", lb.Height, ErrWitnessFailed, strings.Join(failed, "; "))
 	}
 	return out, nil
 }
@@ -184,17 +183,28 @@ func (v *Verifier) TrustStep() Step {
 // witnessStep summarises witness checks.
 func (v *Verifier) witnessStep(h int64, checks []WitnessCheck) Step {
 	if v.NoIndependentWitness {
-		return okStep(StepWitnesses, "NOT cross-checked: no independent witness was given (the primary served as its own witness); header %d is verified from the trust root only", h)
+		why := "no independent witness was given"
+		if len(v.NotWitnesses) > 0 {
+			var urls []string
+			for _, c := range v.NotWitnesses {
+				urls = append(urls, c.URL)
+			}
+			why = "the witness given (" + strings.Join(urls, ", ") + ") is the primary node itself"
+		}
+		return okStep(StepWitnesses, "NOT cross-checked: %s; header %d is verified from the trust root only", why, h)
 	}
 	var parts []string
-	n := 0
+	n, independent := 0, 0
 	for _, c := range checks {
-		if c.OK {
-			n++
+		if slices.Contains(v.Witnesses, c.URL) {
+			independent++
+			if c.OK {
+				n++
+			}
 		}
 		parts = append(parts, c.URL+": "+c.Detail)
 	}
-	return okStep(StepWitnesses, "header %d cross-checked with %d of %d witnesses (%s)", h, n, len(checks), strings.Join(parts, "; "))
+	return okStep(StepWitnesses, "header %d cross-checked with %d of %d independent witnesses (%s)", h, n, independent, strings.Join(parts, "; "))
 }
 
 // stepOf names the step an error of Verifier.LightBlock or VerifyKey
@@ -204,9 +214,9 @@ func stepOf(err error) string {
 	var fe *ForkError
 	var pe *verify.ProofError
 	switch {
-	case errors.As(err, &fe) || errors.Is(err, light.ErrLightClientAttack):
+	case errors.As(err, &fe), errors.Is(err, ErrWitnessFailed), errors.Is(err, ErrNoWitnessAnswered), errors.Is(err, ErrPrimaryBehind):
 		return StepWitnesses
-	case errors.Is(err, ErrConflictWithPast):
+	case errors.Is(err, ErrConflictWithPast), errors.Is(err, ErrOlderThanVerified):
 		return StepHistory
 	case errors.As(err, &pe):
 		return StepStoreProof
@@ -243,7 +253,7 @@ func historyStep(prev Checkpoint, root Checkpoint, h int64) Step {
 	case h >= prev.Height:
 		return okStep(StepHistory, "header %d still has hash %s, as verified earlier", prev.Height, prev.Hash)
 	default:
-		return okStep(StepHistory, "header %d is older than the last verified one (%d): verified from the root like any other", h, prev.Height)
+		return okStep(StepHistory, "OLDER STATE: header %d is older than header %d, verified before; it was asked for by height and verified from the root like any other, but later blocks may have changed the record", h, prev.Height)
 	}
 }
 
@@ -289,8 +299,8 @@ func (v *Verifier) VerifyKeyReport(ctx context.Context, storeName string, key []
 	r.Height, r.Present, r.Value, r.Header = kp.Height, kp.Present, kp.Value, NewHeaderInfo(lb)
 	r.Steps = append(r.Steps,
 		okStep(StepQuery, "the node answered for state height %d with proof ops %s and %s", kp.Height, verify.OpIAVL, verify.OpSimple),
-		okStep(StepHeader, "header %d %X verified from the trust root (more than 2/3 of its validators' power signed; more than 1/3 of a trusted set where headers were skipped); AppHash %X, time %s",
-			lb.Height, lb.Hash(), []byte(lb.AppHash), lb.Time.UTC().Format(time.RFC3339)),
+		okStep(StepHeader, "header %d %X verified from the trust root (more than 2/3 of its validators' power signed it; every change of validator set on the way was verified adjacently, signed by more than 2/3 of the previous set); AppHash %X, time %s (%s old)",
+			lb.Height, lb.Hash(), []byte(lb.AppHash), lb.Time.UTC().Format(time.RFC3339), HeaderAge(lb, time.Now())),
 		historyStep(prev, v.Trust.Root, lb.Height))
 	if kp.Present {
 		r.Steps = append(r.Steps, okStep(StepStoreProof, "key %q is in store %q (%s membership) and the store's root is committed under AppHash %X of header %d (%s)",

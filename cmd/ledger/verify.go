@@ -44,12 +44,28 @@ of header H+1 (the state after block H is committed in the next header).
 block, because header L already commits it: nothing waits for a block. only if
 the record changed in block L itself is the state at L proved, waiting for
 header L+1 (on a quiet chain, up to the heartbeat interval: 30 s by default).
+L is the highest latest block of the node and the witnesses (the node alone
+could hide later blocks). a latest state older than the last header this
+client verified before is refused (exit 1): the node may be serving an old
+state, say a grant before its revocation. an older state is verified only when
+asked for with --height, and the output then says OLDER STATE. every report
+gives the header's age; past 10 minutes a warning says the state may not be
+the current one.
+
+headers are verified from the trust root with the light client's rules, made
+stricter: a change of validator set is only ever verified adjacently (more
+than 2/3 of the previous set signed the block that commits the new set), and
+headers are skipped only inside one set's era, with more than 2/3 of its
+power. keys that governance retired can therefore sign nothing a verifier
+accepts beyond their own era.
 
 pass --witness URL (repeatable) naming nodes run by other agencies: every
 header is compared with theirs, and two different headers signed at one height
 are reported as a FORK, with both header hashes and the validators that signed
 both. without a witness, headers are verified from the trust root but not
-cross-checked: a warning says so.
+cross-checked: a warning says so. a witness that is the node itself (same URL
+or same node id) counts as no witness. a witness that does not answer, or
+serves a header that does not verify, fails the cross-check (exit 2).
 
 the last line of the output is VERIFIED, or VERIFIED ABSENT when the record
 provably does not exist at H. -o json prints a report with every checked step
@@ -157,7 +173,25 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 			out.Warnings = append(out.Warnings, w)
 			fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 		}
-		return check(ctx, v)
+		prev := v.Trust.LastVerified
+		if err := check(ctx, v); err != nil {
+			return err
+		}
+		for _, h := range []*client.HeaderInfo{out.Header, txNext(out.Tx)} {
+			if h == nil {
+				continue
+			}
+			if w := client.StaleWarning(*h); w != "" {
+				out.Warnings = append(out.Warnings, w)
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+			}
+		}
+		if out.Header != nil && out.Header.Height < prev.Height {
+			w := fmt.Sprintf("OLDER STATE: header %d is older than header %d, verified before; this is the state at height %d as asked, and later blocks may have changed it", out.Header.Height, prev.Height, out.Height)
+			out.Warnings = append(out.Warnings, w)
+			fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+		}
+		return nil
 	}()
 	if out.Witnesses == nil {
 		out.Witnesses = []client.WitnessCheck{}
@@ -220,9 +254,17 @@ func verifyExit(err error) error {
 	return withExit(exitUsage, err)
 }
 
+// txNext is header H+1 of a tx report, if any.
+func txNext(r *client.TxReport) *client.HeaderInfo {
+	if r == nil || r.Next.Height == 0 {
+		return nil
+	}
+	return &r.Next
+}
+
 func verificationFailed(err error) bool {
 	var fe *client.ForkError
-	if errors.As(err, &fe) || errors.Is(err, client.ErrConflictWithPast) || errors.Is(err, light.ErrLightClientAttack) {
+	if errors.As(err, &fe) || errors.Is(err, client.ErrConflictWithPast) || errors.Is(err, client.ErrOlderThanVerified) || errors.Is(err, light.ErrLightClientAttack) {
 		return true
 	}
 	// A header the light client could not verify because nobody answered is
@@ -230,7 +272,7 @@ func verificationFailed(err error) bool {
 	var ne net.Error
 	var re *rpctypes.RPCError
 	switch {
-	case errors.Is(err, client.ErrNoTrust), errors.Is(err, client.ErrNoWitnessAnswered),
+	case errors.Is(err, client.ErrNoTrust), errors.Is(err, client.ErrNoWitnessAnswered), errors.Is(err, client.ErrWitnessFailed), errors.Is(err, client.ErrPrimaryBehind),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
 		errors.Is(err, light.ErrNoWitnesses), errors.Is(err, light.ErrFailedHeaderCrossReferencing),
 		errors.Is(err, provider.ErrNoResponse), errors.Is(err, provider.ErrLightBlockNotFound),
@@ -358,7 +400,7 @@ func printKeyVerification(w io.Writer, out *verifyOutput, r *client.KeyReport) e
 	kv := newKV(w)
 	kv.add("state height", "%d (the state after block %d)", r.Height, r.Height)
 	kv.add("app hash", "%s (in header %d)", r.Header.AppHash, r.Header.Height)
-	kv.add("header", "%d %s (%s)", r.Header.Height, r.Header.Hash, r.Header.Time.UTC().Format(time.RFC3339))
+	kv.add("header", "%d %s (%s, %s old)", r.Header.Height, r.Header.Hash, r.Header.Time.UTC().Format(time.RFC3339), time.Duration(r.Header.AgeSeconds)*time.Second)
 	printSigners(kv, r.Signers, r.Signed, r.TotalPower)
 	printWitnesses(kv, out)
 	printTrust(kv, out.Trust)
@@ -386,6 +428,9 @@ func printSigners(kv *kvWriter, signers []client.CommitSigner, signed, total int
 func printWitnesses(kv *kvWriter, out *verifyOutput) {
 	if !out.IndependentWitness {
 		kv.add("witnesses", "NONE: WARNING: not cross-checked with any independent node (pass --witness URL)")
+		for _, c := range out.Witnesses {
+			kv.add("", "%s WARNING: %s", c.URL, c.Detail)
+		}
 		return
 	}
 	for i, c := range out.Witnesses {

@@ -319,7 +319,7 @@ func BundleChain(first *cmttypes.LightBlock, targets []*cmttypes.LightBlock, bet
 		}
 		mid, merr := between(a.Height, b.Height)
 		if merr != nil {
-			return merr
+			return fmt.Errorf("%w; and no header between %d and %d to verify through: %v", err, a.Height, b.Height, merr)
 		}
 		if mid == nil || mid.SignedHeader == nil || mid.Header == nil || mid.Height <= a.Height || mid.Height >= b.Height {
 			return headerErr(b.Height, "no light block between %d and %d to bisect with", a.Height, b.Height)
@@ -421,8 +421,12 @@ func (r *BundleReport) step(name, format string, args ...any) {
 //  3. chain id: the manifest's is the genesis's;
 //  4. first block: the first light block is the chain's first block, signed
 //     by more than 2/3 of the genesis validators (FirstBlock);
-//  5. header chain: each further light block follows from the previous one
-//     (Chain), and the headers the proof needs are among them;
+//  5. header chain: the light blocks have strictly ascending heights (a
+//     second block at one height is refused, not skipped: its commit would
+//     be unchecked), each further one follows from the previous one (Chain:
+//     adjacent across every change of validator set, skipping only inside
+//     one set's era), and the headers the proof needs are among them; the
+//     signers a report names come from these verified blocks only;
 //  6. for a record, the query answers the manifest's key at its height, and
 //     the store proof holds against the AppHash of header H+1 (StoreValue);
 //     for a tx, header H+1 names header H as its parent, the tx is in block
@@ -521,16 +525,21 @@ func VerifyBundle(b *Bundle, genesis *cmttypes.GenesisDoc, genesisSHA256 string,
 	rep.step(StepFirstBlock, "header %d %X signed by %d of the %d genesis validators", first.Height, first.Hash(),
 		len(verifiedSigners(genesis.ChainID, first.ValidatorSet, first.Commit, names)), len(genesis.Validators))
 
-	// 5. header chain
+	// 5. header chain: one light block per height, ascending, each verified
+	// from the one before. Only verified blocks are used from here on.
+	for i := 1; i < len(b.LightBlocks); i++ {
+		if prev, lb := b.LightBlocks[i-1], b.LightBlocks[i]; lb.Height <= prev.Height {
+			return rep, bundleErr(StepHeaderChain, "light_blocks[%d] has height %d, not above light_blocks[%d]'s %d: a bundle carries one light block per height, in ascending order",
+				i, lb.Height, i-1, prev.Height)
+		}
+	}
 	if _, err := Chain(first, b.LightBlocks[1:], now); err != nil {
 		return rep, &BundleError{Step: StepHeaderChain, Err: err}
 	}
 	byHeight := map[int64]*cmttypes.LightBlock{}
 	var heights []string
 	for _, lb := range b.LightBlocks {
-		if _, dup := byHeight[lb.Height]; !dup {
-			heights = append(heights, fmt.Sprint(lb.Height))
-		}
+		heights = append(heights, fmt.Sprint(lb.Height))
 		byHeight[lb.Height] = lb
 	}
 	rep.step(StepHeaderChain, "%d light blocks verified in turn from the first block (heights %s)", len(byHeight), strings.Join(heights, ", "))

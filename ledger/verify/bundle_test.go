@@ -415,7 +415,7 @@ func TestRecordBundleTampering(t *testing.T) {
 		{name: "drop header H+1", b: with(func(b *verify.Bundle) { b.LightBlocks = b.LightBlocks[:5] }), step: verify.StepHeaders, kind: verify.ErrBundle},
 		{name: "drop the first block", b: with(func(b *verify.Bundle) { b.LightBlocks = b.LightBlocks[1:] }), step: verify.StepFirstBlock, kind: verify.ErrHeader},
 		{name: "no light blocks", b: with(func(b *verify.Bundle) { b.LightBlocks = nil }), step: verify.StepFormat, kind: verify.ErrBundle},
-		{name: "blocks out of order", b: with(func(b *verify.Bundle) { b.LightBlocks[2], b.LightBlocks[3] = b.LightBlocks[3], b.LightBlocks[2] }), step: verify.StepHeaderChain, kind: verify.ErrHeader},
+		{name: "blocks out of order", b: with(func(b *verify.Bundle) { b.LightBlocks[2], b.LightBlocks[3] = b.LightBlocks[3], b.LightBlocks[2] }), step: verify.StepHeaderChain, kind: verify.ErrBundle},
 		{name: "another key's query", b: with(func(b *verify.Bundle) { b.Query = f.query(t, ledger.StoreGrants, []byte("G-2"), 5) }), step: verify.StepQuery, kind: verify.ErrBundle},
 		{name: "another key's query, key field patched", b: with(func(b *verify.Bundle) {
 			b.Query = f.query(t, ledger.StoreGrants, []byte("G-2"), 5)
@@ -521,7 +521,7 @@ func TestTxBundleTampering(t *testing.T) {
 		tamper{name: "header H+1 replaced by a later header", b: with(func(b *verify.Bundle) {
 			b.LightBlocks = f.lightBlocks(1, 2, 3, 4)
 			b.LightBlocks[2] = b.LightBlocks[3]
-		}), step: verify.StepHeaderChain, kind: verify.ErrHeader},
+		}), step: verify.StepHeaderChain, kind: verify.ErrBundle},
 	)
 	// A genesis file (same validators, its hash in the manifest) whose
 	// agency-1 has no officer: the first block's tx is then signed by none.

@@ -35,13 +35,40 @@
 // height: chain id, a validator set whose hash equals the genesis set's and
 // the header's ValidatorsHash, and a commit for the header's block id signed
 // by more than 2/3 of that power. Later headers are verified from a verified
-// one with Next, the rules of CometBFT's light client: an adjacent header must
-// be signed by more than 2/3 of the validator set the previous header named in
-// NextValidatorsHash; a header further ahead by more than 1/3 (TrustLevel) of
-// the trusted set and more than 2/3 of its own; times must increase and not
-// lie beyond MaxClockDrift in the verifier's future. Chain applies Next along
-// a list of light blocks (what offline bundles carry). CommitSigners lists
-// the validators whose signatures a commit holds, to name the agencies.
+// one with Next. An era is a run of headers with one validator set. Next
+// crosses from one era to the next only adjacently: header E must name the
+// set that header E-1 announced in NextValidatorsHash and be signed by more
+// than 2/3 of it, E-1 itself having been verified in the old era — so a new
+// set is accepted only when more than 2/3 of the old set signed the block
+// that committed it. Inside one era a header may be skipped to when it has
+// the trusted header's validator set (and the trusted header announces no
+// change) and more than 2/3 of that set's power signed it. CometBFT's
+// skipping rule (more than 1/3 of a trusted set vouching for a header with
+// any set) is not used: with it, a third of a retired set's keys — keys of
+// agencies that governance removed, or keys rotated out — could sign a
+// header with a made-up AppHash at any height, forever. Times must increase
+// and not lie beyond MaxClockDrift in the verifier's future. Chain applies
+// Next along a list of light blocks in strictly ascending height order (what
+// offline bundles carry; BundleChain finds the last and first header of each
+// era by bisection). CommitSigners lists the validators whose signatures a
+// commit holds, to name the agencies: only ever of a verified block.
+//
+// # Residual risk, and what defends against it
+//
+// Keys that more than 2/3 of an old era's power held can still sign a
+// different header inside that era's set, at a height the real chain gave to
+// a later era: a verifier that knows only the genesis file (or an old
+// checkpoint) cannot tell that era ended. Three things defend against it,
+// and a careful reader uses all three: witnesses (nodes of other agencies,
+// whose headers at the same height are compared: a conflict is reported as a
+// fork, naming the validators that signed both); a recent trusted checkpoint
+// (ledger trust init --height H --hash X, taken from a header published by
+// the agencies), which starts verification in the current era; and the
+// client's remembered last verified header, which refuses a chain that
+// conflicts with it. An offline bundle has none of these: its VERIFIED means
+// "signed by more than 2/3 of the validators of the era it claims, reached
+// from the genesis file", and the report lists each header's signers so that
+// a reader can see which era that is.
 //
 // # Transactions
 //

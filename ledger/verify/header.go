@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
-	cmtmath "github.com/cometbft/cometbft/libs/math"
 	cmttypes "github.com/cometbft/cometbft/types"
 )
 
@@ -31,16 +30,13 @@ func headerErr(h int64, format string, args ...any) error {
 // verifying later ones. CometBFT's default (two weeks) exists to bound
 // long-range attacks by unbonded proof-of-stake validators; on this
 // permissioned chain validator keys change only by the agencies' governance,
-// so verification from the genesis file must keep working for the life of
-// the chain. A trusted checkpoint is the way to shorten it.
+// and Next never lets a validator set vouch for a header outside its own era
+// (see Next), so verification from the genesis file keeps working for the
+// life of the chain. A trusted checkpoint is the way to shorten it.
 const TrustingPeriod = 100 * 365 * 24 * time.Hour
 
 // MaxClockDrift bounds how far in the future a header's time may be.
 const MaxClockDrift = 10 * time.Minute
-
-// TrustLevel is the share of a trusted validator set that must have signed a
-// header further ahead (skipping verification): CometBFT's default, 1/3.
-var TrustLevel = cmtmath.Fraction{Numerator: 1, Denominator: 3}
 
 // GenesisValidators returns the validator set of a genesis document.
 func GenesisValidators(doc *cmttypes.GenesisDoc) (*cmttypes.ValidatorSet, error) {
@@ -91,14 +87,33 @@ func FirstBlock(doc *cmttypes.GenesisDoc, lb *cmttypes.LightBlock) error {
 	return nil
 }
 
-// Next verifies untrusted from trusted, with the rules of CometBFT's light
-// client (re-implemented here so that this package needs no network code):
-// the trusted header must be younger than TrustingPeriod; the untrusted one
-// must be well formed, later in height and time, not from the future (beyond
-// MaxClockDrift of now) and carry the validator set its header names; an
-// adjacent header must be signed by more than 2/3 of the set the trusted
-// header announced (NextValidatorsHash); a non-adjacent one by more than
-// TrustLevel of the trusted set and more than 2/3 of its own. now is the
+// Next verifies untrusted from trusted. The rules are CometBFT's light
+// client's, made stricter so that keys a validator set no longer holds can
+// never vouch for a header outside that set's own era (a run of headers with
+// one validator set):
+//
+//   - the trusted header must be younger than TrustingPeriod; the untrusted
+//     one must be well formed, later in height and time, not from the future
+//     (beyond MaxClockDrift of now) and carry the validator set its header
+//     names;
+//   - an adjacent header (height + 1) must name the validator set the trusted
+//     header announced (NextValidatorsHash) and be signed by more than 2/3 of
+//     it: this is the only step that crosses a change of validator set, so a
+//     new set is accepted only when more than 2/3 of the previous set signed
+//     the block that committed it;
+//   - a header further ahead must be in the trusted header's era: the
+//     trusted header announces no change (NextValidatorsHash equals its
+//     ValidatorsHash) and the untrusted one has the same validator set,
+//     signed by more than 2/3 of its power. Where the set changed in between,
+//     verification must go through the last header of each era and the
+//     first of the next (BundleChain finds them by bisection).
+//
+// CometBFT's skipping rule (more than 1/3 of the trusted set) is not used:
+// it would let a third of a retired set's keys sign a header with a
+// validator set of their choosing, at any height, forever.
+//
+// Every signature of the untrusted commit is checked, not only the first
+// > 2/3 (CommitSigners names every signer of a verified commit). now is the
 // verifier's clock.
 func Next(trusted, untrusted *cmttypes.LightBlock, now time.Time) error {
 	if untrusted == nil || untrusted.SignedHeader == nil || untrusted.ValidatorSet == nil {
@@ -127,27 +142,29 @@ func Next(trusted, untrusted *cmttypes.LightBlock, now time.Time) error {
 		if !bytes.Equal(uh.ValidatorsHash, th.NextValidatorsHash) {
 			return headerErr(h, "validator set %X is not the one header %d announced (%X)", uh.ValidatorsHash, th.Height, th.NextValidatorsHash)
 		}
-	} else if err := trusted.ValidatorSet.VerifyCommitLightTrusting(th.ChainID, uh.Commit, TrustLevel); err != nil {
-		return headerErr(h, "not signed by enough of the trusted validators: %v", err)
+	} else {
+		switch {
+		case !bytes.Equal(th.NextValidatorsHash, th.ValidatorsHash):
+			return headerErr(h, "the trusted header %d announces a new validator set (%X): a change of validator set is verified only adjacently, from header %d to %d",
+				th.Height, []byte(th.NextValidatorsHash), th.Height, th.Height+1)
+		case !bytes.Equal(uh.ValidatorsHash, th.ValidatorsHash):
+			return headerErr(h, "validator set %X is not the trusted header %d's (%X): a change of validator set is verified only adjacently, never skipped across",
+				[]byte(uh.ValidatorsHash), th.Height, []byte(th.ValidatorsHash))
+		}
 	}
-	// All signatures, as in FirstBlock.
 	if err := untrusted.ValidatorSet.VerifyCommitLightAllSignatures(th.ChainID, uh.Commit.BlockID, h, uh.Commit); err != nil {
 		return headerErr(h, "not signed by more than 2/3 of its validators: %v", err)
 	}
 	return nil
 }
 
-// Chain verifies blocks in ascending height order, each from the previous
-// one (the first from trusted), and returns the last.
+// Chain verifies blocks in strictly ascending height order, each from the
+// previous one (the first from trusted), and returns the last. A block at a
+// height already verified (or repeated) is refused: it was never checked,
+// and nothing may be read from it.
 func Chain(trusted *cmttypes.LightBlock, blocks []*cmttypes.LightBlock, now time.Time) (*cmttypes.LightBlock, error) {
 	cur := trusted
 	for _, lb := range blocks {
-		if lb != nil && lb.Height == cur.Height && lb.SignedHeader != nil {
-			if !bytes.Equal(lb.Hash(), cur.Hash()) {
-				return nil, headerErr(lb.Height, "conflicts with the trusted header %X", cur.Hash())
-			}
-			continue
-		}
 		if err := Next(cur, lb, now); err != nil {
 			return nil, err
 		}
