@@ -81,8 +81,8 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 	if err := net.start(); err != nil {
 		return err
 	}
-	for _, a := range tn.Agencies {
-		fmt.Fprintf(out, "  started %-9s validator: rpc %s  metrics %s  log %s\n", a.ID, a.RPC, a.Metrics, filepath.Join(a.Home, "node.log"))
+	for i, a := range tn.Agencies {
+		fmt.Fprintf(out, "  started %-9s validator: pid %d  rpc %s  metrics %s  log %s\n", a.ID, net.procs[i].Process.Pid, a.RPC, a.Metrics, filepath.Join(a.Home, "node.log"))
 	}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	err = net.waitReady(wctx)
@@ -102,12 +102,34 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 		return nil
 	}
 	fmt.Fprintln(out, "\nThe network keeps running; press Ctrl-C to stop it.")
-	select {
-	case <-ctx.Done():
-	case err := <-net.anyExit():
-		return fmt.Errorf("a node exited: %v", err)
+	return net.watch(ctx, out)
+}
+
+// watch reports each node that exits while the others keep running, as
+// agencies' nodes do: the chain goes on while more than 2/3 of the voting
+// power runs, and halts (safely) with less. It returns when ctx ends, or
+// with an error once every node has exited.
+func (n *demoNet) watch(ctx context.Context, out io.Writer) error {
+	exits := n.anyExit()
+	total := len(n.procs)
+	running := total
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-exits:
+			running--
+			if running == 0 {
+				return fmt.Errorf("every node exited (the last: %v)", err)
+			}
+			note := "the chain goes on"
+			if 3*running <= 2*total { // equal powers: more than 2/3 of the nodes is more than 2/3 of the power
+				note = "fewer than 2/3 of the voting power runs: the chain halts, safely, until a node returns"
+			}
+			fmt.Fprintf(out, "node %v; %d of %d nodes keep running: %s (restart it with: ledgerd start --home %s)\n",
+				err, running, total, note, n.homeOf(err))
+		}
 	}
-	return nil
 }
 
 // resetDemoHome removes an earlier demo (recognised by its testnet.json);
@@ -150,16 +172,38 @@ func (n *demoNet) start() error {
 	return nil
 }
 
+// nodeExit is a demo node that exited.
+type nodeExit struct {
+	agency, home string
+	err          error
+}
+
+func (e *nodeExit) Error() string {
+	if e.err == nil {
+		return e.agency + " exited"
+	}
+	return fmt.Sprintf("%s exited (%v)", e.agency, e.err)
+}
+
 func (n *demoNet) anyExit() <-chan error {
 	ch := make(chan error, len(n.done))
 	for i, d := range n.done {
 		go func() {
 			err := <-d
 			d <- err
-			ch <- fmt.Errorf("%s: %v", n.tn.Agencies[i].ID, err)
+			a := n.tn.Agencies[i]
+			ch <- &nodeExit{agency: a.ID, home: a.Home, err: err}
 		}()
 	}
 	return ch
+}
+
+func (n *demoNet) homeOf(err error) string {
+	var ne *nodeExit
+	if errors.As(err, &ne) {
+		return ne.home
+	}
+	return "HOME"
 }
 
 func (n *demoNet) waitReady(ctx context.Context) error {
