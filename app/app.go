@@ -39,9 +39,8 @@ type App struct {
 
 	// Check state: a throwaway overlay over the last committed version,
 	// reset at every Commit.
-	check     *ledger.Block
-	lastTime  time.Time
-	lastBlock int64
+	check    *ledger.Block
+	lastTime time.Time
 
 	// Set by FinalizeBlock, checked by Commit.
 	pendingHash   []byte
@@ -450,7 +449,6 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	}
 	a.pendingHash = nil
 	a.check = nil
-	a.lastBlock = version
 	a.Metrics.Commit.Observe(time.Since(start).Seconds())
 	a.Metrics.BlockHeight.Set(float64(version))
 	a.enqueueMetrics(version)

@@ -736,7 +736,6 @@ func (a *App) resetAfterRestore(height int64) {
 	a.chainID = "" // read again from the state's seed record
 	a.check = nil
 	a.lastTime = time.Time{}
-	a.lastBlock = height
 	a.pendingHash = nil
 	a.pendingHeight = 0
 	a.valAgencies = nil

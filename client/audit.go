@@ -494,7 +494,11 @@ func sameJSON(a, b []byte) bool {
 // genesisAgencies returns the agency ids of the genesis the verifier's
 // trust root was set from (none for a checkpoint root).
 func genesisAgencies(v *Verifier) []string {
-	doc, _, err := LoadGenesisFile(GenesisPath(v.home, v.ChainID))
+	gp, err := GenesisPath(v.home, v.ChainID)
+	if err != nil {
+		return nil
+	}
+	doc, _, err := LoadGenesisFile(gp)
 	if err != nil {
 		return nil
 	}

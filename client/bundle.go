@@ -177,7 +177,10 @@ func (v *Verifier) bundleGenesis() (*cmttypes.GenesisDoc, string, error) {
 	if v.Trust.GenesisSHA256 == "" {
 		return nil, "", fmt.Errorf("%w (chain %s is trusted from header %d %s)", ErrCheckpointRoot, v.ChainID, v.Trust.Root.Height, v.Trust.Root.Hash)
 	}
-	p := GenesisPath(v.home, v.ChainID)
+	p, err := GenesisPath(v.home, v.ChainID)
+	if err != nil {
+		return nil, "", fmt.Errorf("trusted genesis file: %w", err)
+	}
 	doc, sum, err := LoadGenesisFile(p)
 	if err != nil {
 		return nil, "", fmt.Errorf("trusted genesis file: %w", err)

@@ -3,6 +3,15 @@
 // and listings, and a record's history from the indexed events. The `ledger`
 // CLI and `ledgerd demo` use it; it trusts the node it talks to (for
 // trust-free reads, verify proofs).
+//
+// Trust store: <home>/trust/<chain-id>.json holds a chain's trust root and
+// last verified header, <chain-id>.genesis.json its trusted genesis file.
+// Chain ids are checked (ValidChainID) before they name any file. Writers
+// take an advisory lock (<chain-id>.lock, flock on Unix) across
+// load-modify-save and replace files atomically (unique temporary file,
+// fsync, rename, directory fsync). UpdateLastVerified and SaveTrust never
+// lower the last verified height, so concurrent 'ledger verify' runs can
+// neither corrupt the file nor move it back.
 package client
 
 import (

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	lighthttp "github.com/cometbft/cometbft/light/provider/http"
 	cmttypes "github.com/cometbft/cometbft/types"
@@ -36,19 +37,33 @@ type Checkpoint struct {
 
 var chainIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,50}$`)
 
+// ValidChainID reports whether a chain id may name files under a client
+// home: 1 to 50 of [A-Za-z0-9._-], and not "." or "..". Chain ids come from
+// nodes and bundles, so every path built from one is checked first.
+func ValidChainID(chainID string) error {
+	if !chainIDRe.MatchString(chainID) || strings.Trim(chainID, ".") == "" {
+		return fmt.Errorf("chain id %q is not a safe file name (1 to 50 of A-Z a-z 0-9 . _ -)", chainID)
+	}
+	return nil
+}
+
 // TrustDir is where trust states live under a client home.
 func TrustDir(home string) string { return filepath.Join(home, "trust") }
 
 func trustPath(home, chainID string) (string, error) {
-	if !chainIDRe.MatchString(chainID) {
-		return "", fmt.Errorf("chain id %q is not a safe file name", chainID)
+	if err := ValidChainID(chainID); err != nil {
+		return "", err
 	}
 	return filepath.Join(TrustDir(home), chainID+".json"), nil
 }
 
-// GenesisPath is where the trusted genesis of a chain is kept.
-func GenesisPath(home, chainID string) string {
-	return filepath.Join(TrustDir(home), chainID+".genesis.json")
+// GenesisPath is where the trusted genesis of a chain is kept. It refuses a
+// chain id that is not a safe file name.
+func GenesisPath(home, chainID string) (string, error) {
+	if err := ValidChainID(chainID); err != nil {
+		return "", err
+	}
+	return filepath.Join(TrustDir(home), chainID+".genesis.json"), nil
 }
 
 // ErrNoTrust is returned when no trust root was set up for a chain.
@@ -60,6 +75,10 @@ func LoadTrust(home, chainID string) (*TrustState, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readTrust(p, chainID)
+}
+
+func readTrust(p, chainID string) (*TrustState, error) {
 	bz, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("chain %s: %w", chainID, ErrNoTrust)
@@ -77,24 +96,147 @@ func LoadTrust(home, chainID string) (*TrustState, error) {
 	return &ts, nil
 }
 
-// SaveTrust writes the trust state atomically.
+// sameRoot reports whether two trust states start from the same root.
+func sameRoot(a, b *TrustState) bool {
+	return a.GenesisSHA256 == b.GenesisSHA256 && a.Root.Height == b.Root.Height && strings.EqualFold(a.Root.Hash, b.Root.Hash)
+}
+
+// SaveTrust writes the trust state of ts.ChainID. It holds the chain's trust
+// lock, and it never moves the last verified header back: when the stored
+// state has the same root and a higher last verified height (another run
+// verified further meanwhile), the stored last verified checkpoint is kept
+// and copied into ts. A stored state at the same height with another hash
+// is a conflict and is refused. A different root replaces the stored state
+// (callers decide whether that is allowed). The file is replaced atomically
+// (a unique temporary file, fsynced, renamed, directory fsynced), so a
+// reader sees the old or the new state, never a torn one.
 func SaveTrust(home string, ts *TrustState) error {
 	p, err := trustPath(home, ts.ChainID)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	unlock, err := lockTrust(home, ts.ChainID)
+	if err != nil {
 		return err
 	}
+	defer unlock()
+	cur, err := readTrust(p, ts.ChainID)
+	switch {
+	case err == nil:
+		if sameRoot(cur, ts) {
+			if err := checkSameHeight(cur.LastVerified, ts.LastVerified); err != nil {
+				return err
+			}
+			if cur.LastVerified.Height > ts.LastVerified.Height {
+				ts.LastVerified = cur.LastVerified
+			}
+		}
+	case !errors.Is(err, ErrNoTrust):
+		return err
+	}
+	return writeTrust(p, ts)
+}
+
+// UpdateLastVerified records cp as the last verified header of a chain,
+// unless the stored one is higher: it takes the chain's trust lock, reloads
+// the stored state, and saves cp only if cp.Height is above the stored last
+// verified height. A checkpoint at the stored height with another hash is
+// refused with ErrConflictWithPast. It returns the state as stored after the
+// call (whose LastVerified may be higher than cp). Concurrent verifications,
+// in one process or several, can therefore never lower last_verified or
+// lose each other's progress.
+func UpdateLastVerified(home, chainID string, cp Checkpoint) (*TrustState, error) {
+	p, err := trustPath(home, chainID)
+	if err != nil {
+		return nil, err
+	}
+	if cp.Height < 1 {
+		return nil, fmt.Errorf("checkpoint height %d is not positive", cp.Height)
+	}
+	unlock, err := lockTrust(home, chainID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ts, err := readTrust(p, chainID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSameHeight(ts.LastVerified, cp); err != nil {
+		return nil, err
+	}
+	if cp.Height <= ts.LastVerified.Height {
+		return ts, nil
+	}
+	ts.LastVerified = Checkpoint{Height: cp.Height, Hash: strings.ToUpper(cp.Hash)}
+	return ts, writeTrust(p, ts)
+}
+
+func checkSameHeight(stored, cp Checkpoint) error {
+	if stored.Height == cp.Height && !strings.EqualFold(stored.Hash, cp.Hash) {
+		return fmt.Errorf("header %d is %s but %s was verified before: %w", cp.Height, cp.Hash, stored.Hash, ErrConflictWithPast)
+	}
+	return nil
+}
+
+func writeTrust(p string, ts *TrustState) error {
 	bz, err := json.MarshalIndent(ts, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, bz, 0o600); err != nil {
+	return writeFileAtomic(p, bz)
+}
+
+// writeFileAtomic replaces p with data: a unique temporary file in p's
+// directory (so concurrent writers never share one), fsynced, renamed over
+// p, then the directory fsynced so the rename survives a crash.
+func writeFileAtomic(p string, data []byte) (err error) {
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// lockTrust takes the advisory lock of a chain's trust state
+// (<home>/trust/<chain-id>.lock), waiting for other holders, and returns
+// the function that releases it.
+func lockTrust(home, chainID string) (func(), error) {
+	if err := ValidChainID(chainID); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(TrustDir(home), 0o700); err != nil {
+		return nil, err
+	}
+	return lockFile(filepath.Join(TrustDir(home), chainID+".lock"))
 }
 
 // LoadGenesisFile reads a genesis file and returns it with the SHA-256 of
@@ -134,10 +276,11 @@ func InitTrustFromGenesis(ctx context.Context, home, genesisPath, node string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(TrustDir(home), 0o700); err != nil {
+	gp, err := GenesisPath(home, doc.ChainID)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(GenesisPath(home, doc.ChainID), bz, 0o600); err != nil {
+	if err := writeFileAtomic(gp, bz); err != nil {
 		return nil, err
 	}
 	cp := Checkpoint{Height: lb.Height, Hash: fmt.Sprintf("%X", lb.Hash())}
@@ -153,6 +296,9 @@ func InitTrustCheckpoint(home, chainID string, height int64, hash string) (*Trus
 	}
 	if height < 1 {
 		return nil, fmt.Errorf("--height must be positive")
+	}
+	if err := ValidChainID(chainID); err != nil {
+		return nil, err
 	}
 	cp := Checkpoint{Height: height, Hash: fmt.Sprintf("%X", b)}
 	ts := &TrustState{ChainID: chainID, Root: cp, LastVerified: cp}

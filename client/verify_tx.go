@@ -188,12 +188,16 @@ func orStep(name, def string) string {
 // block, the record in the trusted genesis file.
 func (v *Verifier) agencyBefore(ctx context.Context, id string, h int64) (*ledger.Agency, int64, string, error) {
 	if v.Trust.GenesisSHA256 != "" && h == v.Trust.Root.Height {
-		doc, sum, err := LoadGenesisFile(GenesisPath(v.home, v.ChainID))
+		gp, err := GenesisPath(v.home, v.ChainID)
+		if err != nil {
+			return nil, 0, "", fmt.Errorf("trusted genesis: %w", err)
+		}
+		doc, sum, err := LoadGenesisFile(gp)
 		if err != nil {
 			return nil, 0, "", fmt.Errorf("trusted genesis: %w", err)
 		}
 		if sum != v.Trust.GenesisSHA256 {
-			return nil, 0, "", fmt.Errorf("trusted genesis %s has sha256 %s, not the trusted %s", GenesisPath(v.home, v.ChainID), sum, v.Trust.GenesisSHA256)
+			return nil, 0, "", fmt.Errorf("trusted genesis %s has sha256 %s, not the trusted %s", gp, sum, v.Trust.GenesisSHA256)
 		}
 		var gs ledger.GenesisState
 		if err := json.Unmarshal(doc.AppState, &gs); err != nil {

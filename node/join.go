@@ -33,10 +33,14 @@ type JoinOptions struct {
 	Keyring    keystore.Backend
 	Passphrase keystore.PassphraseFunc
 	// StateSync configures CometBFT state sync from the peers' snapshots,
-	// trusting the latest header of the first peer (the operator confirms
-	// its hash out of band); otherwise the node replays every block.
+	// trusting the header at the lowest latest height among the peers,
+	// which every peer must serve with the same hash (a peer that serves
+	// another header is named and the join refused; with one peer the
+	// operator confirms the hash out of band); otherwise the node replays
+	// every block.
 	StateSync bool
-	// Listen addresses (host:port); empty keeps CometBFT's defaults.
+	// Listen addresses (host:port); empty keeps DefaultConfig's (all on
+	// loopback: 127.0.0.1:26656, :26657 and :26660).
 	P2PListen, RPCListen, MetricsListen string
 	// Fast shortens consensus timeouts (local networks and tests).
 	Fast bool
@@ -75,6 +79,7 @@ func JoinHome(ctx context.Context, o JoinOptions) (*Joined, error) {
 	var peers, rpcServers []string
 	var trustHeight int64
 	var trustHash []byte
+	var clients []*rpchttp.HTTP
 	for i, u := range o.Peers {
 		c, err := rpchttp.New(u, "/websocket")
 		if err != nil {
@@ -106,9 +111,10 @@ func JoinHome(ctx context.Context, o JoinOptions) (*Joined, error) {
 		}
 		peers = append(peers, addr)
 		rpcServers = append(rpcServers, u)
-		if i == 0 {
-			trustHeight, trustHash = st.SyncInfo.LatestBlockHeight, st.SyncInfo.LatestBlockHash
+		if h := st.SyncInfo.LatestBlockHeight; i == 0 || h < trustHeight {
+			trustHeight = h
 		}
+		clients = append(clients, c)
 	}
 	if err := doc.ValidateAndComplete(); err != nil {
 		return nil, fmt.Errorf("genesis from %s: %w", o.Peers[0], err)
@@ -135,6 +141,10 @@ func JoinHome(ctx context.Context, o JoinOptions) (*Joined, error) {
 	if o.StateSync {
 		if trustHeight < 2 {
 			return nil, fmt.Errorf("--state-sync: the chain is at height %d; nothing to sync yet (join without --state-sync)", trustHeight)
+		}
+		var err error
+		if trustHash, err = agreedHeader(ctx, o.Peers, clients, trustHeight); err != nil {
+			return nil, err
 		}
 		if err := checkSnapshots(ctx, o.Peers); err != nil {
 			return nil, err
@@ -185,6 +195,32 @@ func JoinHome(ctx context.Context, o JoinOptions) (*Joined, error) {
 		j.TrustHeight, j.TrustHash = trustHeight, trustHash
 	}
 	return j, nil
+}
+
+// agreedHeader fetches the header at height h from every peer and returns
+// its hash if all serve the same one. State sync trusts that header: a peer
+// that serves another is on a fork or lying, and the join is refused naming
+// it.
+func agreedHeader(ctx context.Context, urls []string, peers []*rpchttp.HTTP, h int64) ([]byte, error) {
+	var first []byte
+	for i, c := range peers {
+		res, err := c.Header(ctx, &h)
+		if err != nil {
+			return nil, fmt.Errorf("--state-sync: --join %s: header %d: %w", urls[i], h, err)
+		}
+		if res.Header == nil || res.Header.Height != h {
+			return nil, fmt.Errorf("--state-sync: --join %s did not serve header %d", urls[i], h)
+		}
+		hash := res.Header.Hash()
+		if i == 0 {
+			first = hash
+			continue
+		}
+		if !bytes.Equal(hash, first) {
+			return nil, fmt.Errorf("--state-sync: --join %s serves header %d with hash %X, but %s serves %X: the peers disagree on the state sync trust root (a fork or a lying node); refusing to join", urls[i], h, hash, urls[0], first)
+		}
+	}
+	return first, nil
 }
 
 // checkSnapshots makes sure at least one peer serves a state-sync snapshot

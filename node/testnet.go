@@ -30,7 +30,9 @@ type TestnetOptions struct {
 	BasePort int
 	// Fast shortens consensus timeouts (local demos and tests).
 	Fast bool
-	// Keyring stores the officer keys: BackendTest (plain) or BackendFile.
+	// Keyring stores the officer keys: BackendFile (age-encrypted, with
+	// Passphrase) or BackendTest (plain). It must be set: GenerateTestnet
+	// refuses to choose plain keys for the caller.
 	Keyring    keystore.Backend
 	Passphrase keystore.PassphraseFunc
 	// ExtraOfficers adds, per agency, officers named "grants", "licensing",
@@ -89,8 +91,12 @@ func GenerateTestnet(o TestnetOptions) (*Testnet, error) {
 	if o.ChainID == "" {
 		o.ChainID = "civic-testnet"
 	}
-	if o.Keyring == "" {
-		o.Keyring = keystore.BackendTest
+	switch o.Keyring {
+	case keystore.BackendFile, keystore.BackendTest:
+	case "":
+		return nil, fmt.Errorf("testnet: choose the officer keyring: keystore.BackendFile (age-encrypted) or keystore.BackendTest (plain, for tests and demos)")
+	default:
+		return nil, fmt.Errorf("testnet: unknown keyring backend %q (want %q or %q)", o.Keyring, keystore.BackendFile, keystore.BackendTest)
 	}
 	if o.GenesisTime.IsZero() {
 		o.GenesisTime = time.Now()

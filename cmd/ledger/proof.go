@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -319,8 +318,6 @@ const (
 	bundleNotVerified = "NOT VERIFIED"
 )
 
-var bundleChainIDRe = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,49}$`)
-
 // bundleOutput is the JSON output of 'ledger verify bundle'.
 type bundleOutput struct {
 	Bundle        string               `json:"bundle"`
@@ -355,10 +352,11 @@ func newVerifyBundleCmd(g *globalOpts) *cobra.Command {
 		}
 		gp := genesisPath
 		if !cmd.Flags().Changed("genesis") {
-			if !bundleChainIDRe.MatchString(b.Manifest.ChainID) {
+			p, err := client.GenesisPath(g.Home, b.Manifest.ChainID)
+			if err != nil {
 				return usagef("required flag --genesis FILE not set (the bundle names no usable chain id)")
 			}
-			gp = client.GenesisPath(g.Home, b.Manifest.ChainID)
+			gp = p
 			if _, err := os.Stat(gp); err != nil {
 				return usagef("required flag --genesis FILE not set (and no trusted genesis of chain %s in %s)", b.Manifest.ChainID, client.TrustDir(g.Home))
 			}

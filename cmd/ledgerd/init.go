@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -82,9 +83,11 @@ func newInitCmd() *cobra.Command {
 	govPeriodFlags(f, &o.VotingPeriod, &o.NoticePeriod)
 	f.StringArrayVar(&j.Peers, "join", nil, "RPC URL of a running node of the chain to join (repeatable)")
 	f.BoolVar(&j.StateSync, "state-sync", false, "with --join: restore the state from the nodes' snapshots instead of replaying every block")
-	f.StringVar(&j.P2PListen, "p2p-laddr", "", "with --join: P2P listen address host:port (default 0.0.0.0:26656)")
-	f.StringVar(&j.RPCListen, "rpc-laddr", "", "with --join: RPC listen address host:port (default 127.0.0.1:26657)")
-	f.StringVar(&j.MetricsListen, "metrics-laddr", "", "with --join: Prometheus listen address host:port (default :26660)")
+	// The defaults quoted are the ones node.DefaultConfig writes.
+	d := node.DefaultConfig("")
+	f.StringVar(&j.P2PListen, "p2p-laddr", "", fmt.Sprintf("with --join: P2P listen address host:port (default %s: loopback only; give an address the other agencies' nodes can reach)", strings.TrimPrefix(d.P2P.ListenAddress, "tcp://")))
+	f.StringVar(&j.RPCListen, "rpc-laddr", "", fmt.Sprintf("with --join: RPC listen address host:port (default %s)", strings.TrimPrefix(d.RPC.ListenAddress, "tcp://")))
+	f.StringVar(&j.MetricsListen, "metrics-laddr", "", fmt.Sprintf("with --join: Prometheus listen address host:port (default %s)", d.Instrumentation.PrometheusListenAddr))
 	f.BoolVar(&j.Fast, "fast", false, "with --join: short consensus timeouts (must match a network made with testnet --fast)")
 	return cmd
 }
@@ -122,7 +125,11 @@ func runJoin(cmd *cobra.Command, o node.InitOptions, j node.JoinOptions, backend
 	fmt.Fprintf(out, "validator key:  %x\n", res.ValidatorKey)
 	fmt.Fprintf(out, "admin officer:  %x (key \"admin\" in %s/keys)\n", res.AdminKey, res.Home.Home)
 	if j.StateSync {
-		fmt.Fprintf(out, "state sync:     trusting header %d %X from %s (confirm it with another agency)\n", res.TrustHeight, res.TrustHash, j.Peers[0])
+		if len(j.Peers) > 1 {
+			fmt.Fprintf(out, "state sync:     trusting header %d %X (served alike by all %d --join nodes)\n", res.TrustHeight, res.TrustHash, len(j.Peers))
+		} else {
+			fmt.Fprintf(out, "state sync:     trusting header %d %X from %s (confirm it with another agency)\n", res.TrustHeight, res.TrustHash, j.Peers[0])
+		}
 		fmt.Fprintf(out, "                the peers must hold a snapshot (one every snapshot_interval blocks, 1000 by default):\n")
 		fmt.Fprintf(out, "                on a younger chain, init again without --state-sync\n")
 	} else {

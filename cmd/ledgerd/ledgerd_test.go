@@ -256,3 +256,26 @@ func (p *processes) start(i int) {
 	}
 	p.cmds[i] = cmd
 }
+
+// TestInitJoinHelpDefaults: the listen-address defaults that `init --help`
+// states are the ones a joined home gets (node.DefaultConfig), all loopback.
+func TestInitJoinHelpDefaults(t *testing.T) {
+	d := node.DefaultConfig(t.TempDir())
+	if d.P2P.ListenAddress != "tcp://127.0.0.1:26656" || d.RPC.ListenAddress != "tcp://127.0.0.1:26657" || d.Instrumentation.PrometheusListenAddr != "127.0.0.1:26660" {
+		t.Fatalf("default listen addresses changed: %s %s %s", d.P2P.ListenAddress, d.RPC.ListenAddress, d.Instrumentation.PrometheusListenAddr)
+	}
+	out, err := run(t, "init", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(default 127.0.0.1:26656", "(default 127.0.0.1:26657)", "(default 127.0.0.1:26660)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("init --help lacks %q:\n%s", want, out)
+		}
+	}
+	for _, wrong := range []string{"0.0.0.0:26656", "(default :26660)"} {
+		if strings.Contains(out, wrong) {
+			t.Errorf("init --help still says %q", wrong)
+		}
+	}
+}

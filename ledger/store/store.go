@@ -280,15 +280,6 @@ func (m *MultiStore) Commit() ([]byte, int64, error) {
 	return AppHash(m.names, roots), version, nil
 }
 
-// Rollback discards uncommitted changes.
-func (m *MultiStore) Rollback() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, n := range m.names {
-		m.trees[n].Rollback()
-	}
-}
-
 // LastHash is the AppHash of the last committed version (nil before any).
 func (m *MultiStore) LastHash() ([]byte, error) {
 	v := m.Version()
