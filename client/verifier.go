@@ -354,8 +354,14 @@ func (v *Verifier) checkPast(ctx context.Context, lb *cmttypes.LightBlock) error
 				return fmt.Errorf("header %d is %X but %X was verified before: %w", last.Height, old.Hash(), last.Hash, ErrConflictWithPast)
 			}
 		}
-		v.Trust.LastVerified = Checkpoint{Height: lb.Height, Hash: fmt.Sprintf("%X", lb.Hash())}
-		return SaveTrust(v.home, v.Trust)
+		// Under the trust store's lock: a concurrent run may have verified
+		// further meanwhile, and the stored checkpoint never moves back.
+		ts, err := UpdateLastVerified(v.home, v.ChainID, Checkpoint{Height: lb.Height, Hash: fmt.Sprintf("%X", lb.Hash())})
+		if err != nil {
+			return err
+		}
+		v.Trust.LastVerified = ts.LastVerified
+		return nil
 	default:
 		return nil // an older header: verified from the root like any other
 	}
