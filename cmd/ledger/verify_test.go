@@ -257,6 +257,27 @@ func TestVerify(t *testing.T) {
 		start := time.Now()
 		wantCode(t, 2, []string{"could not verify"}, as(append([]string{"verify", "grant", "G-V-1", "--witness", dead}, at...)...)...)
 		t.Logf("dead witness: %v", time.Since(start))
+		// The JSON report names the dead witness as failed, and its step
+		// as the failed one: never a passed cross-check.
+		out, _ := wantCode(t, 2, nil, as(append([]string{"-o", "json", "verify", "grant", "G-V-1", "--witness", dead}, at...)...)...)
+		r := decodeJSON[verifyOut](t, out)
+		if !r.IndependentWitness || len(r.Witnesses) != 1 || r.Witnesses[0].OK || r.Witnesses[0].URL != dead {
+			t.Errorf("dead witness reported as %+v (independent %v)", r.Witnesses, r.IndependentWitness)
+		}
+		last := r.Steps[len(r.Steps)-1]
+		if last.Name != client.StepWitnesses || last.OK || !strings.Contains(last.Detail, dead) {
+			t.Errorf("last step %+v", last)
+		}
+		for _, st := range r.Steps {
+			if st.Name == client.StepWitnesses && st.OK {
+				t.Errorf("a passed witness step: %+v", st)
+			}
+		}
+		// One dead witness beside a live one fails the cross-check too.
+		out, _ = wantCode(t, 2, nil, as(append([]string{"-o", "json", "verify", "grant", "G-V-1", "--witness", a[1].RPC, "--witness", dead}, at...)...)...)
+		if r := decodeJSON[verifyOut](t, out); len(r.Witnesses) != 2 || r.Witnesses[0].OK == r.Witnesses[1].OK || r.Result != resultNotVerified {
+			t.Errorf("live and dead witnesses: %+v %s", r.Witnesses, r.Result)
+		}
 	})
 
 	t.Run("trust", func(t *testing.T) { testTrust(t, net, home) })
