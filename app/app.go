@@ -352,7 +352,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		}
 		res := blk.Deliver(tx)
 		a.observeTx(tx, uint32(res.Code), res.Events, req.Time)
-		r := &abci.ExecTxResult{Code: uint32(res.Code), Events: toABCIEvents(res.Events)}
+		r := &abci.ExecTxResult{Code: uint32(res.Code), Data: res.Data, Events: toABCIEvents(res.Events)}
 		if res.Code != ledger.CodeOK {
 			r.Log = logOf(res.Err)
 			r.Codespace = Codespace

@@ -97,7 +97,8 @@ func (v *Verifier) ExportRecord(ctx context.Context, storeName string, key []byt
 
 // ExportTx verifies the transaction with the given hash (its inclusion in
 // block H, its result committed in header H+1, its signers against the
-// acting agency's record at H-1) and returns it as an evidence bundle: the
+// acting agency's record the chain authorized it with: the one at H-1, or
+// the one its result carries) and returns it as an evidence bundle: the
 // light blocks up to headers H and H+1, the verbatim tx (with proof),
 // block_results of H and abci_query of the agency record. It needs a trust
 // root made from the genesis file (ErrCheckpointRoot otherwise).
@@ -154,7 +155,7 @@ func (v *Verifier) ExportTx(ctx context.Context, hash []byte) (*verify.Bundle, e
 		Proves: []string{
 			fmt.Sprintf("tx %X (tx.tx) is tx %d of block %d: a Merkle proof (tx.proof) places it under the DataHash of header %d", hash, res.Index, h, h),
 			fmt.Sprintf("its result has code %d: block %d's results (block_results) hash to the LastResultsHash of header %d", res.TxResult.Code, h, h+1),
-			fmt.Sprintf("its signatures verify and are those of officers of the acting agency with the role the tx needs, per %s (not required of a tx the chain rejected)", agencyWhere),
+			fmt.Sprintf("its signatures verify and are those of officers of the acting agency with the role the tx needs, per %s, whose sha256 the tx's result commits, or per the record the result carries when it was written earlier in block %d (not required of a tx the chain rejected)", agencyWhere, h),
 			fmt.Sprintf("headers %d and %d are reached from the chain's first block, which the validators of the genesis file with sha256 %s signed (light_blocks)", h, h+1, sum),
 		},
 	}

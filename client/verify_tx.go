@@ -49,8 +49,13 @@ type TxReport struct {
 	Next   HeaderInfo `json:"next_header"`
 	// AgencyHeight is the state height of the agency record the signers
 	// were checked against: H-1, or 0 for the genesis file (a tx of the
-	// chain's first block).
-	AgencyHeight         int64          `json:"agency_height"`
+	// chain's first block) or for a record carried by the tx's result.
+	AgencyHeight int64 `json:"agency_height"`
+	// AgencyRecord says where that record comes from: "genesis", "before"
+	// (state H-1, proved against header H) or "result" (the tx's result
+	// carries it, committed in header H+1's LastResultsHash: the record was
+	// written earlier in block H, e.g. by the officer-add of a signer).
+	AgencyRecord         string         `json:"agency_record,omitempty"`
 	Witnesses            []WitnessCheck `json:"witnesses,omitempty"`
 	NoIndependentWitness bool           `json:"no_independent_witness"`
 	Steps                []Step         `json:"steps,omitempty"`
@@ -66,7 +71,10 @@ type TxReport struct {
 // verify and be those of officers of the acting agency with the required
 // role, as its record stood at state H-1 (proved against header H). Finally
 // the witnesses are asked for header H+1 (which names header H as its
-// parent).
+// parent). The agency record is the one the chain authorized the tx with
+// (verify.TxAuthority): a successful tx's result commits its digest, and
+// carries the record itself when it was written earlier in block H, so a tx
+// signed by an officer added in the same block verifies.
 //
 // A tx the chain rejected in its block (code ≠ 0) may lack a valid signer:
 // that is consistent with its rejection and does not fail the
@@ -135,15 +143,33 @@ func (v *Verifier) VerifyTx(ctx context.Context, hash []byte) (*TxReport, error)
 	r.Steps = append(r.Steps, okStep(StepResult, "header %d %X follows header %d; the %d results of block %d hash to its LastResultsHash %X; the tx's result code is %d",
 		h+1, next.Hash(), h, len(br.TxsResults), h, []byte(next.LastResultsHash), er.Code))
 
-	// The signers, against the acting agency as it stood before block H.
+	// The signers, against the acting agency's record the chain authorized
+	// the tx with: the one before block H, or the one the result carries.
 	tx, derr := ledger.DecodeTx(res.Tx, 0)
 	var agency *ledger.Agency
 	if derr == nil {
 		r.Tx, r.Type, r.Agency, r.Payload = tx, tx.Body.Type, tx.Body.Agency, tx.Body.Payload
-		var detail string
-		agency, r.AgencyHeight, detail, err = v.agencyBefore(ctx, tx.Body.Agency, h)
+		var before []byte
+		detail := ""
+		data, ddErr := ledger.DecodeResultData(er.Data)
+		if ddErr != nil || data.Auth == nil || len(data.Auth.Record) == 0 {
+			before, r.AgencyHeight, r.AgencyRecord, detail, err = v.agencyBefore(ctx, tx.Body.Agency, h)
+			if err != nil {
+				return fail(StepAgency, err)
+			}
+		}
+		var fromResult bool
+		agency, fromResult, err = verify.TxAuthority(tx, er.Data, before)
 		if err != nil {
 			return fail(StepAgency, err)
+		}
+		switch {
+		case fromResult:
+			r.AgencyRecord = "result"
+			detail = fmt.Sprintf("%s's record as the chain authorized the tx (%d officers): it was written earlier in block %d, and the tx's result carries it (sha256 %s), committed in LastResultsHash %X of header %d",
+				agency.ID, len(agency.Officers), h, data.Auth.RecordSHA256, []byte(next.LastResultsHash), h+1)
+		case data.Auth != nil:
+			detail += fmt.Sprintf("; the tx's result commits its sha256 %s: the chain authorized the tx with it", data.Auth.RecordSHA256)
 		}
 		r.Steps = append(r.Steps, okStep(StepAgency, "%s", detail))
 		for _, s := range tx.Signatures {
@@ -182,47 +208,48 @@ func orStep(name, def string) string {
 	return name
 }
 
-// agencyBefore returns the agency record as it stood before block h (nil if
-// absent), with the state height it was proved at and a description: the
-// record at state h-1 proved against header h, or, for the chain's first
-// block, the record in the trusted genesis file.
-func (v *Verifier) agencyBefore(ctx context.Context, id string, h int64) (*ledger.Agency, int64, string, error) {
+// agencyBefore returns the stored value of the agency record as it stood
+// before block h (nil if absent), with the state height it was proved at,
+// its source ("before" or "genesis") and a description: the record at state
+// h-1 proved against header h, or, for the chain's first block, the record
+// in the trusted genesis file (as the state machine stores it).
+func (v *Verifier) agencyBefore(ctx context.Context, id string, h int64) ([]byte, int64, string, string, error) {
 	if v.Trust.GenesisSHA256 != "" && h == v.Trust.Root.Height {
 		gp, err := GenesisPath(v.home, v.ChainID)
 		if err != nil {
-			return nil, 0, "", fmt.Errorf("trusted genesis: %w", err)
+			return nil, 0, "", "", fmt.Errorf("trusted genesis: %w", err)
 		}
 		doc, sum, err := LoadGenesisFile(gp)
 		if err != nil {
-			return nil, 0, "", fmt.Errorf("trusted genesis: %w", err)
+			return nil, 0, "", "", fmt.Errorf("trusted genesis: %w", err)
 		}
 		if sum != v.Trust.GenesisSHA256 {
-			return nil, 0, "", fmt.Errorf("trusted genesis %s has sha256 %s, not the trusted %s", gp, sum, v.Trust.GenesisSHA256)
+			return nil, 0, "", "", fmt.Errorf("trusted genesis %s has sha256 %s, not the trusted %s", gp, sum, v.Trust.GenesisSHA256)
 		}
 		var gs ledger.GenesisState
 		if err := json.Unmarshal(doc.AppState, &gs); err != nil {
-			return nil, 0, "", fmt.Errorf("trusted genesis app_state: %w", err)
+			return nil, 0, "", "", fmt.Errorf("trusted genesis app_state: %w", err)
 		}
 		for i := range gs.Agencies {
 			if gs.Agencies[i].ID == id {
-				return &gs.Agencies[i], 0, fmt.Sprintf("%s's record from the trusted genesis file (the tx is in the chain's first block %d)", id, h), nil
+				value, err := ledger.AgencyValue(&gs.Agencies[i])
+				if err != nil {
+					return nil, 0, "", "", fmt.Errorf("trusted genesis: agency %s: %w", id, err)
+				}
+				return value, 0, "genesis", fmt.Sprintf("%s's record from the trusted genesis file (the tx is in the chain's first block %d)", id, h), nil
 			}
 		}
-		return nil, 0, fmt.Sprintf("agency %s is ABSENT from the trusted genesis file", id), nil
+		return nil, 0, "genesis", fmt.Sprintf("agency %s is ABSENT from the trusted genesis file", id), nil
 	}
 	if h-1 < 1 {
-		return nil, 0, "", errors.New("the tx is in the chain's first block: its signers can be checked only against a trusted genesis file ('ledger trust init --genesis')")
+		return nil, 0, "", "", errors.New("the tx is in the chain's first block: its signers can be checked only against a trusted genesis file ('ledger trust init --genesis')")
 	}
 	kp, err := v.VerifyKey(ctx, ledger.StoreAgencies, ledger.RecordKey(id), h-1)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, 0, "", "", err
 	}
 	if !kp.Present {
-		return nil, kp.Height, fmt.Sprintf("agency %s is ABSENT at state height %d (proved against header %d)", id, kp.Height, h), nil
+		return nil, kp.Height, "before", fmt.Sprintf("agency %s is ABSENT at state height %d (proved against header %d)", id, kp.Height, h), nil
 	}
-	var ag ledger.Agency
-	if err := json.Unmarshal(kp.Value, &ag); err != nil {
-		return nil, kp.Height, "", &verify.TxError{Step: "officer", Reason: fmt.Sprintf("agency record %s at height %d does not decode: %v", id, kp.Height, err)}
-	}
-	return &ag, kp.Height, fmt.Sprintf("%s's record at state height %d proved against AppHash %X of header %d", id, kp.Height, []byte(kp.Header.AppHash), kp.Header.Height), nil
+	return kp.Value, kp.Height, "before", fmt.Sprintf("%s's record at state height %d (sha256 %s) proved against AppHash %X of header %d", id, kp.Height, ledger.RecordDigest(kp.Value), []byte(kp.Header.AppHash), kp.Header.Height), nil
 }

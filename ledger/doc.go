@@ -34,6 +34,19 @@
 // consumed even if a rule then rejects the tx, so the signed bytes can never
 // succeed later; no record is written by a rejected tx.
 //
+// # Result data
+//
+// A successful transaction's result carries ResultData (auth.go), which
+// CometBFT hashes into the next header's LastResultsHash: the agency record
+// its signers were authorized with, as the lowercase hex sha256 of the
+// record's stored value before the transaction's own changes, plus the value
+// itself when the block wrote that record before the transaction (an earlier
+// officer change or a governance change at the start of the block). A
+// verifier checks the signers against the record before the block when its
+// digest matches, and against the carried record otherwise, so that a tx
+// signed by an officer added earlier in its block verifies. Rejected
+// transactions have no data.
+//
 // # Transaction types and their failure conditions
 //
 //	grant/award        grants    id unused (ErrAlreadyExists); agency total would overflow (ErrAmountOverflow)

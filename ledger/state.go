@@ -61,7 +61,8 @@ type Result struct {
 	Code   Code
 	Log    string
 	Events []Event
-	Err    error // the full error; Log is its message for ledger errors
+	Err    error  // the full error; Log is its message for ledger errors
+	Data   []byte // ResultData of a successful tx (ExecTxResult.Data); nil if rejected
 }
 
 // Block applies the transactions of one block, in order, to a KV. It keeps
@@ -77,6 +78,10 @@ type Block struct {
 	totals   map[string]*Totals
 
 	valUpdates map[string]int64 // validator key → new power, from governance
+
+	agencyWritten map[string]bool   // agencies whose record this block wrote
+	authCache     map[string][]byte // agency → result data of its current record (auth.go)
+	txData        []byte            // result data of the tx being delivered
 }
 
 // ErrStorage marks a failure of the underlying store: the node must stop, as
@@ -210,6 +215,7 @@ func (b *Block) End() error {
 // transaction writes no record; once its signers are authenticated as
 // officers its nonce is consumed, so the signed bytes can never succeed later.
 func (b *Block) Deliver(tx *Tx) Result {
+	b.txData = nil
 	evs, err := b.deliver(tx)
 	if err != nil {
 		if errors.Is(err, ErrStorage) {
@@ -217,7 +223,7 @@ func (b *Block) Deliver(tx *Tx) Result {
 		}
 		return Result{Code: CodeOf(err), Log: err.Error(), Err: err}
 	}
-	return Result{Code: CodeOK, Events: evs}
+	return Result{Code: CodeOK, Events: evs, Data: b.txData}
 }
 
 func (b *Block) deliver(tx *Tx) ([]Event, error) {
@@ -272,6 +278,11 @@ func (b *Block) deliver(tx *Tx) ([]Event, error) {
 		if !o.HasRole(role) {
 			return nil, fieldErr(ErrMissingRole, fmt.Sprintf("signatures[%d]", i), "officer %q of %s lacks role %q for %s", o.Name, ag.ID, role, body.Type)
 		}
+	}
+	// The record the signers were authorized with, before the tx's own
+	// changes to it, for the result data.
+	if b.txData, err = b.authData(ag.ID); err != nil {
+		return nil, err
 	}
 	evs, err := b.apply(tx, ag)
 	if err != nil {
@@ -364,6 +375,7 @@ func (b *Block) set(store string, key, value []byte) error {
 	if err := b.kv.Set(store, key, value); err != nil {
 		return fmt.Errorf("%w: %v", ErrStorage, err)
 	}
+	b.noteWrite(store, key)
 	return nil
 }
 

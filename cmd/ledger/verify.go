@@ -677,9 +677,12 @@ func printVerifiedTx(w io.Writer, out *verifyOutput, r *client.TxReport) error {
 	}
 	kv.add("header", "%d %s (data hash %s holds the tx)", r.Header.Height, r.Header.Hash, r.Header.DataHash)
 	kv.add("next header", "%d %s (last results hash %s commits the result)", r.Next.Height, r.Next.Hash, r.Next.LastResultsHash)
-	if r.AgencyHeight > 0 {
+	switch {
+	case r.AgencyRecord == "result":
+		kv.add("officers as of", "block %d, before the tx (agency record carried by the tx's result, committed in header %d)", r.Height, r.Next.Height)
+	case r.AgencyHeight > 0:
 		kv.add("officers as of", "state height %d (agency record proved against header %d)", r.AgencyHeight, r.Height)
-	} else {
+	default:
 		kv.add("officers as of", "genesis (trusted genesis file)")
 	}
 	printWitnesses(kv, out)

@@ -132,7 +132,8 @@ type BlockResults struct {
 //	  "tx":            {...},             // txs: the tx RPC's result, prove=true
 //	  "block_results": {...},             // txs: block_results of the tx's block H
 //	  "agency_query":  {"response": ...}  // txs: abci_query of the acting agency's record at
-//	                                      // H-1 (none for the first block: the genesis file has it)
+//	                                      // H-1 (none for the first block: the genesis file has it;
+//	                                      // not needed when the tx's result carries the record)
 //	}
 //
 // Everything but the manifest is encoded as CometBFT's RPC encodes it
@@ -396,6 +397,12 @@ type ReportTx struct {
 	Payload json.RawMessage `json:"payload"`
 	Signers []TxSigner      `json:"signers"`
 	Code    uint32          `json:"code"` // the verified result code; 0 is success
+	// AgencyRecord says which record of the acting agency the signers were
+	// checked against: "genesis" (the genesis file's, for the chain's first
+	// block), "before" (the record at height H-1, proved against header H)
+	// or "result" (the record carried by the tx's result: it was written
+	// earlier in block H); empty if none was found.
+	AgencyRecord string `json:"agency_record,omitempty"`
 	// Log is the node's log for the result; it is not covered by any hash.
 	Log string `json:"log,omitempty"`
 }
@@ -430,12 +437,15 @@ func (r *BundleReport) step(name, format string, args ...any) {
 //  6. for a record, the query answers the manifest's key at its height, and
 //     the store proof holds against the AppHash of header H+1 (StoreValue);
 //     for a tx, header H+1 names header H as its parent, the tx is in block
-//     H (TxInclusion), the acting agency's record at H-1 holds against
-//     header H (for a tx of the chain's first block: the genesis file's
-//     record), its result is the one committed in header H+1 (TxResult)
-//     with the code the tx response claims, and its signatures are its
-//     agency's officers' with the role its type requires (TxSignatures) —
-//     unless the chain rejected it (code ≠ 0), which is then consistent.
+//     H (TxInclusion), its result is the one committed in header H+1
+//     (TxResult) with the code the tx response claims, the agency record
+//     the chain authorized it with is the one its result carries or else
+//     the acting agency's record at H-1, which holds against header H (for
+//     a tx of the chain's first block: the genesis file's record), and
+//     whose digest the result commits (TxAuthority), and its signatures are
+//     that agency's officers' with the role its type requires
+//     (TxSignatures) — unless the chain rejected it (code ≠ 0), which is
+//     then consistent.
 //
 // Every error is a *BundleError naming the step, wrapping ErrBundle,
 // ErrHeader, ErrProof or ErrTx. The report is returned in both cases.
@@ -684,9 +694,27 @@ func verifyTxBundle(b *Bundle, genesis *cmttypes.GenesisDoc, rep *BundleReport, 
 		return rep, nil
 	}
 	rep.Tx.Type, rep.Tx.Agency, rep.Tx.Payload = tx.Body.Type, tx.Body.Agency, append(json.RawMessage(nil), tx.Body.Payload...)
-	agency, err := agencyBefore(b, genesis, tx.Body.Agency, header, rep)
+	// The record the chain authorized the tx with: carried by the result
+	// if it was written earlier in the block, else the record before the
+	// block, whose digest the result commits.
+	var before []byte
+	data, derr := ledger.DecodeResultData(res.Data)
+	if derr != nil || data.Auth == nil || len(data.Auth.Record) == 0 {
+		if before, err = agencyBefore(b, genesis, tx.Body.Agency, header, rep); err != nil {
+			return rep, err
+		}
+	}
+	agency, fromResult, err := TxAuthority(tx, res.Data, before)
 	if err != nil {
-		return rep, err
+		return rep, &BundleError{Step: StepAgencyRecord, Err: err}
+	}
+	switch {
+	case fromResult:
+		rep.Tx.AgencyRecord = "result"
+		rep.step(StepAgencyRecord, "agency %s (%d officers) as the chain authorized the tx: the record was written earlier in block %d, and the tx's result carries it (sha256 %s), committed in LastResultsHash %X of header %d",
+			agency.ID, len(agency.Officers), header.Height, data.Auth.RecordSHA256, []byte(next.LastResultsHash), next.Height)
+	case data.Auth != nil:
+		rep.step(StepAgencyRecord, "the tx's result commits sha256 %s of that record: the chain authorized the tx with it", data.Auth.RecordSHA256)
 	}
 
 	// Signatures.
@@ -711,10 +739,11 @@ func verifyTxBundle(b *Bundle, genesis *cmttypes.GenesisDoc, rep *BundleReport, 
 	return rep, nil
 }
 
-// agencyBefore returns the acting agency's record as it stood before the
-// tx's block (nil if absent): the agency_query's, proved against the AppHash
-// of header H, or for a tx of the chain's first block the genesis file's.
-func agencyBefore(b *Bundle, genesis *cmttypes.GenesisDoc, id string, header *cmttypes.LightBlock, rep *BundleReport) (*ledger.Agency, error) {
+// agencyBefore returns the stored value of the acting agency's record as it
+// stood before the tx's block (nil if absent): the agency_query's, proved
+// against the AppHash of header H, or for a tx of the chain's first block
+// the genesis file's (as the state machine stores it, ledger.AgencyValue).
+func agencyBefore(b *Bundle, genesis *cmttypes.GenesisDoc, id string, header *cmttypes.LightBlock, rep *BundleReport) ([]byte, error) {
 	h := b.Manifest.Height
 	if h == genesis.InitialHeight {
 		var gs ledger.GenesisState
@@ -723,8 +752,13 @@ func agencyBefore(b *Bundle, genesis *cmttypes.GenesisDoc, id string, header *cm
 		}
 		for i := range gs.Agencies {
 			if gs.Agencies[i].ID == id {
+				value, err := ledger.AgencyValue(&gs.Agencies[i])
+				if err != nil {
+					return nil, bundleErr(StepAgencyRecord, "the genesis record of agency %s does not encode: %v", id, err)
+				}
+				rep.Tx.AgencyRecord = "genesis"
 				rep.step(StepAgencyRecord, "agency %s from the genesis file (%d officers): the tx is in the chain's first block", id, len(gs.Agencies[i].Officers))
-				return &gs.Agencies[i], nil
+				return value, nil
 			}
 		}
 		rep.step(StepAgencyRecord, "agency %s is ABSENT from the genesis file", id)
@@ -750,8 +784,9 @@ func agencyBefore(b *Bundle, genesis *cmttypes.GenesisDoc, id string, header *cm
 	if err := json.Unmarshal(value, agency); err != nil {
 		return nil, bundleErr(StepAgencyRecord, "the proved agency record does not decode: %v", err)
 	}
-	rep.step(StepAgencyRecord, "agency %s at height %d (%d officers), proved against AppHash %X of header %d", agency.ID, h-1, len(agency.Officers), []byte(header.AppHash), header.Height)
-	return agency, nil
+	rep.Tx.AgencyRecord = "before"
+	rep.step(StepAgencyRecord, "agency %s at height %d (%d officers, sha256 %s), proved against AppHash %X of header %d", agency.ID, h-1, len(agency.Officers), ledger.RecordDigest(value), []byte(header.AppHash), header.Height)
+	return value, nil
 }
 
 // validatorNames maps validator addresses (upper-case hex) to the genesis

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +31,12 @@ import (
 // AppHashes are those of a real multistore, signed by validator set A up to
 // height 3 and by a wholly different set B from height 4 (header 3 announces
 // B), so that a bundle must carry headers 3 and 4 to cross the change. Block
-// 2 holds three txs: junk, a grant award by an officer of agency-1 (code 0)
-// and one by a stranger (rejected, code 7); junk is rejected with code 2.
+// 2 holds four txs: junk, a grant award by an officer of agency-1 (code 0),
+// one by a stranger (rejected, code 7), and one by a newcomer whose
+// officer-add went into the same block before it (code 0: its result
+// carries agency-1's record as the chain authorized it); junk is rejected
+// with code 2. Successful txs' results commit the digest of the record they
+// were authorized with (ledger.ResultData).
 type fixture struct {
 	chainID    string
 	genesis    *cmttypes.GenesisDoc
@@ -113,10 +118,17 @@ func newFixture(t *testing.T) *fixture {
 		ValidatorKey: keysA[0].PubKey().Bytes(), Power: 10,
 		Officers: []ledger.Officer{{Key: officer.Public().(ed25519.PublicKey), Name: "grants", Roles: []ledger.Role{ledger.RoleGrants}}}}
 	f.genesis, f.genesisSum = genesisOf(t, f.chainID, keysA, f.t0, agency1)
-	f.txs = cmttypes.Txs{[]byte("junk"), signedTx(t, officer, "G-1"), signedTx(t, stranger, "G-X")}
-	f.results = []*abci.ExecTxResult{{Code: 2, Log: "malformed"}, {Code: 0, Data: []byte("ok")}, {Code: 7, Log: "not an officer"}}
+	newcomer := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32))
+	joined := agency1
+	joined.Officers = append(slices.Clone(agency1.Officers), ledger.Officer{Key: newcomer.Public().(ed25519.PublicKey), Name: "R&D <grants>", Roles: []ledger.Role{ledger.RoleGrants}})
+	stored, _ := json.Marshal(agency1) // agency-1 at state version 1
+	genesisValue, _ := ledger.AgencyValue(&agency1)
+	joinedValue, _ := ledger.AgencyValue(&joined)
+	f.txs = cmttypes.Txs{[]byte("junk"), signedTx(t, officer, "G-1"), signedTx(t, stranger, "G-X"), signedTx(t, newcomer, "G-N")}
+	f.results = []*abci.ExecTxResult{{Code: 2, Log: "malformed"}, {Code: 0, Data: authData(t, stored, false)}, {Code: 7, Log: "not an officer"},
+		{Code: 0, Data: authData(t, joinedValue, true)}}
 	f.txs1 = cmttypes.Txs{signedTx(t, officer, "G-0")}
-	f.results1 = []*abci.ExecTxResult{{Code: 0}}
+	f.results1 = []*abci.ExecTxResult{{Code: 0, Data: authData(t, genesisValue, false)}}
 
 	// State versions 1..6; header h commits version h-1.
 	m, err := store.OpenMem(ledger.StoreNames, store.DefaultOptions())
@@ -201,6 +213,21 @@ func newFixture(t *testing.T) *fixture {
 		lastID, lastCommit = id, commit
 	}
 	return f
+}
+
+// authData is the result data of a tx of agency-1 authorized with the
+// stored record value, carrying the record if withRecord.
+func authData(t *testing.T, value []byte, withRecord bool) []byte {
+	t.Helper()
+	a := &ledger.TxAuth{Agency: "agency-1", RecordSHA256: ledger.RecordDigest(value)}
+	if withRecord {
+		a.Record = value
+	}
+	d, err := json.Marshal(ledger.ResultData{Auth: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func (f *fixture) query(t *testing.T, st string, key []byte, v int64) *verify.ABCIQuery {
@@ -527,7 +554,8 @@ func TestTxBundleTampering(t *testing.T) {
 	// agency-1 has no officer: the first block's tx is then signed by none.
 	noOfficer, noOfficerSum := genesisOf(t, unitChain, keysFrom("a", 4), f.t0, ledger.Agency{ID: "agency-1"})
 	b := first(func(b *verify.Bundle) { b.Manifest.GenesisSHA256 = noOfficerSum })
-	cases = append(cases, tamper{name: "first block tx against a genesis without the officer", b: b, gen: noOfficer, sum: noOfficerSum, step: verify.StepSignatures, kind: verify.ErrTx})
+	// The first block's result commits the digest of the genesis record.
+	cases = append(cases, tamper{name: "first block tx against a genesis without the officer", b: b, gen: noOfficer, sum: noOfficerSum, step: verify.StepAgencyRecord, kind: verify.ErrTx})
 	checkTampers(t, f, cases)
 
 	// A rejected tx passed off as a success: its committed code is 7.

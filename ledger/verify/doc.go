@@ -77,12 +77,25 @@
 // it and that sha256 of the bytes is the tx hash. A tx's signatures are
 // checked by TxSignatures: decode the canonical envelope, check each ed25519
 // signature over "civic-ledger/tx/v1\n" followed by the body bytes, and check
-// that every signer was an officer with the type's role in the acting
-// agency's record as of the state before the block (height H-1, proved with
-// StoreValue against header H's AppHash). The results of block H are
-// committed in header H+1's LastResultsHash (a simple Merkle tree over the
-// deterministic part of each result: code, data, gas wanted, gas used):
-// TxResult checks the block's results against it and returns the tx's.
+// that every signer was an officer with the type's role in the agency record
+// the chain authorized the tx with. The results of block H are committed in
+// header H+1's LastResultsHash (a simple Merkle tree over the deterministic
+// part of each result: code, data, gas wanted, gas used): TxResult checks the
+// block's results against it and returns the tx's.
+//
+// A successful tx's result data (ledger.ResultData) commits the sha256 of
+// the acting agency's stored record as the chain used it, and carries the
+// record itself when the block wrote it before the tx (for example the
+// officer-add of a signer in the same block). TxAuthority picks the record
+// to check the signers against: the carried one, after checking that it
+// hashes to the committed digest; otherwise the record as of the state
+// before the block (height H-1, proved with StoreValue against header H's
+// AppHash, or for the chain's first block the genesis file's record encoded
+// with ledger.AgencyValue), which must hash to the committed digest. Results
+// without data (rejected txs, blocks of a chain version that committed none)
+// are checked against the record before the block, as the only record
+// available. So every tx the chain accepted verifies, and nothing the node
+// says beyond what the headers and proofs cover is trusted.
 //
 // Everything here is a pure function of its arguments: no network, and the
 // only clock is the now parameter of header checks.
