@@ -108,3 +108,33 @@ func TestResultDataCommitsAuthorization(t *testing.T) {
 		t.Errorf("remove authorized with %s, want %s", a.Record, used)
 	}
 }
+
+// TestResultDataAfterGovernanceChange: an agency admitted by governance at
+// the start of a block acts in that block; the state before the block has
+// no record of it, so its tx's result carries the record.
+func TestResultDataAfterGovernanceChange(t *testing.T) {
+	c := govChain(t)
+	id := c.propose(cultAdmin, proposeAdd("county-health", newValidator, 5, newAdmin))
+	p := c.passNow(id)
+	c.idle(p.Effective - 1)
+	raw := c.tx(newAdmin, addOfficer(newOfficer("county-health", "grants"), ledger.RoleGrants))
+	br := c.mustOK(raw)
+	if br.height != p.Effective {
+		t.Fatalf("height %d, effective %d", br.height, p.Effective)
+	}
+	d, err := ledger.DecodeResultData(br.results[0].Data)
+	if err != nil || d.Auth == nil || d.Auth.Agency != "county-health" || len(d.Auth.Record) == 0 {
+		t.Fatalf("result data %q: %v", br.results[0].Data, err)
+	}
+	tx, err := ledger.DecodeTx(raw, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, fromResult, err := verify.TxAuthority(tx, br.results[0].Data, nil)
+	if err == nil {
+		_, err = verify.TxSignatures(raw, ag)
+	}
+	if err != nil || !fromResult {
+		t.Fatalf("the new agency's first tx does not verify: %v (from result %v)", err, fromResult)
+	}
+}
