@@ -74,20 +74,11 @@ func (v *Verifier) ExportRecord(ctx context.Context, storeName string, key []byt
 	if err != nil {
 		return nil, err
 	}
-	what := "ABSENT from"
-	if res.Value != nil {
-		what = "present, with the value abci_query.response.value, in"
-	}
 	b := &verify.Bundle{
 		Manifest: verify.Manifest{
 			Format: verify.BundleFormat, Kind: kind, ID: id, Store: storeName, Key: string(key),
 			ChainID: v.ChainID, GenesisSHA256: sum, Height: res.Height,
 			Created: now.UTC().Format(time.RFC3339), Tool: toolVersion(),
-			Proves: []string{
-				fmt.Sprintf("%s %s (key %q) is %s store %q in the state at height %d", kind, id, key, what, storeName, res.Height),
-				fmt.Sprintf("that state is committed in the AppHash of header %d (ICS23 proofs in abci_query.response.proof_ops)", res.Height+1),
-				fmt.Sprintf("header %d is reached from the chain's first block, which the validators of the genesis file with sha256 %s signed (light_blocks)", res.Height+1, sum),
-			},
 		},
 		LightBlocks: blocks,
 		Query:       &verify.ABCIQuery{Response: *res},
@@ -132,7 +123,6 @@ func (v *Verifier) ExportTx(ctx context.Context, hash []byte) (*verify.Bundle, e
 		BlockResults: &verify.BlockResults{Height: br.Height, TxsResults: br.TxsResults, FinalizeBlockEvents: br.FinalizeBlockEvents,
 			ValidatorUpdates: br.ValidatorUpdates, ConsensusParamUpdates: br.ConsensusParamUpdates, AppHash: br.AppHash},
 	}
-	agencyWhere := "the genesis file (the tx is in the chain's first block)"
 	if tx, err := ledger.DecodeTx(res.Tx, 0); err == nil && h > doc.InitialHeight {
 		q, err := v.Primary.Query(ctx, "/store/"+ledger.StoreAgencies+"/key", ledger.RecordKey(tx.Body.Agency), h-1, true)
 		if err != nil {
@@ -142,7 +132,6 @@ func (v *Verifier) ExportTx(ctx context.Context, hash []byte) (*verify.Bundle, e
 			return nil, fmt.Errorf("%w of agency %s at height %d: code %d: %s", ErrNodeRefused, tx.Body.Agency, h-1, q.Code, q.Log)
 		}
 		b.AgencyQuery = &verify.ABCIQuery{Response: *q}
-		agencyWhere = fmt.Sprintf("its record at height %d (agency_query), proved against the AppHash of header %d", h-1, h)
 	}
 	now := time.Now()
 	if b.LightBlocks, err = v.bundleChain(ctx, doc, []*cmttypes.LightBlock{header, next}, now); err != nil {
@@ -152,23 +141,20 @@ func (v *Verifier) ExportTx(ctx context.Context, hash []byte) (*verify.Bundle, e
 		Format: verify.BundleFormat, Kind: verify.KindTx, ID: fmt.Sprintf("%X", hash),
 		ChainID: v.ChainID, GenesisSHA256: sum, Height: h,
 		Created: now.UTC().Format(time.RFC3339), Tool: toolVersion(),
-		Proves: []string{
-			fmt.Sprintf("tx %X (tx.tx) is tx %d of block %d: a Merkle proof (tx.proof) places it under the DataHash of header %d", hash, res.Index, h, h),
-			fmt.Sprintf("its result has code %d: block %d's results (block_results) hash to the LastResultsHash of header %d", res.TxResult.Code, h, h+1),
-			fmt.Sprintf("its signatures verify and are those of officers of the acting agency with the role the tx needs, per %s, whose sha256 the tx's result commits, or per the record the result carries when it was written earlier in block %d (not required of a tx the chain rejected)", agencyWhere, h),
-			fmt.Sprintf("headers %d and %d are reached from the chain's first block, which the validators of the genesis file with sha256 %s signed (light_blocks)", h, h+1, sum),
-		},
 	}
 	return b, selfCheck(b, doc, sum, now)
 }
 
-// selfCheck verifies an assembled bundle as its reader will: the headers
-// in it are the light client's, so a failure means the node served data
-// that does not verify.
+// selfCheck verifies an assembled bundle as its reader will (the headers
+// in it are the verifier's, so a failure means the node served data that
+// does not verify) and states in its manifest the sentences the verified
+// facts give.
 func selfCheck(b *verify.Bundle, doc *cmttypes.GenesisDoc, sum string, now time.Time) error {
-	if _, err := verify.VerifyBundle(b, doc, sum, now); err != nil {
+	rep, err := verify.VerifyBundle(b, doc, sum, now)
+	if err != nil {
 		return fmt.Errorf("the node's answers do not verify: %w", err)
 	}
+	b.Manifest.Proves = rep.Claims
 	return nil
 }
 

@@ -326,8 +326,12 @@ type bundleOutput struct {
 	Result        string               `json:"result"`
 	FailedStep    string               `json:"failed_step,omitempty"`
 	Error         string               `json:"error,omitempty"`
-	Manifest      verify.Manifest      `json:"manifest"`
-	Report        *verify.BundleReport `json:"report"`
+	// Report holds the verified facts ("verified") apart from what the
+	// bundle states that nothing covers ("unverified"); on failure it has
+	// the steps that passed and no facts.
+	Report *verify.BundleReport `json:"report"`
+
+	manifest verify.Manifest
 
 	failure string // the failed step's error, without the step's name
 }
@@ -366,7 +370,7 @@ func newVerifyBundleCmd(g *globalOpts) *cobra.Command {
 			return withExit(exitUsage, fmt.Errorf("--genesis: %w", err))
 		}
 		rep, verr := verify.VerifyBundle(b, doc, sum, time.Now())
-		out := &bundleOutput{Bundle: file, Genesis: gp, GenesisSHA256: sum, Manifest: b.Manifest, Report: rep, Result: rep.Outcome}
+		out := &bundleOutput{Bundle: file, Genesis: gp, GenesisSHA256: sum, manifest: b.Manifest, Report: rep, Result: rep.Outcome}
 		if verr != nil {
 			out.Result = bundleNotVerified
 			out.Error = verr.Error()
@@ -394,11 +398,11 @@ func newVerifyBundleCmd(g *globalOpts) *cobra.Command {
 }
 
 func printBundleReport(w io.Writer, out *bundleOutput) error {
-	rep, m := out.Report, &out.Manifest
+	rep, m := out.Report, &out.manifest
 	kv := newKV(w)
 	kv.add("bundle", "%s", out.Bundle)
 	kv.add("genesis", "%s (sha256 %s)", out.Genesis, out.GenesisSHA256)
-	kv.add("claims", "%s %s on chain %s at height %d", m.Kind, m.ID, m.ChainID, m.Height)
+	kv.add("bundle says", "%s %s on chain %s at height %d (checked below)", sanitize(m.Kind), sanitize(m.ID), sanitize(m.ChainID), m.Height)
 	if err := kv.flush(); err != nil {
 		return err
 	}
@@ -452,6 +456,26 @@ func printBundleReport(w io.Writer, out *bundleOutput) error {
 			}
 		} else if rep.Present {
 			kv.add("value", "%s", compactJSON(rep.Value))
+		}
+		for i, c := range rep.Claims {
+			k := ""
+			if i == 0 {
+				k = "proves"
+			}
+			kv.add(k, "%s", c)
+		}
+		if err := kv.flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		kv = newKV(w)
+		u := rep.Unverified
+		kv.add("not verified", "%s", u.Note)
+		kv.add("created", "%s (stated by the exporter, not verified)", orDash(sanitize(u.Created)))
+		kv.add("tool", "%s (stated by the exporter, not verified)", orDash(sanitize(u.Tool)))
+		if m.Kind == verify.KindTx {
+			kv.add("log", "%s (the node's word, not verified)", orDash(sanitize(u.Log)))
+			kv.add("events", "%d (not covered by LastResultsHash, not verified: the effects above come from the verified tx bytes)", len(u.Events))
 		}
 		if err := kv.flush(); err != nil {
 			return err

@@ -158,7 +158,7 @@ func TestProofBundles(t *testing.T) {
 	jg.Output = "json"
 	jout, _, code := runBundleCmd(t, &jg, txFile, "--genesis", gen)
 	r := decodeJSON[bundleOutput](t, jout)
-	if code != 0 || r.Result != "VERIFIED" || r.Report == nil || len(r.Report.Steps) < 9 || r.Report.Tx == nil || r.Manifest.Kind != "tx" {
+	if code != 0 || r.Result != "VERIFIED" || r.Report == nil || len(r.Report.Steps) < 9 || r.Report.Tx == nil || r.Report.Kind != "tx" || len(r.Report.Claims) != 4 || r.Report.Unverified.Note == "" {
 		t.Errorf("json report: exit %d %+v", code, r)
 	}
 
@@ -189,6 +189,23 @@ func TestProofBundles(t *testing.T) {
 	failed(g, verify.StepStoreProof, tampered("value", func(b *verify.Bundle) { b.Query.Response.Value[5] ^= 1 }), "--genesis", gen)
 	failed(g, verify.StepHeaderChain, tampered("apphash", func(b *verify.Bundle) { lb := b.LightBlocks[len(b.LightBlocks)-1]; lb.AppHash[0] ^= 1 }), "--genesis", gen)
 	failed(g, verify.StepGenesis, tampered("manifest", func(b *verify.Bundle) { b.Manifest.GenesisSHA256 = strings.Repeat("0", 64) }), "--genesis", gen)
+	// A manifest sentence edited to say the opposite of the proof: refused,
+	// naming the sentence; never echoed next to VERIFIED.
+	edited := tampered("proves", func(b *verify.Bundle) {
+		b.Manifest.Proves[0] = "grant G-P-1 is ABSENT: it was never awarded"
+	})
+	failed(g, verify.StepClaims, edited, "--genesis", gen)
+	jout, _, code = runBundleCmd(t, &jg, edited, "--genesis", gen)
+	if r := decodeJSON[bundleOutput](t, jout); code != 1 || r.FailedStep != verify.StepClaims || !strings.Contains(r.Error, "manifest.proves[0] says") ||
+		r.Report.Present || r.Report.Value != nil || len(r.Report.Claims) != 0 || r.Report.Kind != "" || r.Result != "NOT VERIFIED" {
+		t.Errorf("edited claim in the JSON report: exit %d\n%s", code, jout)
+	}
+	// An edited creation date verifies, shown as the exporter's word.
+	dated := tampered("created", func(b *verify.Bundle) { b.Manifest.Created = "1999-01-01T00:00:00Z" })
+	out = verified(g, "VERIFIED", dated, "--genesis", gen)
+	if !strings.Contains(out, "1999-01-01T00:00:00Z (stated by the exporter, not verified)") {
+		t.Errorf("created date not marked unverified:\n%s", out)
+	}
 	failed(g, verify.StepQuery, tampered("swapped", func(b *verify.Bundle) {
 		bz, _ := os.ReadFile(absentFile)
 		other, _ := verify.ParseBundle(bz)

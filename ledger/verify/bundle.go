@@ -72,10 +72,13 @@ const (
 	StepAgencyRecord = "agency record"
 	StepSignatures   = "signatures"
 	StepTxResult     = "tx result"
+	StepClaims       = "claims"
 )
 
-// Manifest says what a bundle is about. Everything in it but Created, Tool
-// and Proves is checked by VerifyBundle.
+// Manifest says what a bundle is about. VerifyBundle checks every field
+// against the proofs, Proves included (it must be the sentences Claims
+// computes from the verified facts, or empty), except Created and Tool,
+// which it reports as stated by the exporter, not verified.
 type Manifest struct {
 	Format        int    `json:"format"`
 	Kind          string `json:"kind"`            // grant, licence, payment, agency, total, tx
@@ -87,9 +90,9 @@ type Manifest struct {
 	// Height is the state height H of a record (proved against header H+1),
 	// or the height of the block that holds a tx.
 	Height  int64    `json:"height"`
-	Created string   `json:"created"` // RFC 3339; informational
-	Tool    string   `json:"tool"`    // informational
-	Proves  []string `json:"proves"`  // human-readable; informational
+	Created string   `json:"created"` // RFC 3339; stated by the exporter, not verified
+	Tool    string   `json:"tool"`    // stated by the exporter, not verified
+	Proves  []string `json:"proves"`  // human-readable; checked: RecordClaims or TxClaims of the verified facts
 }
 
 // ABCIQuery is the result of the abci_query RPC (rpc/core/types.ResultABCIQuery).
@@ -300,7 +303,7 @@ func RecordLocation(kind, id string) (string, []byte, error) {
 // chain's first block), then blocks each verifiable from the previous one
 // with Next, ending with each of targets (ascending heights). Where a
 // target does not follow directly from the previous block (the validator
-// set changed by more than the trust level allows), blocks in between are
+// set changed in between: a change is verified only adjacently), blocks in between are
 // added by bisection: between(lo, hi) must return a block with a height
 // strictly between lo and hi, verified by the caller's means (a light
 // client). The blocks themselves are not trusted here: VerifyBundle checks
@@ -348,18 +351,33 @@ func BundleChain(first *cmttypes.LightBlock, targets []*cmttypes.LightBlock, bet
 // TotalID is the bundle id of an agency's totals in a currency.
 func TotalID(agency, currency string) string { return agency + "/" + currency }
 
-// BundleReport is what VerifyBundle checked and found. On failure it holds
-// the steps that passed before the failing one.
+// BundleReport is what VerifyBundle checked and found: the steps, the
+// verified facts, and apart from them the context that nothing covers. On
+// failure it holds the steps that passed before the failing one, and no
+// facts.
 type BundleReport struct {
-	Kind    string `json:"kind"`
-	ID      string `json:"id"`
-	ChainID string `json:"chain_id"`
-	Height  int64  `json:"height"`
-	// Outcome is "VERIFIED" or, for a record proved absent, "VERIFIED ABSENT";
-	// empty if verification failed.
-	Outcome string         `json:"outcome,omitempty"`
-	Steps   []ReportStep   `json:"steps"`
+	// Outcome is "VERIFIED" or, for a record proved absent, "VERIFIED
+	// ABSENT"; empty if verification failed.
+	Outcome string       `json:"outcome,omitempty"`
+	Steps   []ReportStep `json:"steps"`
+	// Facts are what the proofs, signatures and hashes established
+	// (JSON "verified"). Only these may be shown as verified.
+	Facts `json:"verified"`
+	// Unverified is what the bundle states that no proof covers.
+	Unverified Unverified `json:"unverified"`
+}
+
+// Facts are the verified content of a bundle.
+type Facts struct {
+	Kind    string         `json:"kind"`
+	ID      string         `json:"id"`
+	ChainID string         `json:"chain_id"`
+	Height  int64          `json:"height"`
 	Headers []ReportHeader `json:"headers,omitempty"` // the headers the proof rests on
+	// Claims are the human-readable sentences the bundle proves, computed
+	// from the verified facts (RecordClaims, TxClaims), never copied from
+	// the manifest.
+	Claims []string `json:"claims,omitempty"`
 
 	// Records.
 	Store   string          `json:"store,omitempty"`
@@ -369,6 +387,23 @@ type BundleReport struct {
 
 	// Txs.
 	Tx *ReportTx `json:"tx,omitempty"`
+}
+
+// UnverifiedNote heads the unverified part of a report.
+const UnverifiedNote = "stated by the exporter or the node, not verified: no proof, signature or hash covers these"
+
+// Unverified is the context a bundle carries that no proof, signature or
+// hash covers: shown for what it is, never as a verified fact.
+type Unverified struct {
+	Note    string `json:"note"`
+	Created string `json:"created,omitempty"` // the manifest's: when the exporter says it made the bundle
+	Tool    string `json:"tool,omitempty"`    // the manifest's: what the exporter says made it
+	// Txs: the node's log and codespace of the result, and the result's
+	// events, which LastResultsHash does not cover (the tx's effects are
+	// shown from its verified bytes and the proved state instead).
+	Log       string       `json:"log,omitempty"`
+	Codespace string       `json:"codespace,omitempty"`
+	Events    []abci.Event `json:"events,omitempty"`
 }
 
 // ReportStep is one check and what it established.
@@ -403,8 +438,6 @@ type ReportTx struct {
 	// or "result" (the record carried by the tx's result: it was written
 	// earlier in block H); empty if none was found.
 	AgencyRecord string `json:"agency_record,omitempty"`
-	// Log is the node's log for the result; it is not covered by any hash.
-	Log string `json:"log,omitempty"`
 }
 
 // TxSigner is an officer whose signature on the tx verifies.
@@ -450,13 +483,29 @@ func (r *BundleReport) step(name, format string, args ...any) {
 // Every error is a *BundleError naming the step, wrapping ErrBundle,
 // ErrHeader, ErrProof or ErrTx. The report is returned in both cases.
 func VerifyBundle(b *Bundle, genesis *cmttypes.GenesisDoc, genesisSHA256 string, now time.Time) (rep *BundleReport, err error) {
-	rep = &BundleReport{}
+	rep = &BundleReport{Unverified: Unverified{Note: UnverifiedNote}}
 	defer func() {
 		// Third-party types decoded from an untrusted file: never crash on
 		// a shape their methods do not expect.
 		if r := recover(); r != nil {
-			rep.Outcome = ""
 			err = bundleErr(StepFormat, "malformed bundle: %v", r)
+		}
+		if err == nil {
+			if rep.Tx != nil {
+				rep.Claims = TxClaims(&rep.Facts, genesisSHA256)
+			} else {
+				rep.Claims = RecordClaims(&rep.Facts, genesisSHA256)
+			}
+			err = checkClaims(b.Manifest.Proves, rep.Claims)
+		}
+		if err != nil {
+			rep.Outcome, rep.Facts = "", Facts{} // nothing that failed is a fact
+			return
+		}
+		if len(b.Manifest.Proves) > 0 {
+			rep.step(StepClaims, "the manifest's %d sentence(s) are the ones the verified facts give", len(b.Manifest.Proves))
+		} else {
+			rep.step(StepClaims, "the manifest states no sentences; the report gives the ones the verified facts give")
 		}
 	}()
 	if b == nil {
@@ -467,6 +516,7 @@ func VerifyBundle(b *Bundle, genesis *cmttypes.GenesisDoc, genesisSHA256 string,
 	}
 	m := &b.Manifest
 	rep.Kind, rep.ID, rep.ChainID, rep.Height = m.Kind, m.ID, m.ChainID, m.Height
+	rep.Unverified.Created, rep.Unverified.Tool = m.Created, m.Tool
 
 	// 1. format
 	if m.Format != BundleFormat {
@@ -673,7 +723,8 @@ func verifyTxBundle(b *Bundle, genesis *cmttypes.GenesisDoc, rep *BundleReport, 
 		return rep, &BundleError{Step: StepTxResult, Err: txErr("result",
 			"the tx response claims code %d, the result committed in header %d has code %d", claimed.Code, next.Height, res.Code)}
 	}
-	rep.Tx.Code, rep.Tx.Log = res.Code, res.Log
+	rep.Tx.Code = res.Code
+	rep.Unverified.Log, rep.Unverified.Codespace, rep.Unverified.Events = res.Log, res.Codespace, res.Events
 	resultStep := func() {
 		if res.Code == 0 {
 			rep.step(StepTxResult, "code 0 (success), committed in LastResultsHash %X of header %d", []byte(next.LastResultsHash), next.Height)

@@ -97,6 +97,26 @@
 // available. So every tx the chain accepted verifies, and nothing the node
 // says beyond what the headers and proofs cover is trusted.
 //
+// # Bundle reports: verified facts apart from unverified context
+//
+// VerifyBundle's report (BundleReport, and its JSON) keeps what was checked
+// apart from what was not. "verified" (Facts) holds only what the proofs,
+// signatures and hashes establish: kind, id, chain id and height (each
+// checked against the proofs), the headers and their verified signers, the
+// record's presence and value, or the tx's inclusion, type, agency, payload
+// (from the verified tx bytes), signers and result code, and the claims:
+// human-readable sentences computed from those facts (RecordClaims,
+// TxClaims). A manifest's own sentences (Manifest.Proves) must be exactly
+// those, or absent: a bundle that claims anything else is refused at the
+// "claims" step, naming the sentence. "unverified" (Unverified) holds what
+// the bundle states that nothing covers: the exporter's creation time and
+// tool, and for a tx the node's log, codespace and result events (CometBFT's
+// LastResultsHash covers code, data and gas only). A tx's effects are to be
+// shown from its verified payload and the proved state, never from its
+// events. A failed verification reports its passed steps and no facts.
+// Programs that show a report (the citizens' portal) show "verified" as
+// verified, and "unverified" only labelled as the exporter's or node's word.
+//
 // Everything here is a pure function of its arguments: no network, and the
 // only clock is the now parameter of header checks.
 package verify
