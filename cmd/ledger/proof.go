@@ -320,12 +320,12 @@ const (
 
 // bundleOutput is the JSON output of 'ledger verify bundle'.
 type bundleOutput struct {
-	Bundle        string               `json:"bundle"`
-	Genesis       string               `json:"genesis"`
-	GenesisSHA256 string               `json:"genesis_sha256"`
-	Result        string               `json:"result"`
-	FailedStep    string               `json:"failed_step,omitempty"`
-	Error         string               `json:"error,omitempty"`
+	Bundle        string `json:"bundle"`
+	Genesis       string `json:"genesis"`
+	GenesisSHA256 string `json:"genesis_sha256"`
+	Result        string `json:"result"`
+	FailedStep    string `json:"failed_step,omitempty"`
+	Error         string `json:"error,omitempty"`
 	// Report holds the verified facts ("verified") apart from what the
 	// bundle states that nothing covers ("unverified"); on failure it has
 	// the steps that passed and no facts.
