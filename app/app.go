@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -182,6 +183,19 @@ func checkValidators(gs *ledger.GenesisState, vals []abci.ValidatorUpdate) error
 	return nil
 }
 
+// refused answers CheckTx for a tx that fails, counting a new one (not a
+// recheck) in civicledger_checktx_refused_total.
+func (a *App) refused(req *abci.RequestCheckTx, tx *ledger.Tx, code uint32, err error) *abci.ResponseCheckTx {
+	if req.Type == abci.CheckTxType_New {
+		typ := "undecodable"
+		if tx != nil {
+			typ = tx.Body.Type
+		}
+		a.Metrics.CheckTxRefused.WithLabelValues(typ, strconv.FormatUint(uint64(code), 10)).Inc()
+	}
+	return &abci.ResponseCheckTx{Code: code, Log: logOf(err), Codespace: Codespace}
+}
+
 // CheckTx runs for every tx entering the mempool (and again, as a recheck,
 // after each Commit): strict decoding, signatures, then the full rules
 // against the check state, so that a tx that would fail is not gossiped.
@@ -193,11 +207,11 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	}
 	tx, err := a.decodeVerified(req.Tx, a.check.Params().MaxTxBytes)
 	if err != nil {
-		return &abci.ResponseCheckTx{Code: uint32(ledger.CodeOf(err)), Log: logOf(err), Codespace: Codespace}, nil
+		return a.refused(req, nil, uint32(ledger.CodeOf(err)), err), nil
 	}
 	res := a.check.Deliver(tx)
 	if res.Code != ledger.CodeOK {
-		return &abci.ResponseCheckTx{Code: uint32(res.Code), Log: logOf(res.Err), Codespace: Codespace}, nil
+		return a.refused(req, tx, uint32(res.Code), res.Err), nil
 	}
 	return &abci.ResponseCheckTx{Code: 0, GasWanted: 1}, nil
 }

@@ -29,6 +29,7 @@ type Metrics struct {
 	nop bool // registered nowhere: the state metrics are not worth reading
 
 	Txs                 *prometheus.CounterVec   // type, code
+	CheckTxRefused      *prometheus.CounterVec   // type, code
 	Records             *prometheus.GaugeVec     // kind, status
 	Amount              *prometheus.GaugeVec     // agency, currency, measure
 	InvariantViolations prometheus.Gauge         //
@@ -60,6 +61,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
 		Txs: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "txs_total",
 			Help: "Transactions delivered in decided blocks, by tx type (\"undecodable\" if it could not be decoded) and ABCI result code."},
+			[]string{"type", "code"})),
+		CheckTxRefused: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "checktx_refused_total",
+			Help: "Transactions refused at mempool entry (CheckTx of a new tx, not rechecks), by tx type (\"undecodable\" if it could not be decoded) and ABCI result code. Refused txs never reach a block."},
 			[]string{"type", "code"})),
 		Records: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "records",
 			Help: "Grants, licences and payments in the latest committed state, by kind and status."},

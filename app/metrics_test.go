@@ -243,3 +243,44 @@ func TestReplayedBlocksNotCounted(t *testing.T) {
 		t.Fatalf("misbehaviour series from a replayed block: %d", n)
 	}
 }
+
+// TestCheckTxRefusalsCounted: a tx refused at mempool entry never reaches a
+// block, so civicledger_txs_total cannot show it; civicledger_checktx_refused_total
+// counts it by type and code (rechecks are not counted again).
+func TestCheckTxRefusalsCounted(t *testing.T) {
+	f := newFixture()
+	a := openApp(t, "")
+	defer a.Close()
+	a.Metrics = app.NewMetrics(prometheus.NewRegistry())
+	f.initChain(t, a)
+	ctx := context.Background()
+	check := func(tx []byte, typ abci.CheckTxType) uint32 {
+		t.Helper()
+		res, err := a.CheckTx(ctx, &abci.RequestCheckTx{Tx: tx, Type: typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Code
+	}
+	wrongRole := f.tx(t, "agency-1", 1, 50, award("G-1", "100000"), "finance")
+	if c := check(wrongRole, abci.CheckTxType_New); c != uint32(ledger.ErrMissingRole.Code) {
+		t.Fatalf("wrong role: code %d", c)
+	}
+	if c := check([]byte("{not json"), abci.CheckTxType_New); c != uint32(ledger.ErrMalformed.Code) {
+		t.Fatalf("junk: code %d", c)
+	}
+	check(wrongRole, abci.CheckTxType_Recheck)
+	if c := check(f.tx(t, "agency-1", 2, 50, award("G-2", "100000"), "grants"), abci.CheckTxType_New); c != 0 {
+		t.Fatalf("good tx: code %d", c)
+	}
+	m := a.Metrics
+	code := func(c ledger.Code) string { return strconv.Itoa(int(c)) }
+	gauge(t, m.CheckTxRefused.WithLabelValues(ledger.TypeGrantAward, code(ledger.ErrMissingRole.Code)), 1, "refused grant/award missing role")
+	gauge(t, m.CheckTxRefused.WithLabelValues("undecodable", code(ledger.ErrMalformed.Code)), 1, "refused undecodable")
+	if n := testutil.CollectAndCount(m.CheckTxRefused); n != 2 {
+		t.Errorf("checktx_refused_total has %d series, want 2", n)
+	}
+	if n := testutil.CollectAndCount(m.Txs); n != 0 {
+		t.Errorf("txs_total counted %d series at CheckTx", n)
+	}
+}

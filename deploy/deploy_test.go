@@ -41,6 +41,7 @@ var knownMetrics = map[string]bool{
 	"cometbft_p2p_peers":                      false,
 	// Civic Ledger.
 	"civicledger_txs_total":                     false,
+	"civicledger_checktx_refused_total":         false,
 	"civicledger_records":                       false,
 	"civicledger_amount_minor":                  false,
 	"civicledger_invariant_violations":          false,
