@@ -15,6 +15,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -155,6 +156,12 @@ func (r *TxResult) OK() bool { return r.Code == 0 }
 // Submit broadcasts raw. CheckTx rejections return at once with Stage
 // "check". With wait, it then polls until the tx is in a block (or ctx ends).
 func (c *Client) Submit(ctx context.Context, raw []byte, wait bool) (*TxResult, error) {
+	var from int64 // the latest block before the broadcast: the tx can only be in a later one
+	if wait {
+		if st, err := c.rpc.Status(ctx); err == nil {
+			from = st.SyncInfo.LatestBlockHeight
+		}
+	}
 	res, err := c.rpc.BroadcastTxSync(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("broadcast to %s: %w", c.URL, err)
@@ -165,6 +172,9 @@ func (c *Client) Submit(ctx context.Context, raw []byte, wait bool) (*TxResult, 
 	}
 	for {
 		tx, err := c.rpc.Tx(ctx, res.Hash, false)
+		if err != nil && NoTxIndex(err) {
+			return c.waitInBlocks(ctx, res.Hash, from+1, out)
+		}
 		if err == nil {
 			out.Stage = "block"
 			out.Height = tx.Height
@@ -178,6 +188,55 @@ func (c *Client) Submit(ctx context.Context, raw []byte, wait bool) (*TxResult, 
 		case <-ctx.Done():
 			return out, fmt.Errorf("tx %s not included yet: %w", out.Hash, ctx.Err())
 		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+// ErrNoTxIndex is returned when the node keeps no transaction index
+// (tx_index.indexer "null", or "psql" as on an auditor node, whose tx and
+// tx_search routes do not work): histories and lookups by hash need a node
+// that keeps one, such as a validator's.
+var ErrNoTxIndex = errors.New(`this node keeps no transaction index (its tx_index.indexer is "null" or "psql"): ask a validator's node, which keeps one ("kv")`)
+
+// NoTxIndex reports whether an RPC error says the node keeps no tx index.
+func NoTxIndex(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrNoTxIndex) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "transaction indexing is disabled") || strings.Contains(s, "TxIndexer.Get method is not supported") ||
+		strings.Contains(s, "TxIndexer.Search method is not supported")
+}
+
+// waitInBlocks finds a tx by reading blocks from height from on, for a
+// node that keeps no tx index: its result comes from block_results.
+func (c *Client) waitInBlocks(ctx context.Context, hash []byte, from int64, out *TxResult) (*TxResult, error) {
+	for h := max(from, 1); ; h++ {
+		if err := c.WaitForHeight(ctx, h); err != nil {
+			return out, fmt.Errorf("tx %s not included yet (the node keeps no tx index: its blocks were read from height %d): %w", out.Hash, from, err)
+		}
+		b, err := c.rpc.Block(ctx, &h)
+		if err != nil {
+			return out, fmt.Errorf("block %d from %s: %w", h, c.URL, err)
+		}
+		for i, tx := range b.Block.Txs {
+			if !bytes.Equal(tx.Hash(), hash) {
+				continue
+			}
+			br, err := c.rpc.BlockResults(ctx, &h)
+			if err != nil {
+				return out, fmt.Errorf("block results %d from %s: %w", h, c.URL, err)
+			}
+			if i >= len(br.TxsResults) {
+				return out, fmt.Errorf("block %d from %s: %d txs but %d results", h, c.URL, len(b.Block.Txs), len(br.TxsResults))
+			}
+			r := br.TxsResults[i]
+			out.Stage, out.Height = "block", h
+			out.Code, out.Codespace, out.Log, out.Events = r.Code, r.Codespace, r.Log, r.Events
+			return out, nil
 		}
 	}
 }
@@ -297,6 +356,9 @@ func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, 
 	for page := 1; ; page++ {
 		perPage := 100
 		res, err := c.rpc.TxSearch(ctx, q, false, &page, &perPage, "asc")
+		if NoTxIndex(err) {
+			return nil, fmt.Errorf("history of %s %s from %s: %w", kind, id, c.URL, ErrNoTxIndex)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("tx_search %s: %w", q, err)
 		}

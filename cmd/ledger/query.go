@@ -130,6 +130,9 @@ func agencyHistory(ctx context.Context, c *client.Client, id string) ([]client.H
 	for page := 1; ; page++ {
 		perPage := 100
 		res, err := c.RPC().TxSearch(ctx, q, false, &page, &perPage, "asc")
+		if client.NoTxIndex(err) {
+			return nil, fmt.Errorf("history of agency %s from %s: %w", id, c.URL, client.ErrNoTxIndex)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("tx_search %s: %w", q, err)
 		}
