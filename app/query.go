@@ -49,7 +49,10 @@ const (
 	queryCodeNoVersion  = 4
 )
 
-// Query answers reads at a committed height; see the path table above.
+// Query answers reads at a committed height; see the path table above. It
+// runs on CometBFT's query connection, concurrently with blocks (see
+// ClientCreator): it takes no lock of the app and reads committed versions
+// through the query reader only.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	start := time.Now()
 	proved := strconv.FormatBool(req.Prove)
@@ -57,6 +60,9 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		a.Metrics.Queries.WithLabelValues(queryPathLabel(strings.SplitN(strings.TrimPrefix(req.Path, "/"), "/", 2)), proved).Inc()
 		a.Metrics.QuerySeconds.WithLabelValues(proved).Observe(time.Since(start).Seconds())
 	}()
+	if a.OnQuery != nil {
+		a.OnQuery(req.Path)
+	}
 	if req.Path == "/snapshots" {
 		// Not state: what this node can serve to joining nodes.
 		var list []*SnapshotInfo
@@ -69,13 +75,13 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		if list == nil {
 			list = []*SnapshotInfo{}
 		}
-		return jsonResult(a.store.Version(), list, nil)
+		return jsonResult(a.reader.Latest(), list, nil)
 	}
 	height := req.Height
 	if height == 0 {
-		height = a.store.Version()
+		height = a.reader.Latest()
 	}
-	view, err := a.store.At(height)
+	view, err := a.reader.At(height)
 	if err != nil {
 		return &abci.ResponseQuery{Code: queryCodeNoVersion, Log: err.Error(), Height: height, Codespace: Codespace}, nil
 	}
