@@ -169,3 +169,26 @@ func ListPaymentsOfGrant(r Reader, grant, after string, limit int) (*Page, error
 	}
 	return page, nil
 }
+
+// ProvedPage is the answer to the query "/list/<listing>": one page of a
+// provable listing (ListingRangeOf) with the proofs that nothing of its range
+// was left out, as protobuf ics23 CommitmentProofs. The entries are inside
+// the proofs. See package ledger/verify, VerifyListing.
+type ProvedPage struct {
+	Listing string `json:"listing"`
+	Owner   string `json:"owner,omitempty"`
+	After   string `json:"after,omitempty"`
+	Limit   int    `json:"limit"`
+	Height  int64  `json:"height"`
+	// Range: compressed batch of NonExistenceProofs in the range's store
+	// (IavlSpec): for Start(After), then for each listed key + "\x00".
+	Range []byte `json:"range_proof"`
+	// RangeStore: the range store's root under the AppHash (TendermintSpec).
+	RangeStore []byte `json:"range_store_proof"`
+	// Records: compressed batch of ExistenceProofs of each listed id's
+	// record in the record store, in listing order (absent when the range's
+	// values are the records, or the page is empty); RecordsStore proves
+	// that store's root.
+	Records      []byte `json:"record_proof,omitempty"`
+	RecordsStore []byte `json:"record_store_proof,omitempty"`
+}
