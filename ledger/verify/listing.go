@@ -55,7 +55,10 @@ func VerifyRange(appHash []byte, store string, start, end, rangeProof, storeProo
 	key := start
 	for i, np := range proofs {
 		if !bytes.Equal(np.Key, key) {
-			return nil, false, fail("range", "proof %d is for key %q, want %q", i, np.Key, key)
+			if i == 0 {
+				return nil, false, fail("range", "the first proof is for key %q, not the page's start %q", np.Key, key)
+			}
+			return nil, false, fail("range", "entry %q has no proof of what follows it (the next proof is for %q): an entry was left out", entries[i-1].Key, np.Key)
 		}
 		if i > 0 && (np.Left == nil || !bytes.Equal(np.Left.Key, entries[i-1].Key)) {
 			return nil, false, fail("range", "proof %d does not start at entry %q", i, entries[i-1].Key)
