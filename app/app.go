@@ -13,6 +13,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/proxy"
 
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/store"
@@ -31,8 +32,11 @@ var _ abci.Application = (*App)(nil)
 type App struct {
 	abci.BaseApplication
 
-	mu     sync.Mutex
-	store  *store.MultiStore
+	mu    sync.Mutex
+	store *store.MultiStore
+	// reader serves Query from committed versions without a.mu: queries
+	// run on their own ABCI connection (ClientCreator), beside blocks.
+	reader *store.Reader
 	logger log.Logger
 	sigs   *sigCache
 
@@ -50,6 +54,10 @@ type App struct {
 	// OnBlock, if set, is called after each Commit with the committed
 	// height (tests use it to check invariants after every block).
 	OnBlock func(height int64, r ledger.Reader)
+	// OnQuery, if set, is called at the start of every Query with its path
+	// (tests use it to hold a query while blocks run). Set it before the
+	// first query.
+	OnQuery func(path string)
 
 	// LiveWindow: blocks older than this (by the wall clock) are being
 	// replayed or synced, and their validator votes, evidence and
@@ -83,6 +91,7 @@ type App struct {
 	// found at startup.
 	startupMetrics bool
 	closeOnce      sync.Once
+	readerOnce     sync.Once
 	jobs           chan metricsJob
 	quit           chan struct{}
 	workerDone     chan struct{}
@@ -106,8 +115,20 @@ func New(st *store.MultiStore, logger log.Logger) *App {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &App{store: st, logger: logger, sigs: newSigCache(20_000), Metrics: NopMetrics(), InvariantEvery: DefaultInvariantEvery}
+	return &App{store: st, reader: st.NewReader(queryCacheSize), logger: logger, sigs: newSigCache(20_000), Metrics: NopMetrics(), InvariantEvery: DefaultInvariantEvery}
 }
+
+// queryCacheSize is the IAVL node cache of the query reader, per store.
+const queryCacheSize = 100_000
+
+// ClientCreator is how CometBFT must call this app in-process: one mutex per
+// ABCI connection (consensus, mempool, query, snapshot) instead of one for
+// all four, so a query, however long, never delays FinalizeBlock or Commit,
+// and a block never delays a query. The app guards its own state: CheckTx,
+// FinalizeBlock, Commit, Info and the snapshot restore take a.mu; Query
+// takes no lock of the app and reads committed versions only, through trees
+// of its own (store.Reader).
+func ClientCreator(a *App) proxy.ClientCreator { return proxy.NewConnSyncLocalClientCreator(a) }
 
 // Store returns the app's multistore.
 func (a *App) Store() *store.MultiStore { return a.store }

@@ -5,8 +5,13 @@
 // state used by CheckTx, the mapping of ledger errors to ABCI codes, query
 // routing with ICS23 proofs, and Commit.
 //
-// Threading: CometBFT's local client serialises every ABCI call on one mutex,
-// so methods are never called concurrently; App still guards its own state.
+// Threading: CometBFT calls the app through ClientCreator, one mutex per ABCI
+// connection, so calls of different connections run concurrently: CheckTx,
+// FinalizeBlock, Commit, Info and the snapshot restore take the app's mutex;
+// Query takes none and reads committed versions only, through IAVL trees of
+// its own (store.Reader), so no query — a long listing included — delays a
+// block. Listings scan a bounded number of entries per page
+// (ledger.DefaultScanBudget) and return a cursor to continue from.
 // Determinism: FinalizeBlock uses only the request (height, time, txs) and the
 // state; signature checks run in parallel but their results do not depend on
 // scheduling.

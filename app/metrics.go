@@ -376,17 +376,18 @@ func (a *App) FlushMetrics() {
 	}
 }
 
-// Close stops the metrics worker; call it before closing the store.
+// Close stops the metrics worker and releases the query reader; call it
+// before closing the store. Queries must not run after Close.
 func (a *App) Close() {
 	a.mu.Lock()
 	started := a.jobs != nil
 	a.workerOnce.Do(func() {}) // no worker after Close
 	a.mu.Unlock()
-	if !started {
-		return
+	if started {
+		a.closeOnce.Do(func() { close(a.quit) })
+		<-a.workerDone
 	}
-	a.closeOnce.Do(func() { close(a.quit) })
-	<-a.workerDone
+	a.readerOnce.Do(a.reader.Close)
 }
 
 func (a *App) metricsWorker() {

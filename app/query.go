@@ -30,6 +30,9 @@ const (
 //	/grant/<id>  /licence/<id>  /payment/<id>  /agency/<id>   one record (proofs as for /store)
 //	/grants  /licences  /payments   data = JSON {"agency","status","after","limit"}
 //	/grant/<id>/payments         data = JSON {"after","limit"}
+//	/list/<listing>              data = JSON {"owner","after","limit"}: a page of a provable listing
+//	                             (grants, licences, payments, grant-payments, agencies) with the
+//	                             proofs that it is complete (ledger.ProvedPage)
 //	/totals/<agency>/<currency>  the agency's provable totals
 //	/params                      the chain parameters
 //	/proposal/<id>               one governance proposal (proofs as for /store)
@@ -49,7 +52,10 @@ const (
 	queryCodeNoVersion  = 4
 )
 
-// Query answers reads at a committed height; see the path table above.
+// Query answers reads at a committed height; see the path table above. It
+// runs on CometBFT's query connection, concurrently with blocks (see
+// ClientCreator): it takes no lock of the app and reads committed versions
+// through the query reader only.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	start := time.Now()
 	proved := strconv.FormatBool(req.Prove)
@@ -57,6 +63,9 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		a.Metrics.Queries.WithLabelValues(queryPathLabel(strings.SplitN(strings.TrimPrefix(req.Path, "/"), "/", 2)), proved).Inc()
 		a.Metrics.QuerySeconds.WithLabelValues(proved).Observe(time.Since(start).Seconds())
 	}()
+	if a.OnQuery != nil {
+		a.OnQuery(req.Path)
+	}
 	if req.Path == "/snapshots" {
 		// Not state: what this node can serve to joining nodes.
 		var list []*SnapshotInfo
@@ -69,13 +78,13 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		if list == nil {
 			list = []*SnapshotInfo{}
 		}
-		return jsonResult(a.store.Version(), list, nil)
+		return jsonResult(a.reader.Latest(), list, nil)
 	}
 	height := req.Height
 	if height == 0 {
-		height = a.store.Version()
+		height = a.reader.Latest()
 	}
-	view, err := a.store.At(height)
+	view, err := a.reader.At(height)
 	if err != nil {
 		return &abci.ResponseQuery{Code: queryCodeNoVersion, Log: err.Error(), Height: height, Codespace: Codespace}, nil
 	}
@@ -176,6 +185,19 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 			page.Next = strconv.FormatUint(next, 10)
 		}
 		return jsonResult(height, page, nil)
+	case len(parts) == 2 && parts[0] == "list":
+		var f struct {
+			Owner string `json:"owner"`
+			After string `json:"after"`
+			Limit int    `json:"limit"`
+		}
+		if len(req.Data) > 0 {
+			if err := json.Unmarshal(req.Data, &f); err != nil {
+				return badRequest(height, "listing request: %v", err), nil
+			}
+		}
+		page, err := ListingPage(view, parts[1], f.Owner, f.After, f.Limit)
+		return jsonResult(height, page, err)
 	case len(parts) == 1 && parts[0] == "params":
 		return a.queryKey(view, ledger.StoreMeta, ledger.KeyParams, req.Prove)
 	}
@@ -241,4 +263,53 @@ func (a *App) queryKey(view *store.View, storeName string, key []byte, prove boo
 			{Type: ProofOpSimple, Key: []byte(storeName), Data: spb},
 		}},
 	}, nil
+}
+
+// ListingPage answers "/list/<listing>" from view: a page of at most limit
+// entries (DefaultPageSize when 0, at most MaxPageSize) after the id after,
+// with its range proof and, for index listings, the batch proof of the
+// listed records.
+func ListingPage(view *store.View, listing, owner, after string, limit int) (*ledger.ProvedPage, error) {
+	r, err := ledger.ListingRangeOf(listing, owner)
+	if err != nil {
+		return nil, err
+	}
+	if after != "" && !ledger.ValidID(after) {
+		return nil, fmt.Errorf("after: %q: %w", after, ledger.ErrInvalidID)
+	}
+	switch {
+	case limit <= 0:
+		limit = ledger.DefaultPageSize
+	case limit > ledger.MaxPageSize:
+		limit = ledger.MaxPageSize
+	}
+	rp, err := view.RangeProof(r.Store, r.Start(after), r.End, limit)
+	if err != nil {
+		return nil, err
+	}
+	page := &ledger.ProvedPage{Listing: listing, Owner: owner, After: after, Limit: limit, Height: view.Version()}
+	if page.Range, err = rp.Proof.Marshal(); err != nil {
+		return nil, err
+	}
+	if page.RangeStore, err = rp.StoreProof.Marshal(); err != nil {
+		return nil, err
+	}
+	if r.RecordStore == "" || len(rp.Keys) == 0 {
+		return page, nil
+	}
+	keys := make([][]byte, len(rp.Keys))
+	for i, k := range rp.Keys {
+		keys[i] = ledger.RecordKey(r.ID(k))
+	}
+	_, bp, sp, err := view.BatchProof(r.RecordStore, keys)
+	if err != nil {
+		return nil, err
+	}
+	if page.Records, err = bp.Marshal(); err != nil {
+		return nil, err
+	}
+	if page.RecordsStore, err = sp.Marshal(); err != nil {
+		return nil, err
+	}
+	return page, nil
 }

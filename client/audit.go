@@ -210,8 +210,10 @@ type AuditOptions struct {
 	Agency   string // only this agency ("" for all)
 	Height   int64  // state height; 0: the node's latest block minus one
 	PageSize int    // listing page size; 0: ledger.MaxPageSize
-	// Verifier, when set, proves every record and totals record read
-	// against the verified header Height+1 (fetched once).
+	// Verifier, when set, proves against the verified header Height+1
+	// (fetched once) every listing read complete (agencies, and the grants
+	// and payments of each agency, records included) and every other record
+	// and totals record read.
 	Verifier *Verifier
 	// Progress is called every ProgressEvery records read (nil: silent).
 	Progress      func(records int)
@@ -228,8 +230,10 @@ type AuditProofs struct {
 // CollectAudit reads, at one state height, every grant and payment of the
 // audited agencies (a page at a time), the grants their payments reference
 // elsewhere and the totals records of every agency and currency seen; with
-// o.Verifier, it proves each of them. A failure to read is an error; a
-// failed proof is reported in AuditProofs.Failures.
+// o.Verifier, it proves each of them, and proves the listings of agencies,
+// grants and payments complete, so the node cannot hide an agency or a
+// record from the audit. A failure to read is an error; a failed proof is
+// reported in AuditProofs.Failures.
 func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, *AuditProofs, error) {
 	h := o.Height
 	if h == 0 {
@@ -270,36 +274,32 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 	if o.Agency != "" {
 		d.Agencies = []string{o.Agency}
 	} else {
-		page, _, err := c.Agencies(ctx, h)
+		items, proved, err := c.auditListing(ctx, prover, ledger.ListingAgencies, "", h, o.PageSize)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, it := range page.Items {
+		for _, it := range items {
 			var a ledger.Agency
 			if err := json.Unmarshal(it, &a); err != nil {
 				return nil, nil, fmt.Errorf("agency listing: bad record: %w", err)
 			}
 			d.Agencies = append(d.Agencies, a.ID)
-			if prover != nil {
-				if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(a.ID), it, "agency", a.ID); err != nil {
-					return nil, nil, err
-				}
+		}
+		if prover != nil && !proved {
+			// The listing could not be proved complete: every founding
+			// agency of the trusted genesis must at least be in it (a
+			// hidden agency is proved present against a nil listing, which
+			// records a discrepancy).
+			listed := map[string]bool{}
+			for _, a := range d.Agencies {
+				listed[a] = true
 			}
-		}
-	}
-	if prover != nil && o.Agency == "" {
-		// The listing is not proved complete: every founding agency of the
-		// trusted genesis must be in it (a hidden agency is proved present
-		// against a nil listing, which records a discrepancy).
-		listed := map[string]bool{}
-		for _, a := range d.Agencies {
-			listed[a] = true
-		}
-		for _, id := range genesisAgencies(o.Verifier) {
-			if !listed[id] {
-				d.Agencies = append(d.Agencies, id)
-				if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(id), nil, "agency", id); err != nil {
-					return nil, nil, err
+			for _, id := range genesisAgencies(o.Verifier) {
+				if !listed[id] {
+					d.Agencies = append(d.Agencies, id)
+					if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(id), nil, "agency", id); err != nil {
+						return nil, nil, err
+					}
 				}
 			}
 		}
@@ -307,46 +307,27 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 	sort.Strings(d.Agencies)
 
 	for _, ag := range d.Agencies {
-		for _, kind := range []string{"grant", "payment"} {
-			f := ListFilter{Agency: ag, Limit: o.PageSize}
-			for {
-				page, ph, err := c.List(ctx, kind, f, h)
-				if err != nil {
-					return nil, nil, err
-				}
-				if ph != h {
-					return nil, nil, fmt.Errorf("%s listing: asked for height %d, the node answered for %d", kind, h, ph)
-				}
-				for _, it := range page.Items {
-					var id string
-					switch kind {
-					case "grant":
-						var g ledger.Grant
-						if err := json.Unmarshal(it, &g); err != nil {
-							return nil, nil, fmt.Errorf("grant listing of %s: bad record: %w", ag, err)
-						}
-						d.Grants = append(d.Grants, g)
-						id = g.ID
-					case "payment":
-						var p ledger.Payment
-						if err := json.Unmarshal(it, &p); err != nil {
-							return nil, nil, fmt.Errorf("payment listing of %s: bad record: %w", ag, err)
-						}
-						d.Payments = append(d.Payments, p)
-						id = p.ID
+		for _, listing := range []string{ledger.ListingGrants, ledger.ListingPayments} {
+			items, _, err := c.auditListing(ctx, prover, listing, ag, h, o.PageSize)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, it := range items {
+				switch listing {
+				case ledger.ListingGrants:
+					var g ledger.Grant
+					if err := json.Unmarshal(it, &g); err != nil {
+						return nil, nil, fmt.Errorf("grant listing of %s: bad record: %w", ag, err)
 					}
-					if prover != nil {
-						store := map[string]string{"grant": ledger.StoreGrants, "payment": ledger.StorePayments}[kind]
-						if err := prover.prove(ctx, store, ledger.RecordKey(id), it, kind, id); err != nil {
-							return nil, nil, err
-						}
+					d.Grants = append(d.Grants, g)
+				case ledger.ListingPayments:
+					var p ledger.Payment
+					if err := json.Unmarshal(it, &p); err != nil {
+						return nil, nil, fmt.Errorf("payment listing of %s: bad record: %w", ag, err)
 					}
-					tick()
+					d.Payments = append(d.Payments, p)
 				}
-				if page.Next == "" || len(page.Items) == 0 {
-					break
-				}
-				f.After = page.Next
+				tick()
 			}
 		}
 	}
@@ -435,6 +416,53 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 }
 
 func isNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }
+
+// auditListing returns the records of a listing at height h. With a
+// prover, every page is proved complete against the verified header
+// (proved true): no record can be hidden from the audit. A listing that
+// fails its proof is recorded as a failure, and the node's unproved listing
+// is used in its place so the report still shows what the node serves.
+// Without a prover, it is the node's listing, a page at a time.
+func (c *Client) auditListing(ctx context.Context, p *auditProver, listing, owner string, h int64, pageSize int) (items []json.RawMessage, proved bool, err error) {
+	if p != nil {
+		r, err := VerifyListingAt(ctx, c, p.lb, listing, owner, h, pageSize)
+		switch {
+		case err == nil:
+			for _, e := range r.Entries {
+				items = append(items, e.Record)
+			}
+			p.out.Verified += len(r.Entries)
+			return items, true, nil
+		case !errors.Is(err, verify.ErrProof):
+			return nil, false, err
+		}
+		p.out.Failures = append(p.out.Failures, Discrepancy{Kind: DiscProof, Agency: owner, ID: listing,
+			Detail: fmt.Sprintf("listing %s of %q is not proved complete: %v", listing, owner, err)})
+	}
+	if listing == ledger.ListingAgencies {
+		page, _, err := c.Agencies(ctx, h)
+		if err != nil {
+			return nil, false, err
+		}
+		return page.Items, false, nil
+	}
+	kind := map[string]string{ledger.ListingGrants: "grant", ledger.ListingPayments: "payment"}[listing]
+	f := ListFilter{Agency: owner, Limit: pageSize}
+	for {
+		page, ph, err := c.List(ctx, kind, f, h)
+		if err != nil {
+			return nil, false, err
+		}
+		if ph != h {
+			return nil, false, fmt.Errorf("%s listing: asked for height %d, the node answered for %d", kind, h, ph)
+		}
+		items = append(items, page.Items...)
+		if page.Next == "" || len(page.Items) == 0 {
+			return items, false, nil
+		}
+		f.After = page.Next
+	}
+}
 
 // auditProver proves keys at one height against one verified header.
 type auditProver struct {

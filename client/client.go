@@ -2,7 +2,9 @@
 // and signs transactions, submits them and waits for inclusion, reads records
 // and listings, and a record's history from the indexed events. The `ledger`
 // CLI and `ledgerd demo` use it; it trusts the node it talks to (for
-// trust-free reads, verify proofs).
+// trust-free reads, verify proofs: Verifier checks records, transactions and,
+// with VerifyListing, whole listings proved complete against headers from the
+// user's trust root).
 //
 // Trust store: <home>/trust/<chain-id>.json holds a chain's trust root and
 // last verified header, <chain-id>.genesis.json its trusted genesis file.

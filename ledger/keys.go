@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 )
@@ -103,4 +104,74 @@ func PrefixEnd(prefix []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// Listings that can be proved complete: each is the range of keys of one
+// store under a prefix (see ListingRangeOf).
+const (
+	ListingGrants        = "grants"         // grants of an agency: index grant/agency/<agency>/<grant>
+	ListingLicences      = "licences"       // licences of an agency: index licence/agency/<agency>/<licence>
+	ListingPayments      = "payments"       // payments of an agency: index payment/agency/<agency>/<payment>
+	ListingGrantPayments = "grant-payments" // payments of a grant: index payment/grant/<grant>/<payment>
+	ListingAgencies      = "agencies"       // every agency: the agencies store
+)
+
+// Listings names every provable listing.
+var Listings = []string{ListingAgencies, ListingGrantPayments, ListingGrants, ListingLicences, ListingPayments}
+
+// ListingRange is the key range of a provable listing: the listed ids are
+// the keys Prefix+id of Store below End (nil: to the end of the store).
+// RecordStore holds the record of each id under RecordKey(id), or is empty
+// when the listed values are the records themselves.
+type ListingRange struct {
+	Listing     string
+	Owner       string // the agency, or the grant of ListingGrantPayments
+	Store       string
+	Prefix      []byte
+	End         []byte
+	RecordStore string
+	first       []byte
+}
+
+// ListingRangeOf returns the range of listing for owner (an agency id, a
+// grant id for ListingGrantPayments, empty for ListingAgencies).
+func ListingRangeOf(listing, owner string) (*ListingRange, error) {
+	if listing == ListingAgencies {
+		if owner != "" {
+			return nil, fieldErr(ErrInvalidField, "owner", "the agencies listing has no owner")
+		}
+		// The agencies store holds the seed key and agency ids only; ids
+		// sort after the seed ('!' is below the identifier alphabet).
+		return &ListingRange{Listing: listing, Store: StoreAgencies, Prefix: []byte{}, first: append(bytes.Clone(SeedKey), 0)}, nil
+	}
+	prefix := map[string]string{ListingGrants: "grant/agency/", ListingLicences: "licence/agency/",
+		ListingPayments: "payment/agency/", ListingGrantPayments: "payment/grant/"}[listing]
+	if prefix == "" {
+		return nil, fieldErr(ErrInvalidField, "listing", "%q (one of %v)", listing, Listings)
+	}
+	if !ValidID(owner) {
+		return nil, fieldErr(ErrInvalidID, "owner", "%q", owner)
+	}
+	records := map[string]string{ListingGrants: StoreGrants, ListingLicences: StoreLicences,
+		ListingPayments: StorePayments, ListingGrantPayments: StorePayments}[listing]
+	p := []byte(prefix + owner + "/")
+	return &ListingRange{Listing: listing, Owner: owner, Store: StoreIndex, Prefix: p, End: PrefixEnd(p), RecordStore: records, first: p}, nil
+}
+
+// Start is the key a page starts from: every listed key after the id after
+// ("" for the first page) is greater than it, and it is never a key itself
+// (ids hold no zero byte, and no id is empty).
+func (r *ListingRange) Start(after string) []byte {
+	if after == "" {
+		return bytes.Clone(r.first)
+	}
+	return append(append(bytes.Clone(r.Prefix), after...), 0)
+}
+
+// ID returns the listed id of a key in the range ("" if the key is not).
+func (r *ListingRange) ID(key []byte) string {
+	if !bytes.HasPrefix(key, r.Prefix) || bytes.Compare(key, r.first) <= 0 || (r.End != nil && bytes.Compare(key, r.End) >= 0) {
+		return ""
+	}
+	return string(key[len(r.Prefix):])
 }

@@ -19,7 +19,17 @@ type ListFilter struct {
 	Status string
 	After  string
 	Limit  int
+	// Budget is the most entries one page may scan (0: DefaultScanBudget).
+	// A status filter skips entries it does not return; when the budget is
+	// spent the page ends early, with Next set to the last entry scanned,
+	// so the time of one query is bounded whatever the filter matches.
+	Budget int
 }
+
+// DefaultScanBudget is the most index or record entries one listing page
+// scans: a page with a status filter may return fewer items than its limit
+// (even none) and a Next cursor to continue from.
+const DefaultScanBudget = 10 * MaxPageSize
 
 // Page sizes: DefaultPageSize when none is asked, at most MaxPageSize.
 const (
@@ -40,7 +50,9 @@ func pageSize(n int) int {
 // List returns a page of records of kind ("grant", "licence" or "payment").
 // With an agency it walks the agency index (status kept in the index value,
 // so filtering reads no record it does not return); without one it walks the
-// record store.
+// record store. Either way it scans at most f.Budget entries (see
+// DefaultScanBudget): paging on Next until it is empty visits every matching
+// record exactly once.
 func List(r Reader, kind string, f ListFilter) (*Page, error) {
 	store := map[string]string{"grant": StoreGrants, "licence": StoreLicences, "payment": StorePayments}[kind]
 	if store == "" {
@@ -53,11 +65,24 @@ func List(r Reader, kind string, f ListFilter) (*Page, error) {
 	if f.After != "" && !ValidID(f.After) {
 		return nil, fieldErr(ErrInvalidID, "after", "%q", f.After)
 	}
+	if f.Budget <= 0 {
+		f.Budget = DefaultScanBudget
+	}
 	page := &Page{Items: []json.RawMessage{}}
 	var ids []string
 	var iterErr error
-	collect := func(id string, status []byte) bool {
-		if f.Status != "" && string(status) != f.Status {
+	scanned := 0
+	last := ""
+	// match reports whether the entry is listed; the record store decodes
+	// a record only under a status filter.
+	collect := func(id string, match func() bool) bool {
+		if scanned == f.Budget {
+			page.Next = last
+			return false
+		}
+		scanned++
+		if f.Status != "" && !match() {
+			last = id
 			return true
 		}
 		if len(ids) == f.Limit {
@@ -65,6 +90,7 @@ func List(r Reader, kind string, f ListFilter) (*Page, error) {
 			return false
 		}
 		ids = append(ids, id)
+		last = id
 		return true
 	}
 	if f.Agency != "" {
@@ -74,7 +100,7 @@ func List(r Reader, kind string, f ListFilter) (*Page, error) {
 			start = append(append(bytes.Clone(prefix), f.After...), 0)
 		}
 		iterErr = r.Iterate(StoreIndex, start, PrefixEnd(prefix), func(k, v []byte) bool {
-			return collect(string(k[len(prefix):]), v)
+			return collect(string(k[len(prefix):]), func() bool { return string(v) == f.Status })
 		})
 	} else {
 		var start []byte
@@ -85,11 +111,13 @@ func List(r Reader, kind string, f ListFilter) (*Page, error) {
 			if bytes.Equal(k, SeedKey) {
 				return true
 			}
-			var s struct {
-				Status string `json:"status"`
-			}
-			_ = json.Unmarshal(v, &s)
-			return collect(string(k), []byte(s.Status))
+			return collect(string(k), func() bool {
+				var s struct {
+					Status string `json:"status"`
+				}
+				_ = json.Unmarshal(v, &s)
+				return s.Status == f.Status
+			})
 		})
 	}
 	if iterErr != nil {
@@ -140,4 +168,27 @@ func ListPaymentsOfGrant(r Reader, grant, after string, limit int) (*Page, error
 		page.Items = append(page.Items, v)
 	}
 	return page, nil
+}
+
+// ProvedPage is the answer to the query "/list/<listing>": one page of a
+// provable listing (ListingRangeOf) with the proofs that nothing of its range
+// was left out, as protobuf ics23 CommitmentProofs. The entries are inside
+// the proofs. See package ledger/verify, VerifyListing.
+type ProvedPage struct {
+	Listing string `json:"listing"`
+	Owner   string `json:"owner,omitempty"`
+	After   string `json:"after,omitempty"`
+	Limit   int    `json:"limit"`
+	Height  int64  `json:"height"`
+	// Range: compressed batch of NonExistenceProofs in the range's store
+	// (IavlSpec): for Start(After), then for each listed key + "\x00".
+	Range []byte `json:"range_proof"`
+	// RangeStore: the range store's root under the AppHash (TendermintSpec).
+	RangeStore []byte `json:"range_store_proof"`
+	// Records: compressed batch of ExistenceProofs of each listed id's
+	// record in the record store, in listing order (absent when the range's
+	// values are the records, or the page is empty); RecordsStore proves
+	// that store's root.
+	Records      []byte `json:"record_proof,omitempty"`
+	RecordsStore []byte `json:"record_store_proof,omitempty"`
 }

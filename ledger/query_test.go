@@ -273,3 +273,65 @@ func TestListPaymentsOfGrant(t *testing.T) {
 	_, err = ledger.ListPaymentsOfGrant(v, "", "", 10)
 	expectErr(t, err, ledger.ErrInvalidID)
 }
+
+// TestListScanBudget: a status filter scans at most Budget entries per page,
+// ending the page early with a cursor; paging on Next lists every match once.
+func TestListScanBudget(t *testing.T) {
+	c := newListChain(t)
+	v := c.view()
+	for _, tc := range []struct {
+		name string
+		kind string
+		f    ledger.ListFilter
+		want []string
+	}{
+		{"index, awarded", "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantAwarded}, []string{"c-01", "c-03", "c-04", "c-06"}},
+		{"index, revoked", "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantRevoked}, []string{"c-07"}},
+		{"records, closed", "grant", ledger.ListFilter{Status: ledger.GrantClosed}, []string{"c-02", "c-05"}},
+		{"records, reversed", "payment", ledger.ListFilter{Status: ledger.PaymentReversed}, []string{"q-02"}},
+		{"records, nothing matches", "licence", ledger.ListFilter{Status: "pending"}, nil},
+	} {
+		for _, budget := range []int{1, 2, 3, 5} {
+			t.Run(fmt.Sprintf("%s, budget %d", tc.name, budget), func(t *testing.T) {
+				f := tc.f
+				f.Budget, f.Limit = budget, 2
+				var got []string
+				pages := 0
+				for {
+					p, err := ledger.List(v, tc.kind, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					pages++
+					if pages > 100 {
+						t.Fatal("listing does not end")
+					}
+					ids := pageIDs(t, p)
+					if len(ids) > budget {
+						t.Fatalf("page %v holds more entries than the budget %d scans", ids, budget)
+					}
+					got = append(got, ids...)
+					if p.Next == "" {
+						break
+					}
+					if p.Next <= f.After {
+						t.Fatalf("cursor %q does not move past %q", p.Next, f.After)
+					}
+					f.After = p.Next
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Fatalf("listed %v, want %v", got, tc.want)
+				}
+			})
+		}
+	}
+	// One page scans at most Budget entries: with 1, a filter matching
+	// nothing among many entries still answers with a cursor.
+	p, err := ledger.List(v, "grant", ledger.ListFilter{Agency: agCulture, Status: "pending", Budget: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 0 || p.Next != "c-01" {
+		t.Fatalf("budget 1: %d items, next %q; want none and c-01", len(p.Items), p.Next)
+	}
+}

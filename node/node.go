@@ -106,7 +106,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		a.Metrics = app.NopMetrics()
 	}
 	dbs := &dbTracker{}
-	n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, proxy.NewLocalClientCreator(a),
+	n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, app.ClientCreator(a),
 		cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), dbs.provide,
 		cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
 	if err != nil {

@@ -23,11 +23,13 @@ chain's own invariant check does, and compare them with the totals records
 
 H is the node's latest block minus one (or --height), used for every listing,
 record and totals read. if a trust root exists for the chain ('ledger trust
-init'), every record, agency and totals record read is also proved against the
-AppHash of header H+1, verified from the trust root and cross-checked with
---witness nodes (fetched once); a listed record that differs from its proof is
-a discrepancy. since the totals are proved, a node that hides records from the
-listings shows up as a totals mismatch. --no-proofs skips the proofs (faster).
+init'), everything read is also proved against the AppHash of header H+1,
+verified from the trust root and cross-checked with --witness nodes (fetched
+once): the listings of agencies and of each agency's grants and payments are
+proved complete, page by page, as 'ledger verify grants|payments|agencies'
+does, so no agency or record can be hidden from the audit; a listing that fails
+its proof is a discrepancy (proof_failed). records referenced elsewhere and the
+totals records are proved one by one. --no-proofs skips the proofs (faster).
 without a trust root the node is trusted, and a warning says so.
 
 the report lists, per agency and currency, stored against recomputed totals

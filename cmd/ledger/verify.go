@@ -68,7 +68,8 @@ or same node id) counts as no witness. a witness that does not answer, or
 serves a header that does not verify, fails the cross-check (exit 2).
 
 the last line of the output is VERIFIED, or VERIFIED ABSENT when the record
-provably does not exist at H. -o json prints a report with every checked step
+provably does not exist at H; for listings (grants, licences, payments,
+agencies), VERIFIED COMPLETE when every page is proved to leave nothing out. -o json prints a report with every checked step
 (step, ok, detail) and the result, also when verification fails.
 
 exit status: 0 verified (present or absent); 1 verification failed: a bad
@@ -82,6 +83,7 @@ func newVerifyCmd(g *globalOpts) *cobra.Command {
 		newVerifyRecordCmd(g, "grant"), newVerifyRecordCmd(g, "licence"),
 		newVerifyRecordCmd(g, "payment"), newVerifyRecordCmd(g, "agency"),
 		newVerifyTotalCmd(g), newVerifyTxCmd(g), newVerifyBundleCmd(g))
+	c.AddCommand(newVerifyListCmds(g)...)
 	c.Long = verifyHelp
 	return c
 }
@@ -131,12 +133,14 @@ type verifyOutput struct {
 	SignedPower        int64                 `json:"signed_power,omitempty"`
 	TotalPower         int64                 `json:"total_power,omitempty"`
 	Tx                 *client.TxReport      `json:"tx,omitempty"`
+	Listing            *client.ListingReport `json:"listing,omitempty"`
 	Warnings           []string              `json:"warnings,omitempty"`
 	Steps              []client.Step         `json:"steps"`
 	Result             string                `json:"result"`
 	Error              string                `json:"error,omitempty"`
 
-	text func(w io.Writer) error // prints a verified result
+	text    func(w io.Writer) error // prints a verified result
+	success string                  // the result when verified ("": VERIFIED)
 }
 
 // errRecordMismatch: a proved value is not the record asked for.
@@ -207,6 +211,8 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 	switch {
 	case err == nil && out.Present != nil && !*out.Present:
 		out.Result = resultAbsent
+	case err == nil && out.success != "":
+		out.Result = out.success
 	case err == nil:
 		out.Result = resultVerified
 	case exitCode(err) == exitFailed:

@@ -5,7 +5,8 @@
 //
 // Versions are block heights. Writes go to the working trees (FinalizeBlock);
 // Commit saves every tree at the same version. Reads at a committed version
-// use immutable trees and are safe concurrently with writes.
+// use immutable trees; those that run concurrently with writes go through a
+// Reader (or DetachedAt), whose trees share nothing with the working ones.
 //
 // This package imports IAVL, ICS23 and CometBFT's merkle hashing only; it
 // knows nothing of ABCI or of the ledger's rules beyond the store names.
@@ -349,6 +350,54 @@ func (m *MultiStore) DetachedAt(version int64, cacheSize int) (view *View, relea
 		v.trees[n] = it
 	}
 	return v, release, nil
+}
+
+// Reader serves committed versions to readers that run concurrently with
+// block execution (the ABCI query connection): its IAVL trees are its own,
+// over the same database, never written, sharing no node objects with the
+// working trees, so reads through its views need no lock held by Set or
+// Commit. Unlike DetachedAt, the trees and their node cache are kept between
+// reads. A Reader's methods are safe for concurrent use.
+type Reader struct {
+	m     *MultiStore
+	trees map[string]*iavl.MutableTree
+}
+
+// NewReader opens a Reader with a node cache of cacheSize nodes per store.
+// Close it before the MultiStore.
+func (m *MultiStore) NewReader(cacheSize int) *Reader {
+	r := &Reader{m: m, trees: make(map[string]*iavl.MutableTree, len(m.names))}
+	for _, n := range m.names {
+		r.trees[n] = iavl.NewMutableTree(m.prefixed(m.treePrefix(n)), cacheSize, true, iavl.NewNopLogger())
+	}
+	return r
+}
+
+// Latest is the last committed version (0 before the first commit).
+func (r *Reader) Latest() int64 { return r.m.Version() }
+
+// At returns the committed state at version, which must not be above the
+// last committed one.
+func (r *Reader) At(version int64) (*View, error) {
+	if latest := r.m.Version(); version <= 0 || version > latest {
+		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionNotFound, version, latest)
+	}
+	v := &View{version: version, names: r.m.names, trees: make(map[string]*iavl.ImmutableTree, len(r.m.names))}
+	for _, n := range r.m.names {
+		it, err := r.trees[n].GetImmutable(version)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %d (store %s: %v)", ErrVersionNotFound, version, n, err)
+		}
+		v.trees[n] = it
+	}
+	return v, nil
+}
+
+// Close releases the Reader's trees.
+func (r *Reader) Close() {
+	for _, t := range r.trees {
+		_ = t.Close()
+	}
 }
 
 // Version is the view's version (block height).

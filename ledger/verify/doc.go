@@ -27,6 +27,31 @@
 // more than 2/3 of the validators' power, reached from a trusted root) for
 // the result to mean anything; that is the light client's job.
 //
+// # Listings
+//
+// A listing (ledger.ListingRangeOf: the grants, licences or payments of an
+// agency, the payments of a grant, the agencies) is the range of keys of one
+// store under a prefix. The query "/list/<listing>" answers a page of it
+// (ledger.ProvedPage) with proofs that nothing of the range was left out.
+// For a page starting at the absent key S (ListingRange.Start) with entries
+// k1 < ... < kn, the range proof is an ics23 compressed batch of n+1
+// NonExistenceProofs (IavlSpec): one for S, whose right neighbour is k1
+// (nothing lies between S and k1), and one for each ki+"\x00", whose left
+// neighbour is ki and right neighbour k(i+1) — ics23 checks that the two are
+// adjacent leaves of the tree, so no key lies between them. The right
+// neighbour of the last proof is the first key after the page: none or one
+// at or past the range's end when the listing is complete; otherwise one in
+// the range, and the next page starts after kn. The entries are the
+// neighbours themselves, so their existence proofs come with the adjacency
+// proofs. A second batch of ExistenceProofs proves each entry's record in
+// its record store. Both store roots are proved under the AppHash of header
+// H+1 as in a store proof. VerifyRange checks the first part for any store
+// and range; VerifyListing checks a whole page, its records, that each
+// record is the listed id's and its owner's, and refuses a page that stops
+// before its limit while the range goes on. A node can therefore neither
+// hide an entry, nor add one, nor change a record: it can only refuse to
+// answer.
+//
 // # Headers
 //
 // The trust root is the genesis file: its validator set (ed25519 keys and
