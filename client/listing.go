@@ -59,11 +59,11 @@ type ListingReport struct {
 // (verify.ErrProof).
 func (v *Verifier) VerifyListing(ctx context.Context, listing, owner string, height int64, pageSize int) (*ListingReport, error) {
 	if height == 0 {
-		st, err := v.Primary.Status(ctx)
+		l, err := v.LatestBlock(ctx)
 		if err != nil {
 			return nil, err
 		}
-		height = max(st.SyncInfo.LatestBlockHeight-1, 1)
+		height = max(l-1, 1)
 	}
 	lb, err := v.LightBlock(ctx, height+1)
 	if err != nil {

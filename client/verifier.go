@@ -384,6 +384,32 @@ func (v *Verifier) fork(h int64, primary, witness *cmttypes.LightBlock, url stri
 	return fe
 }
 
+// LatestBlock is the latest block L whose state a verification with no
+// height proves (at L-1, or L): the highest latest block of the primary and
+// the witnesses (LatestHeight), which the primary must serve within a few
+// seconds (ErrPrimaryBehind), and never older than the last header this
+// client verified before (ErrOlderThanVerified): an old state is verified
+// only when asked for by height.
+func (v *Verifier) LatestBlock(ctx context.Context) (int64, error) {
+	l, from, err := v.LatestHeight(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if from != v.Primary.URL {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := v.Primary.WaitForHeight(wctx, l)
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("%w: witness %s has block %d, %s does not serve it: %v", ErrPrimaryBehind, from, l, v.Primary.URL, err)
+		}
+	}
+	if last := v.Trust.LastVerified; l < last.Height {
+		return 0, fmt.Errorf("the latest block the nodes offer is %d, but header %d (%s) was verified before: %w; the nodes may be serving an old state (pass --height to verify an earlier state on purpose)",
+			l, last.Height, last.Hash, ErrOlderThanVerified)
+	}
+	return l, nil
+}
+
 // LatestHeight is the highest block height among the primary and the
 // independent witnesses, as their status says. The primary alone could
 // hide later blocks; a witness that does not answer is passed over.
@@ -431,23 +457,10 @@ type KeyProof struct {
 // (ErrOlderThanVerified): an old state is verified only when asked for by
 // height.
 func (v *Verifier) VerifyKey(ctx context.Context, storeName string, key []byte, height int64) (*KeyProof, error) {
-	latest := height == 0
-	if latest {
-		l, from, err := v.LatestHeight(ctx)
+	if height == 0 {
+		l, err := v.LatestBlock(ctx)
 		if err != nil {
 			return nil, err
-		}
-		if from != v.Primary.URL {
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := v.Primary.WaitForHeight(wctx, l)
-			cancel()
-			if err != nil {
-				return nil, fmt.Errorf("%w: witness %s has block %d, %s does not serve it: %v", ErrPrimaryBehind, from, l, v.Primary.URL, err)
-			}
-		}
-		if last := v.Trust.LastVerified; l < last.Height {
-			return nil, fmt.Errorf("the latest block the nodes offer is %d, but header %d (%s) was verified before: %w; the nodes may be serving an old state (pass --height to verify an earlier state on purpose)",
-				l, last.Height, last.Hash, ErrOlderThanVerified)
 		}
 		if l > 1 {
 			height = l - 1
@@ -489,29 +502,25 @@ func (v *Verifier) VerifyKey(ctx context.Context, storeName string, key []byte, 
 	return kp, nil
 }
 
-// AgencyNames returns validator address → agency id for the agencies
-// whose records verify at height h (each record proved against header h+1).
+// AgencyNames returns validator address → agency id for every agency at
+// state height h, from the agencies listing proved complete against header
+// h+1 (so no agency, and no agency's key, can be left out or altered).
 func (v *Verifier) AgencyNames(ctx context.Context, h int64) (map[string]string, error) {
-	page, _, err := v.Primary.Agencies(ctx, h)
+	lb, err := v.LightBlock(ctx, h+1)
 	if err != nil {
 		return nil, err
 	}
+	r, err := VerifyListingAt(ctx, v.Primary, lb, ledger.ListingAgencies, "", h, 0)
+	if err != nil {
+		return nil, fmt.Errorf("agency names at height %d: %w", h, err)
+	}
 	names := map[string]string{}
-	for _, item := range page.Items {
+	for _, e := range r.Entries {
 		var ag ledger.Agency
-		if err := json.Unmarshal(item, &ag); err != nil {
-			continue
+		if err := json.Unmarshal(e.Record, &ag); err != nil {
+			return nil, fmt.Errorf("%w: agency %s at height %d: proved record does not decode: %v", verify.ErrProof, e.ID, h, err)
 		}
-		kp, err := v.VerifyKey(ctx, ledger.StoreAgencies, ledger.RecordKey(ag.ID), h)
-		if err != nil || !kp.Present {
-			continue // an unverifiable listing entry names nobody
-		}
-		var verified ledger.Agency
-		if err := json.Unmarshal(kp.Value, &verified); err != nil {
-			continue
-		}
-		addr := cmttypes.Address(cmtAddress(verified.ValidatorKey)).String()
-		names[addr] = verified.ID
+		names[cmttypes.Address(cmtAddress(ag.ValidatorKey)).String()] = ag.ID
 	}
 	return names, nil
 }
