@@ -303,7 +303,7 @@ func expectOK(res *client.TxResult, err error) (string, error) {
 	if !res.OK() {
 		return "", fmt.Errorf("rejected with code %d: %s", res.Code, res.Log)
 	}
-	return fmt.Sprintf("tx %s… in block %d", res.Hash[:12], res.Height), nil
+	return fmt.Sprintf("tx %s in block %d", res.Hash, res.Height), nil
 }
 
 func expectRejected(code ledger.Code) func(*client.TxResult, error) (string, error) {
