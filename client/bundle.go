@@ -101,9 +101,9 @@ func (v *Verifier) ExportTx(ctx context.Context, hash []byte) (*verify.Bundle, e
 	if err != nil {
 		return nil, err
 	}
-	res, err := v.Primary.RPC().Tx(ctx, hash, true)
+	res, err := v.Primary.txByHash(ctx, hash)
 	if err != nil {
-		return nil, fmt.Errorf("tx %X from %s: %w", hash, v.Primary.URL, err)
+		return nil, err
 	}
 	h := res.Height
 	header, err := v.LightBlock(ctx, h)

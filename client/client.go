@@ -243,6 +243,24 @@ func (c *Client) waitInBlocks(ctx context.Context, hash []byte, from int64, out 
 	}
 }
 
+// ErrTxNotFound is returned when a node has no tx with the hash asked for.
+var ErrTxNotFound = errors.New("transaction not found")
+
+// txByHash fetches a tx with its Merkle proof by its full hash. An unknown
+// hash gives ErrTxNotFound, a node without a tx index ErrNoTxIndex.
+func (c *Client) txByHash(ctx context.Context, hash []byte) (*ctypes.ResultTx, error) {
+	res, err := c.rpc.Tx(ctx, hash, true)
+	switch {
+	case err == nil:
+		return res, nil
+	case NoTxIndex(err):
+		return nil, fmt.Errorf("tx %X from %s: %w", hash, c.URL, ErrNoTxIndex)
+	case strings.Contains(err.Error(), fmt.Sprintf("tx (%X) not found", hash)):
+		return nil, fmt.Errorf("tx %X: %w on %s (check the hash: all 64 hex digits)", hash, ErrTxNotFound, c.URL)
+	}
+	return nil, fmt.Errorf("tx %X from %s: %w", hash, c.URL, err)
+}
+
 // Query sends an ABCI query.
 func (c *Client) Query(ctx context.Context, path string, data []byte, height int64, prove bool) (*abci.ResponseQuery, error) {
 	res, err := c.rpc.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height, Prove: prove})

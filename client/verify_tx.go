@@ -89,9 +89,9 @@ func (v *Verifier) VerifyTx(ctx context.Context, hash []byte) (*TxReport, error)
 	if len(hash) != sha256.Size {
 		return fail(StepQuery, fmt.Errorf("a tx hash is %d bytes, got %d", sha256.Size, len(hash)))
 	}
-	res, err := v.Primary.RPC().Tx(ctx, hash, true)
+	res, err := v.Primary.txByHash(ctx, hash)
 	if err != nil {
-		return fail(StepQuery, fmt.Errorf("tx %X from %s: %w", hash, v.Primary.URL, err))
+		return fail(StepQuery, err)
 	}
 	h := res.Height
 	r.Height, r.Index = h, res.Index

@@ -233,7 +233,7 @@ func exportExit(err error) error {
 	switch {
 	case errors.As(err, &ee):
 		return err
-	case errors.Is(err, client.ErrNoTrust), errors.Is(err, client.ErrCheckpointRoot):
+	case errors.Is(err, client.ErrNoTrust), errors.Is(err, client.ErrCheckpointRoot), errors.Is(err, client.ErrTxNotFound), errors.Is(err, client.ErrNoTxIndex):
 		return withExit(exitUsage, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return withExit(exitUnreachable, err)

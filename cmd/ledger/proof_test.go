@@ -113,7 +113,7 @@ func TestProofBundles(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantCode(t, 2, []string{"checkpoint", "ledger trust init --genesis"}, "--home", cpHome, "--node", a[0].RPC, "proof", "export", "grant", "G-P-1", "-o", filepath.Join(dir, "x.json"))
-		wantCode(t, 1, []string{"not found"}, as("proof", "export", "tx", strings.Repeat("ab", 32), "-o", filepath.Join(dir, "x.json"))...)
+		wantCode(t, 2, []string{"transaction not found"}, as("proof", "export", "tx", strings.Repeat("ab", 32), "-o", filepath.Join(dir, "x.json"))...)
 		wantCode(t, 3, []string{"connection refused"}, "--home", home, "--node", deadNode(t), "proof", "export", "grant", "G-P-1", "-o", filepath.Join(dir, "x.json"))
 		if _, err := os.Stat(filepath.Join(dir, "x.json")); err == nil {
 			t.Error("a failed export wrote a file")

@@ -204,7 +204,7 @@ func TestVerify(t *testing.T) {
 			}
 		}
 		// A hash the node does not know cannot be verified (nor proved absent).
-		wantCode(t, 2, []string{"not found"}, as("verify", "tx", strings.Repeat("AB", 32))...)
+		wantCode(t, 2, []string{"transaction not found"}, as("verify", "tx", strings.Repeat("AB", 32))...)
 	})
 
 	t.Run("total", func(t *testing.T) {
