@@ -808,3 +808,51 @@ func TestValidIDAndPrefixEnd(t *testing.T) {
 		t.Errorf("PrefixEnd(ff) = %q", got)
 	}
 }
+
+// TestDecodeCodeIgnoresErrorText: the code of a decoding failure is hashed
+// into LastResultsHash, so it must come from the ledger's own checks, never
+// from the wording of encoding/json's error, which a Go release may change.
+// The classifier is given errors worded as a future release might word them.
+func TestDecodeCodeIgnoresErrorText(t *testing.T) {
+	cases := []struct {
+		name string
+		data string
+		v    any
+		err  error
+		want *ledger.Error
+	}{
+		{"unknown key, reworded error", `{"id":"p-1","note":"x"}`, new(ledger.GrantClose),
+			errors.New(`json: field "note" not recognised`), ledger.ErrUnknownField},
+		{"unknown nested key, reworded error", `{"id":"g-1","recipient":{"name":"A","scheme":"s","id":"1","vat":"x"}}`, new(ledger.GrantAward),
+			errors.New("json: decoding stopped"), ledger.ErrUnknownField},
+		{"unknown key in a list element", `{"body":{},"signatures":[{"pub_key":"","alg":"x"}]}`, new(ledger.Envelope),
+			errors.New("json: something else"), ledger.ErrUnknownField},
+		{"unknown key inside params", `{"kind":"params-change","params":{"max_tx_bytes":1,"extra":2}}`, new(ledger.GovPropose),
+			errors.New("json: x"), ledger.ErrUnknownField},
+		{"no unknown key, error that mentions one", `{"id":"p-1","reason":"x"}`, new(ledger.GrantClose),
+			errors.New(`json: unknown field "reason"`), ledger.ErrMalformed},
+		{"raw payload not descended", `{"chain_id":"c","payload":{"anything":1}}`, new(ledger.Body),
+			errors.New(`json: unknown field "anything"`), ledger.ErrMalformed},
+		{"case-folded key is not a field", `{"ID":"p-1"}`, new(ledger.GrantClose),
+			errors.New("json: x"), ledger.ErrUnknownField},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ledger.ClassifyDecodeError("tx", []byte(tc.data), tc.v, tc.err)
+			if ledger.CodeOf(err) != tc.want.Code {
+				t.Fatalf("code %d (%v), want %d (%v)", ledger.CodeOf(err), err, tc.want.Code, tc.want)
+			}
+		})
+	}
+}
+
+// TestUnknownFieldBeforeTypeError: an unknown key is ErrUnknownField even when
+// a wrong type comes first in the document (encoding/json reports only its
+// first error, whose kind depends on document order).
+func TestUnknownFieldBeforeTypeError(t *testing.T) {
+	c := newChain(t)
+	raw := string(c.tx(cultGrants, closeGrant("g-1")))
+	bad := strings.Replace(raw, `"nonce":`, `"nonce":"1","memo":`, 1)
+	_, err := ledger.DecodeTx([]byte(bad), 0)
+	expectErr(t, err, ledger.ErrUnknownField)
+}
