@@ -30,9 +30,19 @@
 // duplicate signer), chain id, expiry (block height ≤ expires_at ≤ height +
 // params.replay_window), replay ((signer, nonce) unused), agency existence,
 // every signer being an officer of body.agency with the type's role, and then
-// the type's rules below. Once the signers are authenticated, the nonce is
-// consumed even if a rule then rejects the tx, so the signed bytes can never
-// succeed later; no record is written by a rejected tx.
+// the type's rules below. A tx whose signatures verify, for this chain and not
+// yet expired, consumes its (signer, nonce) until its expires_at whatever its
+// result (expiry too far, unknown agency, not an officer, missing role, any
+// rule), so the signed bytes can never succeed later; a second tx under a used
+// nonce with a later expiry extends the entry to that expiry. Only a tx over
+// params.max_tx_bytes (never in a block that correct validators accept, see
+// package app) or for another chain leaves the nonce free. No record is
+// written by a rejected tx.
+//
+// Result codes come from the ledger's own checks and typed errors, never from
+// the text of an error of the standard library: a key that names no field of
+// the decoded type, at any depth, is ErrUnknownField; any other decoding
+// failure is ErrMalformed.
 //
 // # Transaction types and their failure conditions
 //
