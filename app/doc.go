@@ -5,6 +5,13 @@
 // state used by CheckTx, the mapping of ledger errors to ABCI codes, query
 // routing with ICS23 proofs, and Commit.
 //
+// Proposals: ProcessProposal rejects a block holding a tx over the
+// max_tx_bytes in force for that block, a tx that does not decode (encoding
+// or stateless field rules) or one whose signatures do not verify, so that a
+// byzantine proposer cannot fill blocks with junk; PrepareProposal drops such
+// txs, so an honest proposal is always accepted. A tx that decodes and
+// verifies but breaks a rule of the state is still included with its code.
+//
 // Threading: CometBFT's local client serialises every ABCI call on one mutex,
 // so methods are never called concurrently; App still guards its own state.
 // Determinism: FinalizeBlock uses only the request (height, time, txs) and the
