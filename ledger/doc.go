@@ -19,8 +19,11 @@
 // by the exact body bytes. Decoding is strict: unknown fields, duplicate keys,
 // wrong types, invalid UTF-8, trailing data and any form that does not
 // re-encode to the same bytes (whitespace, field order, missing fields,
-// non-canonical base64 or escapes) are rejected. Text fields reject control
-// characters; identifiers are [A-Za-z0-9._:-]{1,64}; amounts are decimal
+// non-canonical base64 or escapes) are rejected. Text fields (names, free
+// text, chain id) reject control characters and, so that no name can be made
+// to look like another, bidirectional controls, zero-width and other
+// invisible characters (a fixed table in text.go, not the unicode package's,
+// whose tables change with Go releases); identifiers are [A-Za-z0-9._:-]{1,64}; amounts are decimal
 // strings of positive integers in the currency's minor units; currencies are
 // ISO 4217 codes; dates are YYYY-MM-DD; document hashes are sha256 in
 // lowercase hex.

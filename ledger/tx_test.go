@@ -856,3 +856,44 @@ func TestUnknownFieldBeforeTypeError(t *testing.T) {
 	_, err := ledger.DecodeTx([]byte(bad), 0)
 	expectErr(t, err, ledger.ErrUnknownField)
 }
+
+// TestTextRejectsFormatChars: bidirectional controls and zero-width or
+// otherwise invisible characters make one name look like another; every
+// text field refuses them with ErrInvalidField and a log naming the field
+// and the code point. Ordinary non-ASCII text still passes.
+func TestTextRejectsFormatChars(t *testing.T) {
+	for _, r := range []rune{
+		0x202A, 0x202B, 0x202C, 0x202D, 0x202E, // embeddings, overrides
+		0x2066, 0x2067, 0x2068, 0x2069, // isolates
+		0x200E, 0x200F, 0x061C, // marks
+		0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, // zero-width
+		0x00AD, 0x180E, 0x2064, 0x3164, 0xFE0F, 0xE0001, 0xE0041, // other invisible characters
+	} {
+		for _, tc := range []struct {
+			field string
+			p     ledger.Payload
+		}{
+			{"payload.payee.name", with(pay("p", "", "1"), func(p *ledger.PaymentRecord) { p.Payee.Name = "Acme" + string(r) + " Ltd" })},
+			{"payload.purpose", with(award("g", "1"), func(p *ledger.GrantAward) { p.Purpose = "Touring" + string(r) + "theatre" })},
+			{"payload.name", with(addOfficer(newcomer, ledger.RoleAdmin), func(p *ledger.OfficerAdd) { p.Name = string(r) + "Eve" })},
+		} {
+			c := newChain(t)
+			raw := c.tx(cultFin1, tc.p)
+			_, err := ledger.DecodeTx(raw, 0)
+			expectErr(t, err, ledger.ErrInvalidField)
+			if msg := err.Error(); !strings.Contains(msg, tc.field) || !strings.Contains(msg, fmt.Sprintf("%U", r)) {
+				t.Fatalf("%U in %s: log %q does not name the field and the character", r, tc.field, msg)
+			}
+		}
+	}
+	for _, s := range []string{"Ελληνικό Θέατρο", "مسرح المدينة", "תיאטרון", "東京劇場", "Café Müller", "Teatr №5 — «Luna»"} {
+		if _, err := ledger.DecodeTx(newChain(t).tx(cultFin1, with(pay("p", "", "1"), func(p *ledger.PaymentRecord) { p.Payee.Name = s })), 0); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+	}
+	for _, r := range []rune{'A', 'é', 0x05D0, 0x0627, 0x00A0, 0x2003, 0x1F600} {
+		if ledger.IsFormatChar(r) {
+			t.Fatalf("%U reported as a format character", r)
+		}
+	}
+}
