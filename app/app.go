@@ -316,12 +316,25 @@ func (a *App) cached(h [32]byte, raw []byte, maxBytes int64) *ledger.Tx {
 	return a.sigs.get(h)
 }
 
-// PrepareProposal runs on the block proposer: it keeps the mempool's order
-// and drops txs that would overflow the block.
+// PrepareProposal runs on the block proposer: it keeps the mempool's order,
+// drops txs that ProcessProposal would refuse (see proposalTxErrors: a tx
+// that became too large after a params-change, or any tx that does not decode
+// or whose signatures do not verify) and stops before a tx that would
+// overflow the block.
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	errs, err := a.proposalTxErrors(req.Txs)
+	if err != nil {
+		return nil, err
+	}
 	var total int64
 	txs := make([][]byte, 0, len(req.Txs))
-	for _, tx := range req.Txs {
+	for i, tx := range req.Txs {
+		if errs[i] != nil {
+			a.logger.Info("dropped tx from proposal", "height", req.Height, "err", errs[i])
+			continue
+		}
 		if total+int64(len(tx)) > req.MaxTxBytes {
 			break
 		}
@@ -331,11 +344,52 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 	return &abci.ResponsePrepareProposal{Txs: txs}, nil
 }
 
-// ProcessProposal runs on every validator for a proposed block. Invalid txs
-// are included with a failure code rather than rejecting the block, so any
-// well-formed proposal is accepted.
-func (a *App) ProcessProposal(_ context.Context, _ *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+// ProcessProposal runs on every validator for a proposed block. It rejects a
+// proposal holding a tx that no honest proposer would include: one over
+// params.max_tx_bytes, one that does not decode (encoding or stateless field
+// rules) or one whose signatures do not verify. These checks depend only on
+// the tx's bytes and the parameters in force for the block, so every correct
+// validator decides alike. A tx that decodes and verifies but breaks a rule
+// of the state is included with its failure code, as before.
+func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	errs, err := a.proposalTxErrors(req.Txs)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range errs {
+		if e != nil {
+			a.logger.Info("rejected proposal", "height", req.Height, "tx", i, "err", e)
+			return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_REJECT}, nil
+		}
+	}
 	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// proposalTxErrors decodes and verifies the txs of a proposal for the next
+// height and returns, per tx, why it may not be in a block (nil if it may).
+// The size limit is the one in force for that block: the check state has run
+// BeginBlock for the next height, governance included, so a params-change
+// that takes effect in the block is already applied (and txs never change
+// the parameters). Verified txs enter the signature cache, so FinalizeBlock
+// does not check them again. Call with a.mu held.
+func (a *App) proposalTxErrors(raws [][]byte) ([]error, error) {
+	if err := a.ensureCheckState(); err != nil {
+		return nil, err
+	}
+	maxBytes := a.check.Params().MaxTxBytes
+	txs := make([]*ledger.Tx, len(raws))
+	errs := make([]error, len(raws))
+	for i, raw := range raws {
+		if tx := a.cached(sha256.Sum256(raw), raw, maxBytes); tx != nil {
+			txs[i] = tx
+			continue
+		}
+		txs[i], errs[i] = ledger.DecodeTx(raw, maxBytes)
+	}
+	a.verifyBatch(txs, errs)
+	return errs, nil
 }
 
 // FinalizeBlock runs once per decided block: it applies every tx in order to

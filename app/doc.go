@@ -5,13 +5,21 @@
 // state used by CheckTx, the mapping of ledger errors to ABCI codes, query
 // routing with ICS23 proofs, and Commit.
 //
+// Proposals: ProcessProposal rejects a block holding a tx over the
+// max_tx_bytes in force for that block, a tx that does not decode (encoding
+// or stateless field rules) or one whose signatures do not verify, so that a
+// byzantine proposer cannot fill blocks with junk; PrepareProposal drops such
+// txs, so an honest proposal is always accepted. A tx that decodes and
+// verifies but breaks a rule of the state is still included with its code.
+//
 // Threading: CometBFT calls the app through ClientCreator, one mutex per ABCI
 // connection, so calls of different connections run concurrently: CheckTx,
-// FinalizeBlock, Commit, Info and the snapshot restore take the app's mutex;
-// Query takes none and reads committed versions only, through IAVL trees of
-// its own (store.Reader), so no query — a long listing included — delays a
-// block. Listings scan a bounded number of entries per page
-// (ledger.DefaultScanBudget) and return a cursor to continue from.
+// FinalizeBlock, Commit, Info, PrepareProposal, ProcessProposal and the
+// snapshot restore take the app's mutex; Query takes none and reads
+// committed versions only, through IAVL trees of its own (store.Reader), so
+// no query — a long listing included — delays a block. Listings scan a
+// bounded number of entries per page (ledger.DefaultScanBudget) and return a
+// cursor to continue from.
 // Determinism: FinalizeBlock uses only the request (height, time, txs) and the
 // state; signature checks run in parallel but their results do not depend on
 // scheduling.

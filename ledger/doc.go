@@ -19,8 +19,11 @@
 // by the exact body bytes. Decoding is strict: unknown fields, duplicate keys,
 // wrong types, invalid UTF-8, trailing data and any form that does not
 // re-encode to the same bytes (whitespace, field order, missing fields,
-// non-canonical base64 or escapes) are rejected. Text fields reject control
-// characters; identifiers are [A-Za-z0-9._:-]{1,64}; amounts are decimal
+// non-canonical base64 or escapes) are rejected. Text fields (names, free
+// text, chain id) reject control characters and, so that no name can be made
+// to look like another, bidirectional controls, zero-width and other
+// invisible characters (a fixed table in text.go, not the unicode package's,
+// whose tables change with Go releases); identifiers are [A-Za-z0-9._:-]{1,64}; amounts are decimal
 // strings of positive integers in the currency's minor units; currencies are
 // ISO 4217 codes; dates are YYYY-MM-DD; document hashes are sha256 in
 // lowercase hex.
@@ -30,9 +33,19 @@
 // duplicate signer), chain id, expiry (block height ≤ expires_at ≤ height +
 // params.replay_window), replay ((signer, nonce) unused), agency existence,
 // every signer being an officer of body.agency with the type's role, and then
-// the type's rules below. Once the signers are authenticated, the nonce is
-// consumed even if a rule then rejects the tx, so the signed bytes can never
-// succeed later; no record is written by a rejected tx.
+// the type's rules below. A tx whose signatures verify, for this chain and not
+// yet expired, consumes its (signer, nonce) until its expires_at whatever its
+// result (expiry too far, unknown agency, not an officer, missing role, any
+// rule), so the signed bytes can never succeed later; a second tx under a used
+// nonce with a later expiry extends the entry to that expiry. Only a tx over
+// params.max_tx_bytes (never in a block that correct validators accept, see
+// package app) or for another chain leaves the nonce free. No record is
+// written by a rejected tx.
+//
+// Result codes come from the ledger's own checks and typed errors, never from
+// the text of an error of the standard library: a key that names no field of
+// the decoded type, at any depth, is ErrUnknownField; any other decoding
+// failure is ErrMalformed.
 //
 // # Result data
 //

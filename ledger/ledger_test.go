@@ -1079,9 +1079,11 @@ func TestNonceConsumedOnMissingRole(t *testing.T) {
 	wantAbsent(t, c, ledger.StorePayments, "p-sneaky")
 }
 
-// TestNonceNotConsumedUnauthenticated: a transaction whose signers are not
-// officers of the agency writes nothing, not even its nonce.
-func TestNonceNotConsumedUnauthenticated(t *testing.T) {
+// TestNonceConsumedUnauthenticated: a signed transaction whose signers are
+// not (yet) officers of the agency, or whose agency does not (yet) exist,
+// writes no record but consumes its nonce: its bytes must not succeed once
+// the key is added or the agency admitted.
+func TestNonceConsumedUnauthenticated(t *testing.T) {
 	c := newFixture(t)
 	for _, tc := range []struct {
 		raw  []byte
@@ -1097,10 +1099,82 @@ func TestNonceNotConsumedUnauthenticated(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectResult(t, c.run(tc.raw), tc.want)
+		wantAbsent(t, c, ledger.StoreGrants, "g-new")
 		nk, ek := nonceKeys(tc.o, tx.Body.Nonce, tx.Body.ExpiresAt)
-		if c.has(ledger.StoreMeta, nk) || c.has(ledger.StoreMeta, ek) {
-			t.Fatalf("%v: nonce consumed", tc.want)
+		if !c.has(ledger.StoreMeta, nk) || !c.has(ledger.StoreMeta, ek) {
+			t.Fatalf("%v: nonce not consumed", tc.want)
 		}
+		expectResult(t, c.run(tc.raw), ledger.ErrNonceReplayed)
+	}
+}
+
+// TestRejectedTxNotReplayableAfterOfficerAdded: a tx signed by a key that is
+// not yet an officer is included with ErrNotOfficer; resubmitted byte for
+// byte after the key is made an officer, it is a replay.
+func TestRejectedTxNotReplayableAfterOfficerAdded(t *testing.T) {
+	c := newFixture(t)
+	raw := c.tx(newcomer, award("g-early", "1000"))
+	expectResult(t, c.run(raw), ledger.ErrNotOfficer)
+	c.mustOK(c.tx(cultAdmin, addOfficer(newcomer, ledger.RoleGrants)))
+	expectResult(t, c.run(raw), ledger.ErrNonceReplayed)
+	wantAbsent(t, c, ledger.StoreGrants, "g-early")
+	// A fresh tx of the new officer works.
+	c.mustOK(c.tx(newcomer, award("g-later", "1000")))
+}
+
+// TestExpiryTooFarNotReplayableLater: a tx whose expires_at is beyond the
+// window is refused, and its bytes stay refused once the chain has moved
+// close enough to its expiry.
+func TestExpiryTooFarNotReplayableLater(t *testing.T) {
+	gs := testGenesis()
+	gs.Params.ReplayWindow = 5
+	c := newChainWith(t, gs)
+	b := c.body(cultGrants, award("g-far", "1000"))
+	b.ExpiresAt = c.height + 1 + 10
+	raw := sign(t, b, cultGrants)
+	expectResult(t, c.run(raw), ledger.ErrExpiryTooFar)
+	for c.height+1+gs.Params.ReplayWindow < b.ExpiresAt {
+		c.block()
+	}
+	expectResult(t, c.run(raw), ledger.ErrNonceReplayed)
+	wantAbsent(t, c, ledger.StoreGrants, "g-far")
+	for c.height < b.ExpiresAt+1 {
+		c.block()
+	}
+	nk, ek := nonceKeys(cultGrants, b.Nonce, b.ExpiresAt)
+	if c.has(ledger.StoreMeta, nk) || c.has(ledger.StoreMeta, ek) {
+		t.Fatal("nonce keys not pruned after expiry")
+	}
+}
+
+// TestNonceExtendedByLaterExpiry: a second tx under a used nonce, with a
+// later expiry, is refused as a replay and stays refused after the first
+// tx's entry would have been pruned.
+func TestNonceExtendedByLaterExpiry(t *testing.T) {
+	c := newFixture(t)
+	b1 := c.body(cultGrants, award("g-first", "1000"))
+	b1.ExpiresAt = c.height + 2
+	c.mustOK(sign(t, b1, cultGrants))
+	b2 := c.body(cultGrants, award("g-second", "1000"))
+	b2.Nonce = b1.Nonce
+	b2.ExpiresAt = c.height + 20
+	raw2 := sign(t, b2, cultGrants)
+	expectResult(t, c.run(raw2), ledger.ErrNonceReplayed)
+	for c.height < b1.ExpiresAt+2 {
+		c.block()
+	}
+	expectResult(t, c.run(raw2), ledger.ErrNonceReplayed)
+	wantAbsent(t, c, ledger.StoreGrants, "g-second")
+	_, oldExp := nonceKeys(cultGrants, b1.Nonce, b1.ExpiresAt)
+	nk, ek := nonceKeys(cultGrants, b2.Nonce, b2.ExpiresAt)
+	if c.has(ledger.StoreMeta, oldExp) || !c.has(ledger.StoreMeta, nk) || !c.has(ledger.StoreMeta, ek) {
+		t.Fatal("nonce entry not moved to the later expiry")
+	}
+	for c.height < b2.ExpiresAt+1 {
+		c.block()
+	}
+	if c.has(ledger.StoreMeta, nk) || c.has(ledger.StoreMeta, ek) {
+		t.Fatal("nonce keys not pruned after the later expiry")
 	}
 }
 

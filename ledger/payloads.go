@@ -392,6 +392,9 @@ func checkText(field, s string, max int, required bool) error {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\ufffd' {
 			return fieldErr(ErrInvalidField, field, "contains control or invalid character %U", r)
 		}
+		if IsFormatChar(r) {
+			return fieldErr(ErrInvalidField, field, "contains invisible or bidirectional formatting character %U", r)
+		}
 	}
 	first, _ := utf8.DecodeRuneInString(s)
 	last, _ := utf8.DecodeLastRuneInString(s)

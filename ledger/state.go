@@ -212,8 +212,9 @@ func (b *Block) End() error {
 // Deliver applies one decoded transaction whose signatures the caller has
 // already verified (see Tx.VerifySignatures). It checks chain id, replay
 // window, nonce, authorization and the type's rules, then writes. A rejected
-// transaction writes no record; once its signers are authenticated as
-// officers its nonce is consumed, so the signed bytes can never succeed later.
+// transaction writes no record; once it is known to be for this chain and not
+// expired, its (signer, nonce) is consumed whatever the result, so the signed
+// bytes can never succeed later.
 func (b *Block) Deliver(tx *Tx) Result {
 	b.txData = nil
 	evs, err := b.deliver(tx)
@@ -239,13 +240,24 @@ func (b *Block) deliver(tx *Tx) ([]Event, error) {
 	if body.ExpiresAt < b.info.Height {
 		return nil, fieldErr(ErrTxExpired, "body.expires_at", "%d is below block height %d", body.ExpiresAt, b.info.Height)
 	}
-	if body.ExpiresAt > b.info.Height+b.params.ReplayWindow {
-		return nil, fieldErr(ErrExpiryTooFar, "body.expires_at", "%d is more than %d blocks past height %d", body.ExpiresAt, b.params.ReplayWindow, b.info.Height)
-	}
 	nk := nonceKey(body.Signer, body.Nonce)
 	used, err := b.kv.Get(StoreMeta, nk)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	tooFar := body.ExpiresAt > b.info.Height+b.params.ReplayWindow
+	// From here on the tx is signed (the caller verified the signatures)
+	// for this chain and not yet expired: whatever its result, it consumes
+	// (signer, nonce) until its expires_at, so that the same bytes can never
+	// succeed later, once the window has moved up to its expiry, its signer
+	// has become an officer, its agency has been admitted or its officer
+	// has gained the role. CheckTx refuses such a tx, so it reaches a block
+	// only through a byzantine proposer or a state change since CheckTx.
+	if err := b.consumeNonce(body, nk, used); err != nil {
+		return nil, err
+	}
+	if tooFar {
+		return nil, fieldErr(ErrExpiryTooFar, "body.expires_at", "%d is more than %d blocks past height %d", body.ExpiresAt, b.params.ReplayWindow, b.info.Height)
 	}
 	if used != nil {
 		return nil, fieldErr(ErrNonceReplayed, "body.nonce", "%d already used by this signer", body.Nonce)
@@ -265,14 +277,6 @@ func (b *Block) deliver(tx *Tx) ([]Event, error) {
 		}
 		officers[i] = o
 	}
-	// Authenticated: consume the nonce whatever the outcome of the rules,
-	// the role check included.
-	if err := b.set(StoreMeta, nk, []byte(strconv.FormatInt(body.ExpiresAt, 10))); err != nil {
-		return nil, err
-	}
-	if err := b.set(StoreMeta, nonceExpiryKey(body.ExpiresAt, body.Signer, body.Nonce), []byte("1")); err != nil {
-		return nil, err
-	}
 	role := txTypes[body.Type].role
 	for i, o := range officers {
 		if !o.HasRole(role) {
@@ -290,6 +294,30 @@ func (b *Block) deliver(tx *Tx) ([]Event, error) {
 	}
 	txEv := event("tx", "type", body.Type, "agency", body.Agency, "signer", hex.EncodeToString(body.Signer))
 	return append([]Event{txEv}, evs...), nil
+}
+
+// consumeNonce records (signer, nonce) as used until body.ExpiresAt. An entry
+// already there (used, its expiry in decimal) is kept if it lasts at least as
+// long, and otherwise extended to body.ExpiresAt: a second tx under the same
+// nonce with a later expiry, refused now, must not succeed once the first
+// one's entry is pruned.
+func (b *Block) consumeNonce(body *Body, nk, used []byte) error {
+	if used != nil {
+		prev, err := strconv.ParseInt(string(used), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: nonce entry %s: %v", ErrStorage, nk, err)
+		}
+		if prev >= body.ExpiresAt {
+			return nil
+		}
+		if err := b.kv.Delete(StoreMeta, nonceExpiryKey(prev, body.Signer, body.Nonce)); err != nil {
+			return fmt.Errorf("%w: %v", ErrStorage, err)
+		}
+	}
+	if err := b.set(StoreMeta, nk, []byte(strconv.FormatInt(body.ExpiresAt, 10))); err != nil {
+		return err
+	}
+	return b.set(StoreMeta, nonceExpiryKey(body.ExpiresAt, body.Signer, body.Nonce), []byte("1"))
 }
 
 // apply runs the type's rules. Every handler checks all of its rules before

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
@@ -93,15 +95,7 @@ func strictDecode(what string, data []byte, v any) error {
 		if serr := checkJSONShape(what, data); serr != nil {
 			return serr
 		}
-		var ute *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &ute):
-			return fmt.Errorf("%s.%s: wrong type (want %s): %w", what, ute.Field, ute.Type, ErrMalformed)
-		case bytes.Contains([]byte(err.Error()), []byte("unknown field")):
-			return fmt.Errorf("%s: %s: %w", what, err.Error()[len("json: "):], ErrUnknownField)
-		default:
-			return fmt.Errorf("%s: %v: %w", what, err, ErrMalformed)
-		}
+		return classifyDecodeError(what, data, v, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if serr := checkJSONShape(what, data); serr != nil {
@@ -120,6 +114,101 @@ func strictDecode(what string, data []byte, v any) error {
 		return fmt.Errorf("%s: not canonical (expected field order, no whitespace, all fields present, canonical base64 and escapes): %w", what, ErrNonCanonical)
 	}
 	return nil
+}
+
+// classifyDecodeError turns a failure of encoding/json on well-shaped data
+// into a ledger error. The code (hashed into LastResultsHash) comes from the
+// ledger's own look at data, never from the text of err, which a Go release
+// may reword: an object key that names no field of the target type is
+// ErrUnknownField wherever it appears in the document; otherwise a typed
+// *json.UnmarshalTypeError or any other failure is ErrMalformed. err only
+// adds detail to the log.
+func classifyDecodeError(what string, data []byte, v any, err error) error {
+	if path, ok := unknownField(reflect.TypeOf(v), data, what); ok {
+		return fmt.Errorf("%s: no such field: %w", path, ErrUnknownField)
+	}
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		return fmt.Errorf("%s.%s: wrong type (want %s): %w", what, ute.Field, ute.Type, ErrMalformed)
+	}
+	return fmt.Errorf("%s: %v: %w", what, err, ErrMalformed)
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// unknownField reports the path of the first object key in data (in
+// document order, depth first) that matches no field of t by its exact JSON
+// name. It descends into struct fields, pointers, slices and arrays, but not
+// into json.RawMessage, whose content is decoded (and checked) on its own.
+// Data that does not have the shape of t is not its concern (ok false).
+func unknownField(t reflect.Type, data []byte, path string) (string, bool) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t == rawMessageType {
+		return "", false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return "", false
+		}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return "", false
+			}
+			key, _ := tok.(string)
+			var val json.RawMessage
+			if err := dec.Decode(&val); err != nil {
+				return "", false
+			}
+			f, known := structField(t, key)
+			if !known {
+				return path + "." + key, true
+			}
+			if p, ok := unknownField(f.Type, val, path+"."+key); ok {
+				return p, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "", false // []byte is a base64 string
+		}
+		var elems []json.RawMessage
+		if json.Unmarshal(data, &elems) != nil {
+			return "", false
+		}
+		for i, e := range elems {
+			if p, ok := unknownField(t.Elem(), e, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// structField finds the exported field of struct type t whose JSON name is
+// exactly key.
+func structField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if name == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // checkJSONShape rejects invalid UTF-8, duplicate object keys and excessive

@@ -808,3 +808,92 @@ func TestValidIDAndPrefixEnd(t *testing.T) {
 		t.Errorf("PrefixEnd(ff) = %q", got)
 	}
 }
+
+// TestDecodeCodeIgnoresErrorText: the code of a decoding failure is hashed
+// into LastResultsHash, so it must come from the ledger's own checks, never
+// from the wording of encoding/json's error, which a Go release may change.
+// The classifier is given errors worded as a future release might word them.
+func TestDecodeCodeIgnoresErrorText(t *testing.T) {
+	cases := []struct {
+		name string
+		data string
+		v    any
+		err  error
+		want *ledger.Error
+	}{
+		{"unknown key, reworded error", `{"id":"p-1","note":"x"}`, new(ledger.GrantClose),
+			errors.New(`json: field "note" not recognised`), ledger.ErrUnknownField},
+		{"unknown nested key, reworded error", `{"id":"g-1","recipient":{"name":"A","scheme":"s","id":"1","vat":"x"}}`, new(ledger.GrantAward),
+			errors.New("json: decoding stopped"), ledger.ErrUnknownField},
+		{"unknown key in a list element", `{"body":{},"signatures":[{"pub_key":"","alg":"x"}]}`, new(ledger.Envelope),
+			errors.New("json: something else"), ledger.ErrUnknownField},
+		{"unknown key inside params", `{"kind":"params-change","params":{"max_tx_bytes":1,"extra":2}}`, new(ledger.GovPropose),
+			errors.New("json: x"), ledger.ErrUnknownField},
+		{"no unknown key, error that mentions one", `{"id":"p-1","reason":"x"}`, new(ledger.GrantClose),
+			errors.New(`json: unknown field "reason"`), ledger.ErrMalformed},
+		{"raw payload not descended", `{"chain_id":"c","payload":{"anything":1}}`, new(ledger.Body),
+			errors.New(`json: unknown field "anything"`), ledger.ErrMalformed},
+		{"case-folded key is not a field", `{"ID":"p-1"}`, new(ledger.GrantClose),
+			errors.New("json: x"), ledger.ErrUnknownField},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ledger.ClassifyDecodeError("tx", []byte(tc.data), tc.v, tc.err)
+			if ledger.CodeOf(err) != tc.want.Code {
+				t.Fatalf("code %d (%v), want %d (%v)", ledger.CodeOf(err), err, tc.want.Code, tc.want)
+			}
+		})
+	}
+}
+
+// TestUnknownFieldBeforeTypeError: an unknown key is ErrUnknownField even when
+// a wrong type comes first in the document (encoding/json reports only its
+// first error, whose kind depends on document order).
+func TestUnknownFieldBeforeTypeError(t *testing.T) {
+	c := newChain(t)
+	raw := string(c.tx(cultGrants, closeGrant("g-1")))
+	bad := strings.Replace(raw, `"nonce":`, `"nonce":"1","memo":`, 1)
+	_, err := ledger.DecodeTx([]byte(bad), 0)
+	expectErr(t, err, ledger.ErrUnknownField)
+}
+
+// TestTextRejectsFormatChars: bidirectional controls and zero-width or
+// otherwise invisible characters make one name look like another; every
+// text field refuses them with ErrInvalidField and a log naming the field
+// and the code point. Ordinary non-ASCII text still passes.
+func TestTextRejectsFormatChars(t *testing.T) {
+	for _, r := range []rune{
+		0x202A, 0x202B, 0x202C, 0x202D, 0x202E, // embeddings, overrides
+		0x2066, 0x2067, 0x2068, 0x2069, // isolates
+		0x200E, 0x200F, 0x061C, // marks
+		0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, // zero-width
+		0x00AD, 0x180E, 0x2064, 0x3164, 0xFE0F, 0xE0001, 0xE0041, // other invisible characters
+	} {
+		for _, tc := range []struct {
+			field string
+			p     ledger.Payload
+		}{
+			{"payload.payee.name", with(pay("p", "", "1"), func(p *ledger.PaymentRecord) { p.Payee.Name = "Acme" + string(r) + " Ltd" })},
+			{"payload.purpose", with(award("g", "1"), func(p *ledger.GrantAward) { p.Purpose = "Touring" + string(r) + "theatre" })},
+			{"payload.name", with(addOfficer(newcomer, ledger.RoleAdmin), func(p *ledger.OfficerAdd) { p.Name = string(r) + "Eve" })},
+		} {
+			c := newChain(t)
+			raw := c.tx(cultFin1, tc.p)
+			_, err := ledger.DecodeTx(raw, 0)
+			expectErr(t, err, ledger.ErrInvalidField)
+			if msg := err.Error(); !strings.Contains(msg, tc.field) || !strings.Contains(msg, fmt.Sprintf("%U", r)) {
+				t.Fatalf("%U in %s: log %q does not name the field and the character", r, tc.field, msg)
+			}
+		}
+	}
+	for _, s := range []string{"Ελληνικό Θέατρο", "مسرح المدينة", "תיאטרון", "東京劇場", "Café Müller", "Teatr №5 — «Luna»"} {
+		if _, err := ledger.DecodeTx(newChain(t).tx(cultFin1, with(pay("p", "", "1"), func(p *ledger.PaymentRecord) { p.Payee.Name = s })), 0); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+	}
+	for _, r := range []rune{'A', 'é', 0x05D0, 0x0627, 0x00A0, 0x2003, 0x1F600} {
+		if ledger.IsFormatChar(r) {
+			t.Fatalf("%U reported as a format character", r)
+		}
+	}
+}

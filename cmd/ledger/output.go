@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
 	"github.com/spf13/cobra"
@@ -130,15 +132,44 @@ func row(tw io.Writer, cells ...string) {
 	fmt.Fprintln(tw, strings.Join(cells, "\t"))
 }
 
-// sanitize replaces tabs, newlines and other control characters (record
-// text is validated on chain, but the CLI should not trust its node).
+// sanitize replaces tabs, newlines and other control characters with '?',
+// and shows every other character that could make text look like other text
+// escaped, as \u202e or \U000e0001: bidirectional controls, zero-width and
+// other invisible characters (ledger.IsFormatChar), and anything Unicode does
+// not call printable (format characters, private use, unassigned code
+// points, invalid UTF-8, spaces other than U+0020). Record text is validated
+// on chain, but records stored before a rule existed keep their text, and
+// the CLI should not trust its node.
 func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
+	clean := true
+	for _, r := range s {
+		if unusualRune(r) {
+			clean = false
+			break
 		}
-		return r
-	}, s)
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			b.WriteByte('?')
+		case !unusualRune(r):
+			b.WriteRune(r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			fmt.Fprintf(&b, "\\U%08x", r)
+		}
+	}
+	return b.String()
+}
+
+// unusualRune reports whether sanitize must not print r as it is.
+func unusualRune(r rune) bool {
+	return r == utf8.RuneError || ledger.IsFormatChar(r) || (r != ' ' && !unicode.IsPrint(r))
 }
 
 // money formats an amount in minor units as "1250.50 EUR (125050 minor units)".

@@ -1,0 +1,4 @@
+package ledger
+
+// ClassifyDecodeError exposes classifyDecodeError to the external tests.
+var ClassifyDecodeError = classifyDecodeError
