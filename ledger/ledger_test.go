@@ -253,8 +253,11 @@ func TestGrantAmend(t *testing.T) {
 			tx:   func(c *chain) []byte { return c.tx(cultGrants, amend("g-open", "6000000")) },
 			check: func(t *testing.T, c *chain, res ledger.Result) {
 				g := wantGrant(t, c, "g-open", ledger.GrantAmended, 6_000_000, 1_000_000, 1)
-				if g.PeriodEnd != "2026-06-30" || g.DocumentHash != docHash2 || g.PeriodStart != "2025-01-01" || g.Updated != c.height || g.Created != 1 {
+				if g.PeriodEnd != "2026-06-30" || g.DocumentHash != docHash || g.AmendmentHash != docHash2 || g.PeriodStart != "2025-01-01" || g.Updated != c.height || g.Created != 1 {
 					t.Fatalf("grant: %+v", g)
+				}
+				if !hasAttr(res.Events, "grant", "document_hash", docHash2) {
+					t.Errorf("the amend event lacks the amendment's document hash: %+v", res.Events)
 				}
 				want := fixtureCultEUR
 				want.Awarded += 1_000_000
@@ -418,8 +421,11 @@ func TestLicenceRenew(t *testing.T) {
 	renewed := func(id, oldUntil, newUntil string) func(t *testing.T, c *chain, res ledger.Result) {
 		return func(t *testing.T, c *chain, res ledger.Result) {
 			l := wantLicence(t, c, id, ledger.LicenceRenewed, newUntil)
-			if l.ConditionsHash != docHash2 || l.Updated != c.height {
+			if l.ConditionsHash != docHash || l.RenewalHash != docHash2 || l.Updated != c.height {
 				t.Fatalf("licence: %+v", l)
+			}
+			if !hasAttr(res.Events, "licence", "document_hash", docHash2) {
+				t.Errorf("the renew event lacks the renewal's document hash: %+v", res.Events)
 			}
 			if c.has(ledger.StoreIndex, "licence/expiry/"+oldUntil+"/"+id) {
 				t.Fatal("old expiry index entry still present")
@@ -1617,4 +1623,16 @@ func TestReversedTotalCannotOverflow(t *testing.T) {
 	if p := c.payment("p-one"); p.Status != ledger.PaymentRecorded {
 		t.Fatalf("payment reversed despite the rejection: %+v", p)
 	}
+}
+
+// hasAttr reports whether an event of type typ has the attribute key=value.
+func hasAttr(events []ledger.Event, typ, key, value string) bool {
+	for _, e := range events {
+		for _, a := range e.Attrs {
+			if e.Type == typ && a.Key == key && a.Value == value {
+				return true
+			}
+		}
+	}
+	return false
 }

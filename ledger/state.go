@@ -513,14 +513,16 @@ func (b *Block) grantAmend(ag *Agency, p *GrantAmend) ([]Event, error) {
 	}
 	g.Awarded = Amount(amount)
 	g.PeriodEnd = p.PeriodEnd
-	g.DocumentHash = p.DocumentHash
+	g.AmendmentHash = p.DocumentHash // the award decision's hash stays
 	g.Status = GrantAmended
 	g.Updated = b.info.Height
 	if err := b.putGrant(g); err != nil {
 		return nil, err
 	}
 	t.Awarded += Amount(delta)
-	return []Event{grantEvent(g, "amend")}, nil
+	ev := grantEvent(g, "amend")
+	ev.Attrs = append(ev.Attrs, Attribute{Key: "document_hash", Value: p.DocumentHash, Index: true})
+	return []Event{ev}, nil
 }
 
 func (b *Block) grantEnd(ag *Agency, id, status, action string) ([]Event, error) {
@@ -608,7 +610,7 @@ func (b *Block) licenceRenew(ag *Agency, p *LicenceRenew) ([]Event, error) {
 		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
 	l.ValidUntil = p.ValidUntil
-	l.ConditionsHash = p.DocumentHash
+	l.RenewalHash = p.DocumentHash // the conditions document's hash stays
 	l.Status = LicenceRenewed
 	l.Updated = b.info.Height
 	if err := b.putLicence(l); err != nil {
@@ -617,7 +619,9 @@ func (b *Block) licenceRenew(ag *Agency, p *LicenceRenew) ([]Event, error) {
 	if err := b.set(StoreIndex, indexLicenceExpiry(l.ValidUntil, l.ID), []byte("1")); err != nil {
 		return nil, err
 	}
-	return []Event{licenceEvent(l, "renew")}, nil
+	ev := licenceEvent(l, "renew")
+	ev.Attrs = append(ev.Attrs, Attribute{Key: "document_hash", Value: p.DocumentHash, Index: true})
+	return []Event{ev}, nil
 }
 
 func (b *Block) licenceStatus(ag *Agency, id, action, to string, from ...string) ([]Event, error) {

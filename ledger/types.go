@@ -142,12 +142,16 @@ type Grant struct {
 	PeriodStart  string `json:"period_start"`
 	PeriodEnd    string `json:"period_end"`
 	DecisionDate string `json:"decision_date"`
+	// DocumentHash is the sha256 of the award decision; it never changes.
 	DocumentHash string `json:"document_hash"`
-	Status       string `json:"status"`
-	Disbursed    Amount `json:"disbursed"` // sum of recorded, unreversed payments
-	Payments     int64  `json:"payments"`  // count of recorded, unreversed payments
-	Created      int64  `json:"created_height"`
-	Updated      int64  `json:"updated_height"`
+	// AmendmentHash is the sha256 of the latest amendment's decision (each
+	// amendment's is in its tx and its event, in the history).
+	AmendmentHash string `json:"amendment_document_hash,omitempty"`
+	Status        string `json:"status"`
+	Disbursed     Amount `json:"disbursed"` // sum of recorded, unreversed payments
+	Payments      int64  `json:"payments"`  // count of recorded, unreversed payments
+	Created       int64  `json:"created_height"`
+	Updated       int64  `json:"updated_height"`
 }
 
 // Licence statuses.
@@ -162,18 +166,23 @@ const (
 
 // Licence is a permission granted by an agency to a holder.
 type Licence struct {
-	ID             string `json:"id"`
-	Agency         string `json:"agency"`
-	Holder         Party  `json:"holder"`
-	LicenceType    string `json:"licence_type"`
-	Scope          string `json:"scope"`
-	ValidFrom      string `json:"valid_from"`
-	ValidUntil     string `json:"valid_until"`
-	DecisionDate   string `json:"decision_date"`
+	ID           string `json:"id"`
+	Agency       string `json:"agency"`
+	Holder       Party  `json:"holder"`
+	LicenceType  string `json:"licence_type"`
+	Scope        string `json:"scope"`
+	ValidFrom    string `json:"valid_from"`
+	ValidUntil   string `json:"valid_until"`
+	DecisionDate string `json:"decision_date"`
+	// ConditionsHash is the sha256 of the conditions document the licence
+	// was issued with; it never changes.
 	ConditionsHash string `json:"conditions_hash"`
-	Status         string `json:"status"`
-	Created        int64  `json:"created_height"`
-	Updated        int64  `json:"updated_height"`
+	// RenewalHash is the sha256 of the latest renewal's document (each
+	// renewal's is in its tx and its event, in the history).
+	RenewalHash string `json:"renewal_document_hash,omitempty"`
+	Status      string `json:"status"`
+	Created     int64  `json:"created_height"`
+	Updated     int64  `json:"updated_height"`
 }
 
 // Payment statuses.

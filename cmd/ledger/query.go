@@ -267,7 +267,10 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 		kv.add("period_start", "%s", r.PeriodStart)
 		kv.add("period_end", "%s", r.PeriodEnd)
 		kv.add("decision_date", "%s", r.DecisionDate)
-		kv.add("document_hash", "%s", r.DocumentHash)
+		kv.add("document_hash", "%s (the award decision)", r.DocumentHash)
+		if r.AmendmentHash != "" {
+			kv.add("amendment_document_hash", "%s (the latest amendment; each is in --history)", r.AmendmentHash)
+		}
 		kv.add("created_height", "%d", r.Created)
 		kv.add("updated_height", "%d", r.Updated)
 	case "licence":
@@ -284,7 +287,10 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 		kv.add("valid_from", "%s", r.ValidFrom)
 		kv.add("valid_until", "%s", r.ValidUntil)
 		kv.add("decision_date", "%s", r.DecisionDate)
-		kv.add("conditions_hash", "%s", r.ConditionsHash)
+		kv.add("conditions_hash", "%s (the conditions the licence was issued with)", r.ConditionsHash)
+		if r.RenewalHash != "" {
+			kv.add("renewal_document_hash", "%s (the latest renewal; each is in --history)", r.RenewalHash)
+		}
 		kv.add("created_height", "%d", r.Created)
 		kv.add("updated_height", "%d", r.Updated)
 	case "payment":
