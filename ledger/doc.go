@@ -65,12 +65,14 @@
 //	grant/award        grants    id unused (ErrAlreadyExists); agency total would overflow (ErrAmountOverflow)
 //	grant/amend        grants    grant exists (ErrNotFound), is the agency's (ErrWrongAgency), is awarded or
 //	                             amended (ErrIllegalTransition); new amount ≥ disbursed (ErrAmendBelowDisbursed);
-//	                             new end ≥ start (ErrInvalidPeriod)
+//	                             new end ≥ start (ErrInvalidPeriod); the award's document_hash stays, the
+//	                             amendment's goes to amendment_document_hash
 //	grant/close        grants    grant exists, is the agency's, is awarded or amended
 //	grant/revoke       grants    as close
 //	licence/issue      licensing id unused; valid_until not before the block date (ErrInvalidPeriod)
 //	licence/renew      licensing licence exists, is the agency's, is issued, renewed or reinstated; the new
-//	                             valid_until extends the current one
+//	                             valid_until extends the current one; conditions_hash stays, the renewal's
+//	                             document goes to renewal_document_hash
 //	licence/suspend    licensing from issued, renewed or reinstated
 //	licence/reinstate  licensing from suspended
 //	licence/revoke     licensing from any status but revoked or expired
