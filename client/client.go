@@ -4,7 +4,9 @@
 // CLI and `ledgerd demo` use it; it trusts the node it talks to (for
 // trust-free reads, verify proofs: Verifier checks records, transactions and,
 // with VerifyListing, whole listings proved complete against headers from the
-// user's trust root).
+// user's trust root), except that a tx's expiry counts from the height this
+// client verified when the node reports less, and a node far behind that
+// height is refused (ExpiresAt).
 //
 // Trust store: <home>/trust/<chain-id>.json holds a chain's trust root and
 // last verified header, <chain-id>.genesis.json its trusted genesis file.
@@ -26,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -99,10 +102,54 @@ type BuildOptions struct {
 	Nonce     uint64 // 0 picks a random nonce
 	ExpiresIn int64  // blocks from the current height; 0 means 100
 	ChainID   string // empty asks the node
+	// TrustHome, if set, is the client home whose trust state for the chain
+	// (LoadTrust), if there is one, holds a height this client verified
+	// itself: the expiry is counted from it when the node reports less.
+	TrustHome string
 }
 
-// BuildTx signs payload for the signer, with chain id and expiry taken from
-// the node's status.
+// ErrImplausibleHeight is returned by BuildTx when the node's latest height
+// cannot be the chain's.
+var ErrImplausibleHeight = errors.New("implausible node height")
+
+// ErrTrustState is returned by BuildTx when o.TrustHome holds a trust state
+// for the chain that cannot be read.
+var ErrTrustState = errors.New("cannot read the trust state")
+
+// ExpiresAt returns the expires_at of a tx built now: expiresIn blocks after
+// the current height, taken as the larger of the node's latest height (the
+// node's unproved word) and verified, a height this client verified itself
+// (0 if none). The chain is at least at verified, whatever the node says, so
+// a node that reports a low height cannot make the tx expire before the
+// signer expects. A node behind verified by more than expiresIn blocks is
+// refused outright (ErrImplausibleHeight): it is far behind, or serving
+// another, older chain, and its mempool would check the tx against a stale
+// state. What no client-side check can bound without a verified recent header
+// is a node that reports a height above the chain's: the tx then stays valid
+// for longer than expiresIn (never more than the chain's replay window after
+// it is included, and a tx included too early is refused for good, its
+// nonce consumed); 'ledger verify' before signing gives such a header.
+func ExpiresAt(nodeHeight, verified, expiresIn int64) (int64, error) {
+	if expiresIn <= 0 {
+		return 0, fmt.Errorf("expiry must be a positive number of blocks, not %d", expiresIn)
+	}
+	if nodeHeight < 0 {
+		return 0, fmt.Errorf("node reports height %d: %w", nodeHeight, ErrImplausibleHeight)
+	}
+	if verified > 0 && nodeHeight < verified-expiresIn {
+		return 0, fmt.Errorf("node reports height %d, but this client verified height %d of the chain: the node is far behind or serving an old state (use another --node): %w",
+			nodeHeight, verified, ErrImplausibleHeight)
+	}
+	base := max(nodeHeight, verified)
+	if base > math.MaxInt64-expiresIn {
+		return 0, fmt.Errorf("node reports height %d: %w", nodeHeight, ErrImplausibleHeight)
+	}
+	return base + expiresIn, nil
+}
+
+// BuildTx signs payload for the signer, with chain id from the node's status
+// (unless given) and expiry from ExpiresAt over the node's latest height and
+// the height verified in o.TrustHome.
 func (c *Client) BuildTx(ctx context.Context, s Signer, p ledger.Payload, o BuildOptions) ([]byte, error) {
 	if len(s.Keys) == 0 {
 		return nil, errors.New("no signing key")
@@ -120,7 +167,21 @@ func (c *Client) BuildTx(ctx context.Context, s Signer, p ledger.Payload, o Buil
 	if o.Nonce == 0 {
 		o.Nonce = RandomNonce()
 	}
-	body, err := ledger.NewBody(o.ChainID, s.Agency, s.Keys[0].Public().(ed25519.PublicKey), o.Nonce, st.SyncInfo.LatestBlockHeight+o.ExpiresIn, p)
+	var verified int64
+	if o.TrustHome != "" {
+		ts, err := LoadTrust(o.TrustHome, o.ChainID)
+		switch {
+		case err == nil:
+			verified = ts.LastVerified.Height
+		case !errors.Is(err, ErrNoTrust):
+			return nil, fmt.Errorf("%w: %w", ErrTrustState, err)
+		}
+	}
+	expiresAt, err := ExpiresAt(st.SyncInfo.LatestBlockHeight, verified, o.ExpiresIn)
+	if err != nil {
+		return nil, err
+	}
+	body, err := ledger.NewBody(o.ChainID, s.Agency, s.Keys[0].Public().(ed25519.PublicKey), o.Nonce, expiresAt, p)
 	if err != nil {
 		return nil, err
 	}

@@ -76,8 +76,9 @@
 //	licence/suspend    licensing from issued, renewed or reinstated
 //	licence/reinstate  licensing from suspended
 //	licence/revoke     licensing from any status but revoked or expired
-//	payment/record     finance   id unused; amounts above params.four_eyes_threshold need two finance
-//	                             officers (ErrFourEyes); with a grant: it exists, is the agency's, is awarded or
+//	payment/record     finance   id unused; amounts above the currency's four-eyes threshold (its entry in
+//	                             params.four_eyes_thresholds, else params.four_eyes_threshold) need two
+//	                             finance officers (ErrFourEyes); with a grant: it exists, is the agency's, is awarded or
 //	                             amended (ErrGrantNotPayable), same currency (ErrCurrencyMismatch), payee is the
 //	                             recipient (ErrPayeeMismatch, by scheme and id), and disbursed + amount ≤
 //	                             awarded (ErrOverpayment)

@@ -2,7 +2,10 @@ package ledger_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/civicledger/civicledger/ledger"
@@ -396,4 +399,105 @@ func TestGovRotateAndParams(t *testing.T) {
 	c.idle(p.Effective)
 	expectResult(t, c.run(c.tx(cultFin1, pay("p-1", "g-1", "2000"))), ledger.ErrFourEyes)
 	c.mustOK(c.tx(cultFin1, pay("p-2", "g-1", "2000"), cultFin2))
+}
+
+// TestFourEyesPerCurrency: the four-eyes threshold is per currency, with a
+// default for the currencies not listed; a params-change sets, changes and
+// removes a currency's own threshold. (Before, one threshold in minor units
+// applied to every currency: EUR 10,000.00 but JPY 1,000,000 and KWD 1,000.000.)
+func TestFourEyesPerCurrency(t *testing.T) {
+	gs := testGenesis()
+	gs.Params.VotingPeriod, gs.Params.NoticePeriod = govVoting, govNotice
+	gs.Params = gs.Params.WithFourEyes("JPY", 150_000_000, false).WithFourEyes("KWD", 3_000_000, false)
+	c := newChainWith(t, gs)
+	in := func(id, amount, currency string) *ledger.PaymentRecord {
+		return with(pay(id, "", amount), func(p *ledger.PaymentRecord) { p.Currency = currency })
+	}
+	// JPY 1,500,000 is above the default but within JPY's own threshold.
+	c.mustOK(c.tx(cultFin1, in("p-jpy", "1500000", "JPY")))
+	expectResult(t, c.run(c.tx(cultFin1, in("p-jpy-big", "150000001", "JPY"))), ledger.ErrFourEyes)
+	c.mustOK(c.tx(cultFin1, in("p-jpy-big2", "150000001", "JPY"), cultFin2))
+	c.mustOK(c.tx(cultFin1, in("p-kwd", "2999999", "KWD")))
+	res := c.run(c.tx(cultFin1, in("p-kwd-big", "3000001", "KWD")))
+	expectResult(t, res, ledger.ErrFourEyes)
+	if !strings.Contains(res.Log, "KWD threshold 3000000") {
+		t.Fatalf("log %q does not name the currency's threshold", res.Log)
+	}
+	// Currencies not listed follow the default.
+	expectResult(t, c.run(c.tx(cultFin1, in("p-usd", "1000001", "USD"))), ledger.ErrFourEyes)
+	c.mustOK(c.tx(cultFin1, in("p-usd-ok", "1000000", "USD")))
+	// Reversal follows the payment's currency.
+	c.mustOK(c.tx(cultFin1, reverse("p-jpy")))
+	expectResult(t, c.run(c.tx(cultFin1, reverse("p-jpy-big2"))), ledger.ErrFourEyes)
+
+	// A params-change lowers JPY's threshold and removes KWD's own.
+	np := c.params.WithFourEyes("JPY", 1_000_000, false).WithFourEyes("KWD", 0, true)
+	pc := proposal(ledger.ProposalParamsChange)
+	pc.Params = &np
+	p := c.passNow(c.propose(cultAdmin, pc))
+	c.idle(p.Effective)
+	got, err := ledger.LoadParams(c.view())
+	if err != nil || !got.Equal(np) {
+		t.Fatalf("params after the change %+v (%v), want %+v", got, err, np)
+	}
+	expectResult(t, c.run(c.tx(cultFin1, in("p-jpy-2", "1500000", "JPY"))), ledger.ErrFourEyes)
+	c.mustOK(c.tx(cultFin1, in("p-kwd-2", "1000000", "KWD")))
+	expectResult(t, c.run(c.tx(cultFin1, in("p-kwd-3", "1000001", "KWD"))), ledger.ErrFourEyes)
+}
+
+// TestFourEyesThresholdsValidation: per-currency thresholds must be known
+// currencies, sorted, listed once and not negative, in genesis and in a
+// params-change; the encoding of parameters without them is unchanged.
+func TestFourEyesThresholdsValidation(t *testing.T) {
+	base := ledger.DefaultParams()
+	ct := func(cur string, t ledger.Amount) ledger.CurrencyThreshold {
+		return ledger.CurrencyThreshold{Currency: cur, Threshold: t}
+	}
+	cases := []struct {
+		name string
+		list []ledger.CurrencyThreshold
+		want *ledger.Error
+	}{
+		{"none", nil, nil},
+		{"sorted", []ledger.CurrencyThreshold{ct("JPY", 1), ct("KWD", 0), ct("USD", 5)}, nil},
+		{"empty list", []ledger.CurrencyThreshold{}, ledger.ErrInvalidField},
+		{"unsorted", []ledger.CurrencyThreshold{ct("KWD", 1), ct("JPY", 1)}, ledger.ErrInvalidField},
+		{"duplicate", []ledger.CurrencyThreshold{ct("JPY", 1), ct("JPY", 2)}, ledger.ErrInvalidField},
+		{"unknown currency", []ledger.CurrencyThreshold{ct("XXY", 1)}, ledger.ErrUnknownCurrency},
+		{"lower case", []ledger.CurrencyThreshold{ct("jpy", 1)}, ledger.ErrUnknownCurrency},
+		{"negative", []ledger.CurrencyThreshold{ct("JPY", -1)}, ledger.ErrInvalidField},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := base
+			p.FourEyesThresholds = tc.list
+			expectErr(t, p.Validate(), tc.want)
+			gs := testGenesis()
+			gs.Params = p
+			expectErr(t, gs.Validate(), tc.want)
+			pc := proposal(ledger.ProposalParamsChange)
+			pc.Params = &p
+			if tc.want == nil {
+				expectErr(t, pc.ValidateBasic(), nil)
+			} else if err := pc.ValidateBasic(); ledger.CodeOf(err) != tc.want.Code {
+				t.Fatalf("params-change: %v", err)
+			}
+		})
+	}
+	bz, err := json.Marshal(base)
+	if err != nil || strings.Contains(string(bz), "four_eyes_thresholds") {
+		t.Fatalf("parameters without per-currency thresholds encode as %s", bz)
+	}
+	// WithFourEyes keeps the list sorted and never modifies its receiver.
+	p := base.WithFourEyes("USD", 1, false)
+	q := p.WithFourEyes("EUR", 2, false).WithFourEyes("USD", 3, false)
+	if len(p.FourEyesThresholds) != 1 || p.FourEyesThresholds[0] != ct("USD", 1) {
+		t.Fatalf("receiver modified: %+v", p.FourEyesThresholds)
+	}
+	if !slices.Equal(q.FourEyesThresholds, []ledger.CurrencyThreshold{ct("EUR", 2), ct("USD", 3)}) {
+		t.Fatalf("list %+v", q.FourEyesThresholds)
+	}
+	if q.WithFourEyes("EUR", 0, true).WithFourEyes("USD", 0, true).FourEyesThresholds != nil {
+		t.Fatal("removing every entry leaves a list")
+	}
 }

@@ -1597,7 +1597,7 @@ func TestInitGenesisState(t *testing.T) {
 		t.Fatal("genesis officers not sorted by key")
 	}
 	p, err := ledger.LoadParams(c.view())
-	if err != nil || p != ledger.DefaultParams() {
+	if err != nil || !p.Equal(ledger.DefaultParams()) {
 		t.Fatalf("params %+v, %v", p, err)
 	}
 	for _, s := range ledger.StoreNames {

@@ -668,11 +668,12 @@ func (b *Block) putPayment(p *Payment) error {
 	return nil
 }
 
-// fourEyes checks that a payment above the threshold carries at least two
-// officers' signatures (their finance role is checked for every signer).
-func (b *Block) fourEyes(tx *Tx, amount int64) error {
-	if amount > int64(b.params.FourEyesThreshold) && len(tx.Signatures) < 2 {
-		return fieldErr(ErrFourEyes, "signatures", "amount %d exceeds %d: two finance officers must sign", amount, b.params.FourEyesThreshold)
+// fourEyes checks that a payment above its currency's threshold carries at
+// least two officers' signatures (their finance role is checked for every
+// signer).
+func (b *Block) fourEyes(tx *Tx, amount int64, currency string) error {
+	if limit := b.params.FourEyesFor(currency); amount > int64(limit) && len(tx.Signatures) < 2 {
+		return fieldErr(ErrFourEyes, "signatures", "amount %d exceeds the %s threshold %d: two finance officers must sign", amount, currency, limit)
 	}
 	return nil
 }
@@ -692,7 +693,7 @@ func (b *Block) paymentRecord(tx *Tx, ag *Agency, p *PaymentRecord) ([]Event, er
 	} else if existing != nil {
 		return nil, fieldErr(ErrAlreadyExists, "payload.id", "payment %q", p.ID)
 	}
-	if err := b.fourEyes(tx, amount); err != nil {
+	if err := b.fourEyes(tx, amount, p.Currency); err != nil {
 		return nil, err
 	}
 	var g *Grant
@@ -764,7 +765,7 @@ func (b *Block) paymentReverse(tx *Tx, ag *Agency, p *PaymentReverse) ([]Event, 
 	case pay.Status != PaymentRecorded:
 		return nil, fieldErr(ErrIllegalTransition, "payload.id", "payment %q is %s; cannot reverse", p.ID, pay.Status)
 	}
-	if err := b.fourEyes(tx, int64(pay.Amount)); err != nil {
+	if err := b.fourEyes(tx, int64(pay.Amount), pay.Currency); err != nil {
 		return nil, err
 	}
 	var g Grant

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -223,11 +224,69 @@ type Totals struct {
 
 // Params are the chain parameters, stored in the meta store.
 type Params struct {
-	MaxTxBytes        int64  `json:"max_tx_bytes"`
-	FourEyesThreshold Amount `json:"four_eyes_threshold"` // payments above this (minor units) need two finance officers
-	ReplayWindow      int64  `json:"replay_window"`       // expires_at may be at most this many blocks ahead
-	VotingPeriod      int64  `json:"voting_period"`       // blocks during which agencies may vote on a proposal
-	NoticePeriod      int64  `json:"notice_period"`       // blocks between a proposal passing and taking effect
+	MaxTxBytes int64 `json:"max_tx_bytes"`
+	// FourEyesThreshold is the default four-eyes threshold: payments above
+	// it (in minor units) need two finance officers, in every currency that
+	// FourEyesThresholds does not list.
+	FourEyesThreshold Amount `json:"four_eyes_threshold"`
+	// FourEyesThresholds are thresholds of their own for some currencies (a
+	// minor unit is worth very different amounts in JPY and KWD), sorted by
+	// currency, at most one per currency. Absent from the JSON when empty,
+	// so parameters written before it existed keep their bytes.
+	FourEyesThresholds []CurrencyThreshold `json:"four_eyes_thresholds,omitempty"`
+	ReplayWindow       int64               `json:"replay_window"` // expires_at may be at most this many blocks ahead
+	VotingPeriod       int64               `json:"voting_period"` // blocks during which agencies may vote on a proposal
+	NoticePeriod       int64               `json:"notice_period"` // blocks between a proposal passing and taking effect
+}
+
+// CurrencyThreshold is the four-eyes threshold of one currency, in its minor
+// units.
+type CurrencyThreshold struct {
+	Currency  string `json:"currency"`
+	Threshold Amount `json:"threshold"`
+}
+
+// MaxFourEyesThresholds bounds the number of per-currency thresholds.
+const MaxFourEyesThresholds = 200
+
+// FourEyesFor returns the four-eyes threshold of a currency: its own, or the
+// default.
+func (p Params) FourEyesFor(currency string) Amount {
+	i, ok := slices.BinarySearchFunc(p.FourEyesThresholds, currency, func(t CurrencyThreshold, c string) int {
+		return cmp.Compare(t.Currency, c)
+	})
+	if ok {
+		return p.FourEyesThresholds[i].Threshold
+	}
+	return p.FourEyesThreshold
+}
+
+// WithFourEyes returns p with currency's own four-eyes threshold set to t
+// (or, with clear, removed, so that the currency follows the default). The
+// list stays sorted; p's list is not modified.
+func (p Params) WithFourEyes(currency string, t Amount, clear bool) Params {
+	out := make([]CurrencyThreshold, 0, len(p.FourEyesThresholds)+1)
+	for _, e := range p.FourEyesThresholds {
+		if e.Currency != currency {
+			out = append(out, e)
+		}
+	}
+	if !clear {
+		out = append(out, CurrencyThreshold{Currency: currency, Threshold: t})
+		slices.SortFunc(out, func(a, b CurrencyThreshold) int { return cmp.Compare(a.Currency, b.Currency) })
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	p.FourEyesThresholds = out
+	return p
+}
+
+// Equal reports whether p and q are the same parameters.
+func (p Params) Equal(q Params) bool {
+	return p.MaxTxBytes == q.MaxTxBytes && p.FourEyesThreshold == q.FourEyesThreshold &&
+		slices.Equal(p.FourEyesThresholds, q.FourEyesThresholds) && p.ReplayWindow == q.ReplayWindow &&
+		p.VotingPeriod == q.VotingPeriod && p.NoticePeriod == q.NoticePeriod
 }
 
 // DefaultParams are the parameters of a new chain.
@@ -244,12 +303,28 @@ func (p Params) Validate() error {
 		return fieldErr(ErrInvalidField, "params.max_tx_bytes", "must be between 1024 and 4 MiB")
 	case p.FourEyesThreshold < 0:
 		return fieldErr(ErrInvalidField, "params.four_eyes_threshold", "must not be negative")
+	case len(p.FourEyesThresholds) > MaxFourEyesThresholds:
+		return fieldErr(ErrInvalidField, "params.four_eyes_thresholds", "at most %d currencies", MaxFourEyesThresholds)
+	case p.FourEyesThresholds != nil && len(p.FourEyesThresholds) == 0:
+		return fieldErr(ErrInvalidField, "params.four_eyes_thresholds", "omit the list rather than leave it empty")
 	case p.ReplayWindow < 1 || p.ReplayWindow > 1_000_000:
 		return fieldErr(ErrInvalidField, "params.replay_window", "must be between 1 and 1000000")
 	case p.VotingPeriod < 1 || p.VotingPeriod > 10_000_000:
 		return fieldErr(ErrInvalidField, "params.voting_period", "must be between 1 and 10000000 blocks")
 	case p.NoticePeriod < 1 || p.NoticePeriod > 10_000_000:
 		return fieldErr(ErrInvalidField, "params.notice_period", "must be between 1 and 10000000 blocks")
+	}
+	for i, t := range p.FourEyesThresholds {
+		f := fmt.Sprintf("params.four_eyes_thresholds[%d]", i)
+		if _, ok := CurrencyExponent(t.Currency); !ok {
+			return fieldErr(ErrUnknownCurrency, f+".currency", "%q is not an active ISO 4217 code", t.Currency)
+		}
+		if i > 0 && t.Currency <= p.FourEyesThresholds[i-1].Currency {
+			return fieldErr(ErrInvalidField, f+".currency", "%s: currencies must be sorted and listed once", t.Currency)
+		}
+		if t.Threshold < 0 {
+			return fieldErr(ErrInvalidField, f+".threshold", "must not be negative")
+		}
 	}
 	return nil
 }

@@ -249,29 +249,101 @@ func newProposeValidatorRotateCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	})
 }
 
-// paramFlags are the flags of params-change, in the order of ledger.Params.
+// paramFlags are the integer flags of params-change, in the order of
+// ledger.Params (--four-eyes-threshold is a fourEyesValue).
 var paramFlags = []struct {
 	name, usage string
 	field       func(p *ledger.Params) *int64
 }{
 	{"max-tx-bytes", "largest transaction, in bytes", func(p *ledger.Params) *int64 { return &p.MaxTxBytes }},
-	{"four-eyes-threshold", "payments above this amount, in minor units (an integer, whatever the currency), need two finance officers",
-		func(p *ledger.Params) *int64 { return (*int64)(&p.FourEyesThreshold) }},
 	{"replay-window", "blocks ahead a transaction's expiry may be", func(p *ledger.Params) *int64 { return &p.ReplayWindow }},
 	{"voting-period", "blocks during which agencies may vote on a proposal", func(p *ledger.Params) *int64 { return &p.VotingPeriod }},
 	{"notice-period", "blocks between a proposal passing and taking effect", func(p *ledger.Params) *int64 { return &p.NoticePeriod }},
 }
 
+const fourEyesFlag = "four-eyes-threshold"
+
+// fourEyesValue is --four-eyes-threshold, repeatable: a bare integer sets the
+// default threshold (in minor units, for every currency without its own),
+// CUR=N sets currency CUR's own threshold (N in CUR's minor units), and
+// CUR=default removes CUR's own, so that it follows the default again.
+type fourEyesValue struct {
+	def     int64
+	hasDef  bool
+	changes []fourEyesChange // in command-line order; a later one for a currency wins
+}
+
+type fourEyesChange struct {
+	currency string
+	amount   int64
+	clear    bool
+}
+
+func (v *fourEyesValue) Type() string { return "threshold" }
+
+func (v *fourEyesValue) String() string {
+	var parts []string
+	if v.hasDef {
+		parts = append(parts, strconv.FormatInt(v.def, 10))
+	}
+	for _, c := range v.changes {
+		if c.clear {
+			parts = append(parts, c.currency+"=default")
+		} else {
+			parts = append(parts, c.currency+"="+strconv.FormatInt(c.amount, 10))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v *fourEyesValue) Set(s string) error {
+	cur, val, per := strings.Cut(s, "=")
+	if !per {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is neither an integer in minor units nor CUR=AMOUNT", s)
+		}
+		v.def, v.hasDef = n, true
+		return nil
+	}
+	if _, ok := ledger.CurrencyExponent(cur); !ok {
+		return fmt.Errorf("%q: unknown currency %q (want an active ISO 4217 code such as EUR)", s, cur)
+	}
+	if val == "default" {
+		v.changes = append(v.changes, fourEyesChange{currency: cur, clear: true})
+		return nil
+	}
+	n, err := strconv.ParseInt(val, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q: the threshold must be a non-negative integer in %s minor units (or 'default')", s, cur)
+	}
+	v.changes = append(v.changes, fourEyesChange{currency: cur, amount: n})
+	return nil
+}
+
+// apply writes the flag's values into p.
+func (v *fourEyesValue) apply(p *ledger.Params) {
+	if v.hasDef {
+		p.FourEyesThreshold = ledger.Amount(v.def)
+	}
+	for _, c := range v.changes {
+		*p = p.WithFourEyes(c.currency, ledger.Amount(c.amount), c.clear)
+	}
+}
+
 func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	values := make([]int64, len(paramFlags))
-	var changed func() []int // indexes of the flags set on the command line
+	var fourEyes fourEyesValue
+	var changed func() []int // indexes of the integer flags set on the command line
+	var fourEyesChanged func() bool
 	apply := func(p *ledger.Params) {
 		for _, i := range changed() {
 			*paramFlags[i].field(p) = values[i]
 		}
+		fourEyes.apply(p)
 	}
-	var names []string
-	for _, f := range paramFlags {
+	names := []string{"--" + paramFlags[0].name, "--" + fourEyesFlag}
+	for _, f := range paramFlags[1:] {
 		names = append(names, "--"+f.name)
 	}
 	return newProposeCmd(g, o, proposeSpec{
@@ -279,10 +351,16 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 		short: "propose new chain parameters",
 		long: "propose new chain parameters. give the ones to change:\n  " + strings.Join(names, ", ") + "\n" +
 			"the others are read from the node's current parameters, so that the proposal\n" +
-			"carries the complete new set ('ledger query params' shows the current one).",
+			"carries the complete new set ('ledger query params' shows the current one).\n" +
+			"--four-eyes-threshold N sets the default threshold in minor units; repeat it as\n" +
+			"CUR=N for a currency's own threshold (e.g. JPY=150000000 KWD=3000000), or\n" +
+			"CUR=default to make a currency follow the default again.",
 		flags: func(fs *pflag.FlagSet) {
-			for i, f := range paramFlags {
-				fs.Int64Var(&values[i], f.name, 0, f.usage)
+			fs.Int64Var(&values[0], paramFlags[0].name, 0, paramFlags[0].usage)
+			fs.Var(&fourEyes, fourEyesFlag, "payments above this amount need two finance officers: N (minor units) sets the default, "+
+				"CUR=N a currency's own threshold in its minor units, CUR=default removes it (repeatable)")
+			for i, f := range paramFlags[1:] {
+				fs.Int64Var(&values[i+1], f.name, 0, f.usage)
 			}
 			changed = func() []int {
 				var out []int
@@ -293,9 +371,10 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				}
 				return out
 			}
+			fourEyesChanged = func() bool { return fs.Changed(fourEyesFlag) }
 		},
 		fill: func(cmd *cobra.Command, p *ledger.GovPropose) error {
-			if len(changed()) == 0 {
+			if len(changed()) == 0 && !fourEyesChanged() {
 				return usagef("nothing to change: give at least one of %s (see '%s --help')", strings.Join(names, ", "), cmd.CommandPath())
 			}
 			// Check the given values now, against the defaults for the
@@ -321,13 +400,21 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			}
 			np := cur
 			apply(&np)
-			if np == cur {
+			if np.Equal(cur) {
 				return usagef("the proposal would change nothing: the parameters at height %d already have these values", h)
 			}
 			p.Params = &np
 			return nil
 		},
 	})
+}
+
+// fourEyesLines describes the four-eyes thresholds of p for text output.
+func fourEyesLines(kv *kvWriter, key string, p *ledger.Params) {
+	kv.add(key, "%d minor units (default; payments above it need two finance officers)", int64(p.FourEyesThreshold))
+	for _, t := range p.FourEyesThresholds {
+		kv.add("", "%s: %s", t.Currency, money(t.Threshold, t.Currency))
+	}
 }
 
 // proposeReport reads the new proposal's id from the tx's gov_proposal event
@@ -611,7 +698,7 @@ func printProposal(w io.Writer, names officerNamer, p *ledger.Proposal, height i
 	case ledger.ProposalParamsChange:
 		if np := c.Params; np != nil {
 			kv.add("  max_tx_bytes", "%d", np.MaxTxBytes)
-			kv.add("  four_eyes_threshold", "%d minor units", int64(np.FourEyesThreshold))
+			fourEyesLines(kv, "  four_eyes_threshold", np)
 			kv.add("  replay_window", "%d blocks", np.ReplayWindow)
 			kv.add("  voting_period", "%d blocks", np.VotingPeriod)
 			kv.add("  notice_period", "%d blocks", np.NoticePeriod)

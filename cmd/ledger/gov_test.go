@@ -86,6 +86,7 @@ func TestGovFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := ok(0, "tx", "gov", "propose", "params-change", "--from", "admin", "--four-eyes-threshold", "250000",
+		"--four-eyes-threshold", "JPY=150000000", "--four-eyes-threshold", "KWD=3000000",
 		"--title", "Lower the four-eyes threshold", "--legal-basis", "Finance Act 2026, s. 12", "--document", doc)
 	_, h, code := txLines(t, out)
 	if code != "0 (ok)" {
@@ -96,10 +97,10 @@ func TestGovFlow(t *testing.T) {
 	sid := strconv.FormatUint(id, 10)
 
 	p := decodeJSON[recordOut[ledger.Proposal]](t, ok(1, "-o", "json", "query", "proposal", sid)).Record
-	want := before
+	want := before.WithFourEyes("JPY", 150_000_000, false).WithFourEyes("KWD", 3_000_000, false)
 	want.FourEyesThreshold = 250000
 	if p.ID != id || p.Status != ledger.ProposalVoting || p.Proposer != "agency-1" || p.Change.Kind != ledger.ProposalParamsChange ||
-		p.Change.Params == nil || *p.Change.Params != want || p.Tally.Total != 20 || p.VotingEnd != p.Submitted+votingPeriod {
+		p.Change.Params == nil || !p.Change.Params.Equal(want) || p.Tally.Total != 20 || p.VotingEnd != p.Submitted+votingPeriod {
 		t.Fatalf("proposal %+v (params %+v)", p, p.Change.Params)
 	}
 	contains(t, "proposal submitted", out, "voting until height "+strconv.FormatInt(p.VotingEnd, 10))
@@ -199,10 +200,11 @@ func TestGovFlow(t *testing.T) {
 	after := decodeJSON[struct {
 		Params ledger.Params `json:"params"`
 	}](t, ok(1, "-o", "json", "query", "params")).Params
-	if after != want {
+	if !after.Equal(want) {
 		t.Errorf("params after the change %+v, want %+v", after, want)
 	}
-	contains(t, "params text", ok(1, "query", "params"), "four_eyes_threshold:", "250000 minor units")
+	contains(t, "params text", ok(1, "query", "params"), "four_eyes_threshold:", "250000 minor units", "JPY: 150000000 JPY (150000000 minor units)",
+		"KWD: 3000.000 KWD (3000000 minor units)")
 	contains(t, "executed proposal", ok(1, "query", "proposal", sid),
 		"id:", sid, "kind:", "params-change", "title:", "Lower the four-eyes threshold", "legal_basis:", "Finance Act 2026, s. 12",
 		"proposer:", "agency-1", "proposer_officer:", "agency-1 admin officer (", "four_eyes_threshold:", "250000 minor units",
@@ -273,6 +275,9 @@ func TestGovUsageErrors(t *testing.T) {
 		{"params bad value", with(proposeArgs("params-change", "--max-tx-bytes", "10")...), []string{"params.max_tx_bytes"}},
 		{"params negative threshold", with(proposeArgs("params-change", "--four-eyes-threshold", "-1")...), []string{"four_eyes_threshold"}},
 		{"params zero notice", with(proposeArgs("params-change", "--notice-period", "0")...), []string{"notice_period"}},
+		{"params threshold of unknown currency", with(proposeArgs("params-change", "--four-eyes-threshold", "XYZ=5")...), []string{"--four-eyes-threshold", `unknown currency "XYZ"`}},
+		{"params negative currency threshold", with(proposeArgs("params-change", "--four-eyes-threshold", "JPY=-1")...), []string{"--four-eyes-threshold", "non-negative integer in JPY minor units"}},
+		{"params threshold not a number", with(proposeArgs("params-change", "--four-eyes-threshold", "JPY=1.5")...), []string{"--four-eyes-threshold", "non-negative integer"}},
 		{"rotate no key", with(proposeArgs("validator-rotate", "--target", "agency-2")...), []string{"--validator-key (or --validator-key-file)"}},
 		{"rotate bad key", with(proposeArgs("validator-rotate", "--target", "agency-2", "--validator-key", "abc")...), []string{"--validator-key", "ed25519"}},
 		{"rotate both keys", with(proposeArgs("validator-rotate", "--target", "agency-2", "--validator-key", key, "--validator-key-file", badFile)...), []string{"not both"}},

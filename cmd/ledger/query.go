@@ -678,7 +678,7 @@ func newParamsQueryCmd(g *globalOpts) *cobra.Command {
 		kv := newKV(out)
 		kv.add("height", "%d", h)
 		kv.add("max_tx_bytes", "%d", p.MaxTxBytes)
-		kv.add("four_eyes_threshold", "%d minor units (payments above it need two finance officers)", int64(p.FourEyesThreshold))
+		fourEyesLines(kv, "four_eyes_threshold", &p)
 		kv.add("replay_window", "%d blocks", p.ReplayWindow)
 		kv.add("voting_period", "%d blocks (agencies may vote on a proposal)", p.VotingPeriod)
 		kv.add("notice_period", "%d blocks (between a proposal passing and taking effect)", p.NoticePeriod)

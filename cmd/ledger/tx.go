@@ -85,7 +85,7 @@ func newTxCmd(g *globalOpts) *cobra.Command {
 	pf.StringArrayVar(&o.cosign, "cosign", nil, "name of a co-signing officer's key (repeatable; four-eyes approval)")
 	pf.StringVar(&o.agency, "agency", "", "acting agency id (default: the agency recorded with the --from key)")
 	pf.BoolVar(&o.noWait, "no-wait", false, "return once the mempool accepted the tx, without waiting for a block")
-	pf.Int64Var(&o.expiresIn, "expires-in", 100, "blocks from the current height after which the tx is invalid")
+	pf.Int64Var(&o.expiresIn, "expires-in", 100, "blocks from the current height after which the tx is invalid (the current height is the node's, or the last one this client verified if that is higher)")
 	pf.Uint64Var(&o.nonce, "nonce", 0, "transaction nonce (default: random)")
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for the node and for inclusion")
 	return tx
@@ -687,7 +687,10 @@ func runTx(cmd *cobra.Command, g *globalOpts, o *txFlags, spec txSpec) error {
 	if err != nil {
 		return err
 	}
-	raw, err := c.BuildTx(ctx, signer, p, client.BuildOptions{Nonce: o.nonce, ExpiresIn: o.expiresIn})
+	raw, err := c.BuildTx(ctx, signer, p, client.BuildOptions{Nonce: o.nonce, ExpiresIn: o.expiresIn, TrustHome: g.Home})
+	if errors.Is(err, client.ErrImplausibleHeight) || errors.Is(err, client.ErrTrustState) {
+		return withExit(exitFailed, err)
+	}
 	if err != nil {
 		return nodeError(err)
 	}

@@ -254,7 +254,7 @@ func TestTxFlow(t *testing.T) {
 			Height int64         `json:"height"`
 			Params ledger.Params `json:"params"`
 		}](t, ok("-o", "json", "query", "params"))
-		if p.Params != ledger.DefaultParams() {
+		if !p.Params.Equal(ledger.DefaultParams()) {
 			t.Errorf("params %+v", p.Params)
 		}
 	})
