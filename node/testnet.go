@@ -3,11 +3,13 @@ package node
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -337,10 +339,46 @@ func FreePorts(n int) ([]int, error) {
 			}
 			continue // taken: try another
 		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if addr != "127.0.0.1:0" && !reservePort(port) {
+			_ = l.Close()
+			continue // handed out to another process that has not bound it yet
+		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// portReservation is how long a port FreePorts handed out stays reserved
+// for its process: long enough to generate homes and start the nodes that
+// bind it (after which the kernel keeps others off it).
+const portReservation = 10 * time.Minute
+
+// reservePort records port as handed out, in a directory shared by every
+// process of this machine's user (a file per port, created exclusively),
+// and reports false if another process reserved it within portReservation.
+// Without it two test processes starting networks at once could pick the
+// same free port, and the second node to bind it fails ("address already
+// in use"). Where the directory cannot be used, every port counts as free.
+func reservePort(port int) bool {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("civicledger-ports-%d", os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return true
+	}
+	p := filepath.Join(dir, strconv.Itoa(port))
+	if st, err := os.Stat(p); err == nil {
+		if time.Since(st.ModTime()) < portReservation {
+			return false
+		}
+		_ = os.Remove(p) // a stale reservation
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return errors.Is(err, os.ErrPermission) // unusable directory: do not block
+	}
+	_ = f.Close()
+	return true
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (Linux:
