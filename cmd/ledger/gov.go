@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -350,11 +351,11 @@ func verifiedParams(ctx context.Context, g *globalOpts, witnesses []string) (led
 	var cur ledger.Params
 	v, err := client.NewVerifier(ctx, g.Home, g.Node, witnesses)
 	if err != nil {
-		return cur, 0, "", verifyExit(fmt.Errorf("verify the current parameters: %w", err))
+		return cur, 0, "", paramsVerifyError(err)
 	}
 	kp, err := v.VerifyKey(ctx, ledger.StoreMeta, ledger.KeyParams, 0)
 	if err != nil {
-		return cur, 0, "", verifyExit(fmt.Errorf("verify the current parameters: %w", err))
+		return cur, 0, "", paramsVerifyError(err)
 	}
 	if !kp.Present {
 		return cur, 0, "", withExit(exitFailed, fmt.Errorf("the chain holds no parameters at height %d (proved absent)", kp.Height))
@@ -369,6 +370,21 @@ func verifiedParams(ctx context.Context, g *globalOpts, witnesses []string) (led
 		note = "no independent witness: pass --witness URL of a node run by another agency to cross-check the headers"
 	}
 	return cur, kp.Height, note, nil
+}
+
+// paramsVerifyError gives a failed verification of the current parameters
+// its exit status: 1 when the chain served fails verification, 2 without a
+// trust root, 3 (or 1 for a node's own error reply) when the node or the
+// witnesses could not be reached, as for any tx.
+func paramsVerifyError(err error) error {
+	err = fmt.Errorf("verify the current parameters: %w", err)
+	switch {
+	case verificationFailed(err):
+		return withExit(exitFailed, err)
+	case errors.Is(err, client.ErrNoTrust):
+		return withExit(exitUsage, err)
+	}
+	return nodeError(err)
 }
 
 // writeParamsDiff shows every parameter of a params-change, current and
