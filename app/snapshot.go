@@ -41,6 +41,13 @@ import (
 // stream's declared store roots must give it before anything is written, and
 // the imported trees must give those roots.
 //
+// Before a byte is spooled, an offer's declared size (its chunk count times
+// DefaultSnapshotChunkSize, the largest chunk any node cuts) must stay within
+// Snapshots.MaxRestoreBytes and half the free disk space (the spool and the
+// imported state each need about that much); a chunk over the chunk size
+// whose hash the metadata lists rejects the snapshot before it is written,
+// and the spool never grows past the declared size.
+//
 // On disk, under the snapshot directory (<home>/data/snapshots):
 //
 //	<height>/chunk-000000 …   the chunks
@@ -95,6 +102,9 @@ type Snapshots struct {
 	// ChunkSize is the largest chunk in bytes (DefaultSnapshotChunkSize).
 	// Every node must use the same size to offer identical snapshots.
 	ChunkSize int
+	// MaxRestoreBytes caps the bytes a restore may spool (0: no cap but
+	// the free disk space; see OfferSnapshot).
+	MaxRestoreBytes int64
 
 	dir    string
 	logger log.Logger
@@ -485,6 +495,8 @@ type restore struct {
 	hashes   [][]byte // per chunk, from the metadata
 	next     uint32   // index of the next chunk to append
 	spool    *os.File
+	written  int64 // bytes spooled
+	limit    int64 // most bytes the offer allows spooling
 	sum      hash.Hash
 	senders  []string
 	// already: the state holds this very snapshot (a crash came after the
@@ -555,13 +567,27 @@ func (a *App) OfferSnapshot(_ context.Context, req *abci.RequestOfferSnapshot) (
 	if err != nil {
 		return reject(abci.ResponseOfferSnapshot_REJECT, "metadata: "+err.Error())
 	}
+	// The offer declares its size: at most Chunks chunks of at most
+	// DefaultSnapshotChunkSize bytes (no node cuts larger ones). Refuse
+	// before spooling a byte what the operator's cap or the disk cannot
+	// hold: the spool and the imported state each need about that much.
+	limit := int64(sn.Chunks) * DefaultSnapshotChunkSize
+	if s.MaxRestoreBytes > 0 && limit > s.MaxRestoreBytes {
+		return reject(abci.ResponseOfferSnapshot_REJECT, fmt.Sprintf("%d chunks may hold up to %d bytes, over the restore cap of %d bytes", sn.Chunks, limit, s.MaxRestoreBytes))
+	}
+	if free, ok, err := diskFree(s.dir); err != nil {
+		a.logger.Error("cannot read the free disk space for a snapshot", "err", err)
+		return &abci.ResponseOfferSnapshot{Result: abci.ResponseOfferSnapshot_ABORT}, nil
+	} else if ok && uint64(limit) > free/2 {
+		return reject(abci.ResponseOfferSnapshot_REJECT, fmt.Sprintf("%d chunks may hold up to %d bytes; the spool and the imported state need twice that, and %s has %d bytes free", sn.Chunks, limit, s.dir, free))
+	}
 	spool, err := os.CreateTemp(s.dir, ".restore-")
 	if err != nil {
 		a.logger.Error("cannot spool a snapshot", "err", err)
 		return &abci.ResponseOfferSnapshot{Result: abci.ResponseOfferSnapshot_ABORT}, nil
 	}
 	s.restore = &restore{snapshot: sn, appHash: bytes.Clone(req.AppHash), hashes: hashes, spool: spool, sum: sha256.New(),
-		already: a.store.Version() != 0}
+		limit: limit, already: a.store.Version() != 0}
 	a.logger.Info("restoring state-sync snapshot", "height", sn.Height, "chunks", sn.Chunks)
 	return &abci.ResponseOfferSnapshot{Result: abci.ResponseOfferSnapshot_ACCEPT}, nil
 }
@@ -586,6 +612,13 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapsh
 	}
 	if req.Index >= uint32(len(r.hashes)) {
 		return a.rejectRestore(fmt.Sprintf("chunk index %d of %d", req.Index, len(r.hashes)), nil)
+	}
+	if len(req.Chunk) == 0 || len(req.Chunk) > DefaultSnapshotChunkSize {
+		// Its hash is in the metadata, so the snapshot itself is bad: no
+		// node cuts empty chunks or chunks over the chunk size.
+		if sum := sha256.Sum256(req.Chunk); bytes.Equal(sum[:], r.hashes[req.Index]) {
+			return a.rejectRestore(fmt.Sprintf("chunk %d holds %d bytes (1 to %d allowed)", req.Index, len(req.Chunk), DefaultSnapshotChunkSize), senders(req.Sender))
+		}
 	}
 	if sum := sha256.Sum256(req.Chunk); !bytes.Equal(sum[:], r.hashes[req.Index]) {
 		a.logger.Info("snapshot chunk does not match its hash: fetching it again", "index", req.Index, "sender", req.Sender)
@@ -616,12 +649,16 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapsh
 		a.logger.Error("snapshot chunk out of order", "index", req.Index, "expected", r.next)
 		return result(abci.ResponseApplySnapshotChunk_RETRY_SNAPSHOT)
 	}
+	if r.written+int64(len(req.Chunk)) > r.limit {
+		return a.rejectRestore(fmt.Sprintf("chunk %d would spool %d bytes, over the %d the snapshot declared", req.Index, r.written+int64(len(req.Chunk)), r.limit), senders(req.Sender))
+	}
 	if _, err := r.spool.Write(req.Chunk); err != nil {
 		a.logger.Error("cannot spool a snapshot chunk", "err", err)
 		r.close()
 		a.Snapshots.restore = nil
 		return result(abci.ResponseApplySnapshotChunk_ABORT)
 	}
+	r.written += int64(len(req.Chunk))
 	r.sum.Write(req.Chunk)
 	r.next++
 	if req.Sender != "" && !slices.Contains(r.senders, req.Sender) {

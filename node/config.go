@@ -26,6 +26,9 @@ type AppConfig struct {
 	// SnapshotKeepRecent is the number of most recent snapshots kept (0:
 	// all).
 	SnapshotKeepRecent int `mapstructure:"snapshot_keep_recent"`
+	// SnapshotRestoreMaxBytes caps the size a state-sync snapshot offered
+	// to this node may declare (0: no cap but half the free disk space).
+	SnapshotRestoreMaxBytes int64 `mapstructure:"snapshot_restore_max_bytes"`
 	// SnapshotChunkSize is the snapshot chunk size in bytes (0: 4 MiB). Not
 	// in app.toml: every node must cut identical chunks; tests set it to get
 	// many chunks from a small state.
@@ -49,6 +52,9 @@ func (c AppConfig) Validate() error {
 	}
 	if c.SnapshotKeepRecent < 0 {
 		return errors.New("app.toml: snapshot_keep_recent must be 0 (keep all) or more")
+	}
+	if c.SnapshotRestoreMaxBytes < 0 {
+		return errors.New("app.toml: snapshot_restore_max_bytes must be 0 (half the free disk) or a number of bytes")
 	}
 	if c.SnapshotChunkSize < 0 || c.SnapshotChunkSize > 4<<20 {
 		return errors.New("snapshot chunk size must be between 1 byte and 4 MiB")
@@ -131,7 +137,12 @@ state_cache_size = %d
 # (0: none), the snapshot_keep_recent most recent kept (0: all).
 snapshot_interval = %d
 snapshot_keep_recent = %d
-`, c.App.StateCacheSize, c.App.SnapshotInterval, c.App.SnapshotKeepRecent)
+
+# Restoring: a snapshot offered to this node may declare up to
+# snapshot_restore_max_bytes (chunks x 4 MiB; 0: any size that fits twice
+# in the free disk space, for the spool and the imported state).
+snapshot_restore_max_bytes = %d
+`, c.App.StateCacheSize, c.App.SnapshotInterval, c.App.SnapshotKeepRecent, c.App.SnapshotRestoreMaxBytes)
 	if c.App.AuditorNode {
 		app += auditorAppTOML
 	}

@@ -83,6 +83,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		return nil, err
 	}
 	snaps.Interval, snaps.KeepRecent = cfg.App.SnapshotInterval, cfg.App.SnapshotKeepRecent
+	snaps.MaxRestoreBytes = cfg.App.SnapshotRestoreMaxBytes
 	if cfg.App.SnapshotChunkSize > 0 {
 		snaps.ChunkSize = cfg.App.SnapshotChunkSize
 	}

@@ -287,7 +287,7 @@ func startJoiner(ctx context.Context, t *testing.T, net *node.Network) (*node.No
 func TestSnapshotConfig(t *testing.T) {
 	home := t.TempDir()
 	cfg := node.DefaultConfig(home)
-	cfg.App.SnapshotInterval, cfg.App.SnapshotKeepRecent = 50, 4
+	cfg.App.SnapshotInterval, cfg.App.SnapshotKeepRecent, cfg.App.SnapshotRestoreMaxBytes = 50, 4, 1<<30
 	if err := node.WriteConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -295,13 +295,13 @@ func TestSnapshotConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loaded.App.SnapshotInterval != 50 || loaded.App.SnapshotKeepRecent != 4 {
+	if loaded.App.SnapshotInterval != 50 || loaded.App.SnapshotKeepRecent != 4 || loaded.App.SnapshotRestoreMaxBytes != 1<<30 {
 		t.Fatalf("round trip: %+v", loaded.App)
 	}
 	if d := node.DefaultAppConfig(); d.SnapshotInterval != 1000 || d.SnapshotKeepRecent != 2 {
 		t.Fatalf("defaults: %+v", d)
 	}
-	for _, bad := range []string{"snapshot_interval = -1", "snapshot_keep_recent = -2"} {
+	for _, bad := range []string{"snapshot_interval = -1", "snapshot_keep_recent = -2", "snapshot_restore_max_bytes = -1"} {
 		toml := "state_cache_size = 500000\n" + bad + "\n"
 		if err := os.WriteFile(node.AppConfigFile(home), []byte(toml), 0o644); err != nil {
 			t.Fatal(err)

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -346,15 +349,21 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	for _, f := range paramFlags[1:] {
 		names = append(names, "--"+f.name)
 	}
+	var witnesses []string
+	var errOut io.Writer = io.Discard
 	return newProposeCmd(g, o, proposeSpec{
 		kind:  ledger.ProposalParamsChange,
 		short: "propose new chain parameters",
 		long: "propose new chain parameters. give the ones to change:\n  " + strings.Join(names, ", ") + "\n" +
-			"the others are read from the node's current parameters, so that the proposal\n" +
-			"carries the complete new set ('ledger query params' shows the current one).\n" +
+			"the proposal carries the complete new set: the others are the chain's current\n" +
+			"parameters, read with a proof and verified like 'ledger verify' does (from the\n" +
+			"trust root: run 'ledger trust init' once; --witness cross-checks the headers).\n" +
+			"every parameter, old and new, is shown on stderr before the proposal is signed.\n" +
 			"--four-eyes-threshold N sets the default threshold in minor units; repeat it as\n" +
 			"CUR=N for a currency's own threshold (e.g. JPY=150000000 KWD=3000000), or\n" +
-			"CUR=default to make a currency follow the default again.",
+			"CUR=default to make a currency follow the default again.\n\n" +
+			"exit status as for every tx; also 1 when the current parameters fail verification,\n" +
+			"2 when the chain has no trust root.",
 		flags: func(fs *pflag.FlagSet) {
 			fs.Int64Var(&values[0], paramFlags[0].name, 0, paramFlags[0].usage)
 			fs.Var(&fourEyes, fourEyesFlag, "payments above this amount need two finance officers: N (minor units) sets the default, "+
@@ -362,6 +371,7 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			for i, f := range paramFlags[1:] {
 				fs.Int64Var(&values[i+1], f.name, 0, f.usage)
 			}
+			fs.StringArrayVar(&witnesses, "witness", nil, "RPC URL of a witness node run by another agency, to cross-check the headers that prove the current parameters (repeatable)")
 			changed = func() []int {
 				var out []int
 				for i, f := range paramFlags {
@@ -374,8 +384,14 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			fourEyesChanged = func() bool { return fs.Changed(fourEyesFlag) }
 		},
 		fill: func(cmd *cobra.Command, p *ledger.GovPropose) error {
+			errOut = cmd.ErrOrStderr()
 			if len(changed()) == 0 && !fourEyesChanged() {
 				return usagef("nothing to change: give at least one of %s (see '%s --help')", strings.Join(names, ", "), cmd.CommandPath())
+			}
+			for _, w := range witnesses {
+				if strings.TrimSpace(w) == "" {
+					return usagef("--witness must be a node's RPC URL")
+				}
 			}
 			// Check the given values now, against the defaults for the
 			// others, so that a bad value fails before the node is asked.
@@ -386,22 +402,18 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			}
 			return nil
 		},
-		resolve: func(ctx context.Context, c *client.Client, p *ledger.GovPropose) error {
-			v, h, err := queryNode(ctx, c, "/params", nil, 0)
+		resolve: func(ctx context.Context, _ *client.Client, p *ledger.GovPropose) error {
+			cur, h, note, err := verifiedParams(ctx, g, witnesses)
 			if err != nil {
 				return err
-			}
-			if len(v) == 0 {
-				return withExit(exitFailed, fmt.Errorf("no chain parameters at height %d", h))
-			}
-			var cur ledger.Params
-			if err := json.Unmarshal(v, &cur); err != nil {
-				return fmt.Errorf("params: bad response from node: %w", err)
 			}
 			np := cur
 			apply(&np)
 			if np.Equal(cur) {
 				return usagef("the proposal would change nothing: the parameters at height %d already have these values", h)
+			}
+			if err := writeParamsDiff(errOut, cur, np, h, note); err != nil {
+				return err
 			}
 			p.Params = &np
 			return nil
@@ -415,6 +427,88 @@ func fourEyesLines(kv *kvWriter, key string, p *ledger.Params) {
 	for _, t := range p.FourEyesThresholds {
 		kv.add("", "%s: %s", t.Currency, money(t.Threshold, t.Currency))
 	}
+}
+
+// verifiedParams reads the chain parameters (meta store, key "params") at
+// the latest state with a proof checked against a header verified from the
+// trust root. It returns them with their state height and a note on how far
+// the headers were cross-checked.
+func verifiedParams(ctx context.Context, g *globalOpts, witnesses []string) (ledger.Params, int64, string, error) {
+	var cur ledger.Params
+	v, err := client.NewVerifier(ctx, g.Home, g.Node, witnesses)
+	if err != nil {
+		return cur, 0, "", paramsVerifyError(err)
+	}
+	kp, err := v.VerifyKey(ctx, ledger.StoreMeta, ledger.KeyParams, 0)
+	if err != nil {
+		return cur, 0, "", paramsVerifyError(err)
+	}
+	if !kp.Present {
+		return cur, 0, "", withExit(exitFailed, fmt.Errorf("the chain holds no parameters at height %d (proved absent)", kp.Height))
+	}
+	dec := json.NewDecoder(bytes.NewReader(kp.Value))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cur); err != nil {
+		return cur, 0, "", withExit(exitFailed, fmt.Errorf("the proved parameters at height %d are not ones this client knows: %w", kp.Height, err))
+	}
+	note := "headers cross-checked with the witnesses"
+	if v.NoIndependentWitness {
+		note = "no independent witness: pass --witness URL of a node run by another agency to cross-check the headers"
+	}
+	return cur, kp.Height, note, nil
+}
+
+// paramsVerifyError gives a failed verification of the current parameters
+// its exit status: 1 when the chain served fails verification, 2 without a
+// trust root, 3 (or 1 for a node's own error reply) when the node or the
+// witnesses could not be reached, as for any tx.
+func paramsVerifyError(err error) error {
+	err = fmt.Errorf("verify the current parameters: %w", err)
+	switch {
+	case verificationFailed(err):
+		return withExit(exitFailed, err)
+	case errors.Is(err, client.ErrNoTrust):
+		return withExit(exitUsage, err)
+	}
+	return nodeError(err)
+}
+
+// writeParamsDiff shows every parameter of a params-change, current and
+// proposed, marking the changed ones, before the proposal is signed. It
+// compares the JSON fields, so it shows any parameter ledger.Params has.
+func writeParamsDiff(w io.Writer, cur, np ledger.Params, h int64, note string) error {
+	fields := func(p ledger.Params) ([]string, map[string]string, error) {
+		bz, err := json.Marshal(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(bz, &m); err != nil {
+			return nil, nil, err
+		}
+		out := make(map[string]string, len(m))
+		for k, v := range m {
+			out[k] = string(v)
+		}
+		return slices.Sorted(maps.Keys(out)), out, nil
+	}
+	keys, before, err := fields(cur)
+	if err != nil {
+		return err
+	}
+	_, after, err := fields(np)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "current parameters verified at height %d (%s); the proposal sets:\n", h, note)
+	for _, k := range keys {
+		if before[k] == after[k] {
+			fmt.Fprintf(w, "    %s: %s (unchanged)\n", k, sanitize(after[k]))
+		} else {
+			fmt.Fprintf(w, "  * %s: %s -> %s\n", k, sanitize(before[k]), sanitize(after[k]))
+		}
+	}
+	return nil
 }
 
 // proposeReport reads the new proposal's id from the tx's gov_proposal event

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,9 +86,21 @@ func TestGovFlow(t *testing.T) {
 	if err := os.WriteFile(doc, []byte("interagency agreement"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := ok(0, "tx", "gov", "propose", "params-change", "--from", "admin", "--four-eyes-threshold", "250000",
+	propose := []string{"tx", "gov", "propose", "params-change", "--from", "admin", "--four-eyes-threshold", "250000",
 		"--four-eyes-threshold", "JPY=150000000", "--four-eyes-threshold", "KWD=3000000",
-		"--title", "Lower the four-eyes threshold", "--legal-basis", "Finance Act 2026, s. 12", "--document", doc)
+		"--title", "Lower the four-eyes threshold", "--legal-basis", "Finance Act 2026, s. 12", "--document", doc}
+	// The parameters left unchanged are signed as the chain holds them:
+	// read with a proof, so without a trust root nothing is signed.
+	wantCode(t, 2, []string{"no trust root", "ledger trust init"}, as(0, propose...)...)
+	ok(0, "trust", "init", "--genesis", net.Testnet.Genesis)
+	out, errOut, exit := cli(t, net, 0, propose...)
+	if exit != 0 {
+		t.Fatalf("propose: exit %d\nstdout: %s\nstderr: %s", exit, out, errOut)
+	}
+	contains(t, "params diff on stderr", errOut, "current parameters verified at height",
+		fmt.Sprintf("* four_eyes_threshold: \"%d\" -> \"250000\"", before.FourEyesThreshold),
+		fmt.Sprintf("replay_window: %d (unchanged)", before.ReplayWindow),
+		fmt.Sprintf("voting_period: %d (unchanged)", before.VotingPeriod))
 	_, h, code := txLines(t, out)
 	if code != "0 (ok)" {
 		t.Fatalf("propose output:\n%s", out)
