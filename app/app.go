@@ -324,7 +324,7 @@ func (a *App) cached(h [32]byte, raw []byte, maxBytes int64) *ledger.Tx {
 func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	errs, err := a.proposalTxErrors(req.Txs)
+	errs, err := a.proposalTxErrors(req.Height, req.Txs)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +354,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	errs, err := a.proposalTxErrors(req.Txs)
+	errs, err := a.proposalTxErrors(req.Height, req.Txs)
 	if err != nil {
 		return nil, err
 	}
@@ -373,12 +373,17 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.RequestProcessProposa
 // BeginBlock for the next height, governance included, so a params-change
 // that takes effect in the block is already applied (and txs never change
 // the parameters). Verified txs enter the signature cache, so FinalizeBlock
-// does not check them again. Call with a.mu held.
-func (a *App) proposalTxErrors(raws [][]byte) ([]error, error) {
+// does not check them again. A tx whose expires_at lies beyond the replay
+// window of that height is refused too: its nonce would otherwise have to be
+// kept until an expiry of the proposer's choosing (FinalizeBlock writes
+// nothing for it, but no honest proposer includes it: CheckTx refuses it).
+// Call with a.mu held.
+func (a *App) proposalTxErrors(height int64, raws [][]byte) ([]error, error) {
 	if err := a.ensureCheckState(); err != nil {
 		return nil, err
 	}
-	maxBytes := a.check.Params().MaxTxBytes
+	params := a.check.Params()
+	maxBytes := params.MaxTxBytes
 	txs := make([]*ledger.Tx, len(raws))
 	errs := make([]error, len(raws))
 	for i, raw := range raws {
@@ -387,6 +392,12 @@ func (a *App) proposalTxErrors(raws [][]byte) ([]error, error) {
 			continue
 		}
 		txs[i], errs[i] = ledger.DecodeTx(raw, maxBytes)
+	}
+	for i, tx := range txs {
+		if errs[i] == nil && tx != nil && tx.Body.ExpiresAt > height+params.ReplayWindow {
+			errs[i] = fmt.Errorf("%w: body.expires_at %d is more than %d blocks past height %d",
+				ledger.ErrExpiryTooFar, tx.Body.ExpiresAt, params.ReplayWindow, height)
+		}
 	}
 	a.verifyBatch(txs, errs)
 	return errs, nil

@@ -25,7 +25,8 @@ func processProposal(t *testing.T, a *app.App, height int64, txs ...[]byte) abci
 // TestProcessProposalRejectsJunk: a proposal holding a tx that cannot
 // decode, is over max_tx_bytes or carries a bad signature is rejected; a tx
 // that decodes and verifies but breaks a rule of the state is accepted (it
-// is included with its failure code). PrepareProposal drops the junk, so an
+// is included with its failure code). So is one whose expiry lies beyond
+// the replay window. PrepareProposal drops the junk, so an
 // honest proposal is always accepted. (Before, ProcessProposal accepted
 // anything and PrepareProposal kept every tx.)
 func TestProcessProposalRejectsJunk(t *testing.T) {
@@ -49,6 +50,10 @@ func TestProcessProposalRejectsJunk(t *testing.T) {
 		badSig[i] = 'A'
 	}
 	badField := f.tx(t, "agency-1", 5, 50, award("G-5", "0"), "grants") // amount must be positive
+	// Signed and well formed, but its expiry lies beyond the replay window
+	// of height 1: FinalizeBlock would refuse it, and no honest proposer
+	// includes it (CheckTx refuses it).
+	tooFar := f.tx(t, "agency-1", 6, 1+f.gs.Params.ReplayWindow+1, award("G-6", "100"), "grants")
 
 	cases := []struct {
 		name string
@@ -63,6 +68,7 @@ func TestProcessProposalRejectsJunk(t *testing.T) {
 		{"tx over max_tx_bytes", [][]byte{tooLarge, good}, abci.ResponseProcessProposal_REJECT},
 		{"bad signature", [][]byte{good, badSig}, abci.ResponseProcessProposal_REJECT},
 		{"field rule broken", [][]byte{badField}, abci.ResponseProcessProposal_REJECT},
+		{"expiry beyond the replay window", [][]byte{good, tooFar}, abci.ResponseProcessProposal_REJECT},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +79,7 @@ func TestProcessProposalRejectsJunk(t *testing.T) {
 	}
 
 	// PrepareProposal keeps the good txs in order and drops the rest.
-	all := [][]byte{[]byte("junk"), good, tooLarge, badSig, wrongRole, badField}
+	all := [][]byte{[]byte("junk"), good, tooLarge, badSig, tooFar, wrongRole, badField}
 	prep, err := a.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Height: 1, MaxTxBytes: 1 << 20, Txs: all})
 	if err != nil {
 		t.Fatal(err)

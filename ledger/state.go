@@ -245,19 +245,22 @@ func (b *Block) deliver(tx *Tx) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
-	tooFar := body.ExpiresAt > b.info.Height+b.params.ReplayWindow
+	// An expiry beyond the replay window writes nothing: recording its
+	// nonce would keep a key in state until that expiry, which a proposer
+	// could set to any height (ProcessProposal refuses such blocks, so only
+	// a byzantine majority could get one in).
+	if body.ExpiresAt > b.info.Height+b.params.ReplayWindow {
+		return nil, fieldErr(ErrExpiryTooFar, "body.expires_at", "%d is more than %d blocks past height %d", body.ExpiresAt, b.params.ReplayWindow, b.info.Height)
+	}
 	// From here on the tx is signed (the caller verified the signatures)
-	// for this chain and not yet expired: whatever its result, it consumes
+	// for this chain, inside its window: whatever its result, it consumes
 	// (signer, nonce) until its expires_at, so that the same bytes can never
-	// succeed later, once the window has moved up to its expiry, its signer
-	// has become an officer, its agency has been admitted or its officer
-	// has gained the role. CheckTx refuses such a tx, so it reaches a block
-	// only through a byzantine proposer or a state change since CheckTx.
+	// succeed later, once its signer has become an officer, its agency has
+	// been admitted or its officer has gained the role. CheckTx refuses such
+	// a tx, so it reaches a block only through a byzantine proposer or a
+	// state change since CheckTx.
 	if err := b.consumeNonce(body, nk, used); err != nil {
 		return nil, err
-	}
-	if tooFar {
-		return nil, fieldErr(ErrExpiryTooFar, "body.expires_at", "%d is more than %d blocks past height %d", body.ExpiresAt, b.params.ReplayWindow, b.info.Height)
 	}
 	if used != nil {
 		return nil, fieldErr(ErrNonceReplayed, "body.nonce", "%d already used by this signer", body.Nonce)

@@ -187,7 +187,8 @@ func TestTxFlow(t *testing.T) {
 
 	t.Run("query licence", func(t *testing.T) {
 		l := decodeJSON[recordOut[ledger.Licence]](t, ok("-o", "json", "query", "licence", "L-FLOW-1"))
-		if l.Record.Status != ledger.LicenceRenewed || l.Record.ValidUntil != "2031-12-31" || l.Record.ConditionsHash != awardHash {
+		if l.Record.Status != ledger.LicenceRenewed || l.Record.ValidUntil != "2031-12-31" ||
+			l.Record.ConditionsHash != testDocHash || l.Record.RenewalHash != awardHash {
 			t.Errorf("licence %+v", l.Record)
 		}
 		contains(t, "licence text", ok("query", "licence", "L-FLOW-1", "--history"),
