@@ -7,8 +7,11 @@ package deploy_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -16,6 +19,9 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/civicledger/civicledger/internal/keystore"
+	"github.com/civicledger/civicledger/node"
 )
 
 const (
@@ -397,6 +403,81 @@ func TestMetricNamesParser(t *testing.T) {
 	} {
 		if got := strings.Join(metricNames(expr), " "); got != want {
 			t.Errorf("metricNames(%q) = %q, want %q", expr, got, want)
+		}
+	}
+}
+
+// TestGeneratedPrometheusConfig: a network generated with free ports
+// (`ledgerd testnet --base-port 0`, the demo) writes a Prometheus
+// configuration scraping exactly its nodes' metrics ports, with the
+// production alerting rules beside it, that promtool accepts; testnet.json
+// uses snake_case names.
+func TestGeneratedPrometheusConfig(t *testing.T) {
+	dir := t.TempDir()
+	tn, err := node.GenerateTestnet(node.TestnetOptions{Agencies: 3, Output: dir, ChainID: "civic-prom-gen", Keyring: keystore.BackendTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, node.PrometheusConfigFile)
+	promtool(t, "check", "config", cfgFile)
+	var cfg struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			StaticConfigs []struct {
+				Targets []string          `yaml:"targets"`
+				Labels  map[string]string `yaml:"labels"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, cfgFile, &cfg)
+	if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].JobName != "civicledger" {
+		t.Fatalf("want one scrape config, job civicledger; got %+v", cfg.ScrapeConfigs)
+	}
+	var got, want []string
+	for _, sc := range cfg.ScrapeConfigs[0].StaticConfigs {
+		got = append(got, sc.Labels["node"]+"="+strings.Join(sc.Targets, ","))
+	}
+	for _, a := range tn.Agencies {
+		u, err := url.Parse(a.Metrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, a.ID+"="+u.Host)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("targets %v, want %v (the network's metrics ports)", got, want)
+	}
+	rules, err := os.ReadFile(filepath.Join(dir, "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := os.ReadFile(alertRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rules, prod) || !slices.Equal(cfg.RuleFiles, []string{"alerts.yml"}) {
+		t.Errorf("rule_files %v: want alerts.yml, a copy of %s", cfg.RuleFiles, alertRules)
+	}
+
+	var manifest map[string]any
+	raw, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"chain_id", "agencies", "genesis"} {
+		if _, ok := manifest[k]; !ok {
+			t.Errorf("testnet.json has no %q (keys %v)", k, slices.Sorted(maps.Keys(manifest)))
+		}
+	}
+	agencies, _ := manifest["agencies"].([]any)
+	first, _ := agencies[0].(map[string]any)
+	for _, k := range []string{"id", "home", "rpc", "p2p", "metrics", "node_id", "validator_key"} {
+		if _, ok := first[k]; !ok {
+			t.Errorf("testnet.json agency has no %q (keys %v)", k, slices.Sorted(maps.Keys(first)))
 		}
 	}
 }

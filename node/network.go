@@ -251,8 +251,7 @@ func CloneTestnet(src, dst string) (*Testnet, error) {
 		}
 	}
 	tn.Genesis = cfgs[0].GenesisFile()
-	out, _ := json.MarshalIndent(&tn, "", "  ")
-	if err := os.WriteFile(filepath.Join(dst, "testnet.json"), out, 0o644); err != nil {
+	if err := saveManifest(dst, &tn); err != nil {
 		return nil, err
 	}
 	return &tn, nil

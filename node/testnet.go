@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 
+	"github.com/civicledger/civicledger/deploy"
 	"github.com/civicledger/civicledger/genesis"
 	"github.com/civicledger/civicledger/internal/keystore"
 	"github.com/civicledger/civicledger/ledger"
@@ -53,22 +56,22 @@ type TestnetOptions struct {
 
 // AgencyHome describes one generated agency.
 type AgencyHome struct {
-	ID         string
-	Home       string
-	RPC        string // http://127.0.0.1:port
-	P2P        string
-	Metrics    string // http://127.0.0.1:port/metrics
-	Officers   map[string]ed25519.PublicKey
-	NodeID     string
-	ValidatorK ed25519.PublicKey
+	ID         string                       `json:"id"`
+	Home       string                       `json:"home"`
+	RPC        string                       `json:"rpc"` // http://127.0.0.1:port
+	P2P        string                       `json:"p2p"`
+	Metrics    string                       `json:"metrics"`            // http://127.0.0.1:port/metrics
+	Officers   map[string]ed25519.PublicKey `json:"officers,omitempty"` // officer name → key (base64)
+	NodeID     string                       `json:"node_id"`
+	ValidatorK ed25519.PublicKey            `json:"validator_key,omitempty"` // base64
 }
 
-// Testnet is a generated network.
+// Testnet is a generated network, as written to OUTPUT/testnet.json.
 type Testnet struct {
-	ChainID  string
-	Agencies []AgencyHome
-	Genesis  string      // path of agency-1's genesis.json (identical in every home)
-	Auditor  *AgencyHome `json:",omitempty"` // the auditor full node, if any (not a validator)
+	ChainID  string       `json:"chain_id"`
+	Agencies []AgencyHome `json:"agencies"`
+	Genesis  string       `json:"genesis"`           // path of agency-1's genesis.json (identical in every home)
+	Auditor  *AgencyHome  `json:"auditor,omitempty"` // the auditor full node, if any (not a validator)
 }
 
 // officerRoles are the officers GenerateTestnet creates in each agency.
@@ -209,10 +212,52 @@ func GenerateTestnet(o TestnetOptions) (*Testnet, error) {
 	return tn, nil
 }
 
-// saveManifest writes testnet.json.
+// saveManifest writes testnet.json, and prometheus.yml with alerts.yml: a
+// Prometheus configuration scraping this network's metrics ports (random
+// ones with --base-port 0), with the production alerting rules.
 func saveManifest(dir string, tn *Testnet) error {
 	manifest, _ := json.MarshalIndent(tn, "", "  ")
-	return os.WriteFile(filepath.Join(dir, "testnet.json"), manifest, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "testnet.json"), manifest, 0o644); err != nil {
+		return err
+	}
+	cfg, err := tn.PrometheusConfig()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, PrometheusConfigFile), cfg, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "alerts.yml"), deploy.AlertRules, 0o644)
+}
+
+// PrometheusConfigFile is the scrape configuration a generated network
+// writes beside testnet.json.
+const PrometheusConfigFile = "prometheus.yml"
+
+// PrometheusConfig is a Prometheus configuration for the network, laid out
+// as deploy/prometheus/prometheus.yml: job civicledger, one target per node
+// labelled node=<agency id> (the auditor node too), rule file alerts.yml.
+func (tn *Testnet) PrometheusConfig() ([]byte, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Prometheus configuration for the Civic Ledger network %s, written with\n", tn.ChainID)
+	b.WriteString("# testnet.json for its nodes' metrics ports. Run from this directory:\n")
+	b.WriteString("#   prometheus --config.file=prometheus.yml\n")
+	b.WriteString("# alerts.yml is a copy of deploy/prometheus/alerts.yml.\n")
+	b.WriteString("global:\n  scrape_interval: 5s\n  scrape_timeout: 4s\n  evaluation_interval: 5s\n")
+	fmt.Fprintf(&b, "  external_labels:\n    network: %q\n", tn.ChainID)
+	b.WriteString("\nrule_files:\n  - alerts.yml\n\nscrape_configs:\n  - job_name: civicledger\n    metrics_path: /metrics\n    scheme: http\n    static_configs:\n")
+	nodes := tn.Agencies
+	if tn.Auditor != nil {
+		nodes = append(slices.Clone(nodes), *tn.Auditor)
+	}
+	for _, a := range nodes {
+		u, err := url.Parse(a.Metrics)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("%s: metrics URL %q: want http://host:port/metrics", a.ID, a.Metrics)
+		}
+		fmt.Fprintf(&b, "      - targets: [%q]\n        labels:\n          node: %q\n", u.Host, a.ID)
+	}
+	return []byte(b.String()), nil
 }
 
 // InitOptions describe a single-agency home (ledgerd init).

@@ -94,7 +94,12 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 	w := &walkthrough{out: out, tn: tn}
 	w.run(ctx)
 	fmt.Fprintf(out, "\n%d of %d steps succeeded.\n", w.passed, w.steps)
-	w.printCommands()
+	if o.exit {
+		// The network stops now: commands to try against it would fail.
+		fmt.Fprintln(out, "The network stops now (--exit); run the demo without --exit to keep it running and try the ledger CLI against it.")
+	} else {
+		w.printCommands()
+	}
 	if w.passed != w.steps {
 		return withExit(1, fmt.Errorf("%d demo step(s) failed", w.steps-w.passed))
 	}
@@ -584,6 +589,7 @@ Try it yourself (from this directory):
   go run ./cmd/ledger --node %[1]s query proposals --status notice
   go run ./cmd/ledger --node %[1]s query proposal 1
   curl -s %[8]s | grep -c cometbft_
+  (cd %[11]s && prometheus --config.file=%[12]s)    # scrapes every node, with the production alerts
 `, last.RPC, a1.ID, a1.RPC, a1.Home, demoRecipient.Name, demoRecipient.Scheme, demoRecipient.ID, a1.Metrics,
-		filepath.Join(filepath.Dir(a1.Home), "journalist"), w.tn.Genesis)
+		filepath.Join(filepath.Dir(a1.Home), "journalist"), w.tn.Genesis, filepath.Dir(a1.Home), node.PrometheusConfigFile)
 }

@@ -65,6 +65,12 @@ func TestDemoSurvivesANodeStop(t *testing.T) {
 		rpcs[m[1]] = m[3]
 	}
 	until("the walkthrough's end", func(l string) bool { return strings.Contains(l, "The network keeps running") })
+	// A running network comes with commands to try, Prometheus's included.
+	for _, want := range []string{"Try it yourself", "query proposals --status notice", "prometheus --config.file=prometheus.yml"} {
+		if !strings.Contains(seen.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, seen.String())
+		}
+	}
 
 	if err := syscall.Kill(pids["agency-4"], syscall.SIGTERM); err != nil {
 		t.Fatal(err)

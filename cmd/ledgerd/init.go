@@ -180,6 +180,7 @@ func newTestnetCmd() *cobra.Command {
 				fmt.Fprintf(out, "  %-10s rpc %-24s p2p %-18s metrics %s\n", a.ID, a.RPC, a.P2P, a.Metrics)
 			}
 			fmt.Fprintf(out, "start each node with: ledgerd start --home %s/agency-N\n", o.Output)
+			fmt.Fprintf(out, "scrape their metrics with: cd %s && prometheus --config.file=%s\n", o.Output, node.PrometheusConfigFile)
 			if a := tn.Auditor; a != nil {
 				fmt.Fprintf(out, "auditor full node (psql event sink, not a validator): rpc %s p2p %s\n", a.RPC, a.P2P)
 				fmt.Fprintf(out, "load docs/psql-schema.sql into the database first, then: ledgerd start --home %s\n", a.Home)

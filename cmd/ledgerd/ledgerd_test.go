@@ -115,10 +115,17 @@ func TestDemoExit(t *testing.T) {
 		t.Fatalf("demo --exit: %v\n%s", err, out)
 	}
 	s := string(out)
-	for _, want := range []string{"14 of 14 steps succeeded", "query proposals --status notice", "G-2026-001", "query grant", "network stopped"} {
+	for _, want := range []string{"14 of 14 steps succeeded", "G-2026-001", "The network stops now (--exit)", "network stopped"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
+	}
+	// No commands to try against a network that is stopping.
+	if strings.Contains(s, "Try it yourself") || strings.Contains(s, "go run ./cmd/ledger --node") {
+		t.Errorf("demo --exit prints commands for the stopped network:\n%s", s)
+	}
+	if _, err := os.Stat(filepath.Join(home, node.PrometheusConfigFile)); err != nil {
+		t.Errorf("the demo wrote no scrape configuration for its ports: %v", err)
 	}
 	if strings.Contains(s, "FAIL") {
 		t.Errorf("a demo step failed:\n%s", s)
