@@ -17,12 +17,14 @@ import (
 
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/store"
+	"github.com/civicledger/civicledger/version"
 )
 
-// Version is the application's version, reported in Info.
+// Version is the application's release and AppVersion its state machine's
+// version, both reported in Info (see package version).
 const (
-	Version    = "0.1.0"
-	AppVersion = 1
+	Version    = version.Release
+	AppVersion = version.AppVersion
 	Codespace  = "civicledger"
 )
 

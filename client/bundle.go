@@ -5,14 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	cmttypes "github.com/cometbft/cometbft/types"
-	cmtversion "github.com/cometbft/cometbft/version"
 
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
+	"github.com/civicledger/civicledger/version"
 )
 
 // ErrCheckpointRoot is returned when a bundle is asked of a verifier whose
@@ -78,7 +77,7 @@ func (v *Verifier) ExportRecord(ctx context.Context, storeName string, key []byt
 		Manifest: verify.Manifest{
 			Format: verify.BundleFormat, Kind: kind, ID: id, Store: storeName, Key: string(key),
 			ChainID: v.ChainID, GenesisSHA256: sum, Height: res.Height,
-			Created: now.UTC().Format(time.RFC3339), Tool: toolVersion(),
+			Created: now.UTC().Format(time.RFC3339), Tool: version.Get().String(),
 		},
 		LightBlocks: blocks,
 		Query:       &verify.ABCIQuery{Response: *res},
@@ -140,7 +139,7 @@ func (v *Verifier) ExportTx(ctx context.Context, hash []byte) (*verify.Bundle, e
 	b.Manifest = verify.Manifest{
 		Format: verify.BundleFormat, Kind: verify.KindTx, ID: fmt.Sprintf("%X", hash),
 		ChainID: v.ChainID, GenesisSHA256: sum, Height: h,
-		Created: now.UTC().Format(time.RFC3339), Tool: toolVersion(),
+		Created: now.UTC().Format(time.RFC3339), Tool: version.Get().String(),
 	}
 	return b, selfCheck(b, doc, sum, now)
 }
@@ -234,18 +233,4 @@ func abs(x int64) int64 {
 		return -x
 	}
 	return x
-}
-
-// toolVersion names the software that made a bundle.
-func toolVersion() string {
-	ver := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		ver = bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				ver += " " + s.Value
-			}
-		}
-	}
-	return "civicledger " + ver + " (cometbft " + cmtversion.TMCoreSemVer + ")"
 }

@@ -31,16 +31,3 @@ func lockFile(path string) (func(), error) {
 		_ = f.Close()
 	}, nil
 }
-
-// syncDir fsyncs a directory so a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}

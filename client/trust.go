@@ -15,6 +15,7 @@ import (
 	lighthttp "github.com/cometbft/cometbft/light/provider/http"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"github.com/civicledger/civicledger/internal/atomicfile"
 	"github.com/civicledger/civicledger/ledger/verify"
 )
 
@@ -187,43 +188,13 @@ func writeTrust(p string, ts *TrustState) error {
 	return writeFileAtomic(p, bz)
 }
 
-// writeFileAtomic replaces p with data: a unique temporary file in p's
-// directory (so concurrent writers never share one), fsynced, renamed over
-// p, then the directory fsynced so the rename survives a crash.
-func writeFileAtomic(p string, data []byte) (err error) {
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// writeFileAtomic replaces p with data (mode 0600), whole or not at all,
+// creating p's directory if need be.
+func writeFileAtomic(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return atomicfile.Write(p, data, 0o600, true)
 }
 
 // lockTrust takes the advisory lock of a chain's trust state

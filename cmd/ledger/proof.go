@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/internal/atomicfile"
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
 )
@@ -49,12 +51,14 @@ the results of its block H, the acting agency's record at H-1, and headers
 up to H+1.
 
 -o FILE is --out FILE here: on this command -o names the bundle file, not
-the output format (the summary is text).
+the output format (the summary is text). an existing FILE is not replaced
+unless --force is given; the bundle is written whole or not at all.
 
 exit status: 0 written; 1 verification failed (bad proof, signature or hash,
-fork, conflict with a header verified before) or the node has no such tx or
-height; 2 usage error, no trust root, a checkpoint trust root, or FILE cannot
-be written; 3 the node could not be reached, or no answer within 2 minutes.`
+fork, conflict with a header verified before) or the node has no such
+height; 2 usage error, no trust root, a checkpoint trust root, no such tx
+(or the node keeps no tx index), FILE exists (without --force) or cannot be
+written; 3 the node could not be reached, or no answer within 2 minutes.`
 
 func newProofCmd(g *globalOpts) *cobra.Command {
 	export := groupCmd("export", "export an offline evidence bundle of a record, a total or a transaction",
@@ -72,6 +76,7 @@ type exportFlags struct {
 	verifyFlags // --height, --witness, and their checks, as for verify
 	out         string
 	output      string
+	force       bool // overwrite an existing bundle file
 }
 
 // register adds the flags. -o/--output is the root's persistent output
@@ -87,6 +92,7 @@ func (o *exportFlags) register(cmd *cobra.Command, height bool) {
 	fs := cmd.Flags()
 	fs.StringVar(&o.out, "out", "", "write the bundle to `FILE`")
 	fs.StringVarP(&o.output, flagOutput, "o", "", "same as --out `FILE` (on this command -o names the bundle file, not the output format)")
+	fs.BoolVar(&o.force, "force", false, "overwrite the bundle file if it exists")
 	o.verifyFlags.register(fs, height)
 }
 
@@ -113,6 +119,8 @@ func (o *exportFlags) file(cmd *cobra.Command) (string, error) {
 	}
 	if st, err := os.Stat(f); err == nil && st.IsDir() {
 		return "", usagef("--out %s is a directory", f)
+	} else if err == nil && !o.force {
+		return "", usagef("--out %s exists: pass --force to overwrite it, or name another file", f)
 	}
 	return f, nil
 }
@@ -219,10 +227,21 @@ func runExport(cmd *cobra.Command, g *globalOpts, o *exportFlags, file string, e
 	if err != nil {
 		return withExit(exitFailed, fmt.Errorf("encode the bundle: %w", err))
 	}
-	if err := os.WriteFile(file, bz, 0o644); err != nil {
+	if err := writeBundle(file, bz, o.force); err != nil {
 		return withExit(exitUsage, fmt.Errorf("write the bundle: %w", err))
 	}
 	return printExportSummary(cmd.OutOrStdout(), file, len(bz), b)
+}
+
+// writeBundle writes bz to file whole or not at all (0644 less the umask: a
+// bundle is public evidence); an existing file is replaced only if
+// overwrite, also if it appeared while the bundle was being made.
+func writeBundle(file string, bz []byte, overwrite bool) error {
+	err := atomicfile.Write(file, bz, 0o644, overwrite)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists: pass --force to overwrite it", file)
+	}
+	return err
 }
 
 // exportExit maps an export error to an exit status.

@@ -17,6 +17,7 @@ import (
 	"github.com/civicledger/civicledger/internal/keystore"
 	"github.com/civicledger/civicledger/ledger/verify"
 	"github.com/civicledger/civicledger/node"
+	"github.com/civicledger/civicledger/version"
 )
 
 // runBundleCmd runs 'verify bundle ARGS' with the given global options, in
@@ -89,6 +90,34 @@ func TestProofBundles(t *testing.T) {
 	exported("payment", "P-P-1", "-o", paymentFile, "--height", "0")
 	if st, err := os.Stat(grantFile); err != nil || st.Mode().Perm() != 0o644&^umask(t) {
 		t.Errorf("bundle file: %v %v", st, err)
+	}
+	// The bundle names the exporter as ledger version does.
+	grantBytes, err := os.ReadFile(grantFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Manifest verify.Manifest `json:"manifest"`
+	}
+	if err := json.Unmarshal(grantBytes, &raw); err != nil || raw.Manifest.Tool != version.Get().String() || !strings.Contains(raw.Manifest.Tool, version.Release) {
+		t.Errorf("bundle tool %q (%v), want %q", raw.Manifest.Tool, err, version.Get().String())
+	}
+	// An existing bundle is not overwritten without --force, and a refused
+	// export leaves it as it was.
+	wantCode(t, 2, []string{grantFile + " exists", "--force"}, as("proof", "export", "grant", "G-P-2", "-o", grantFile)...)
+	if after, _ := os.ReadFile(grantFile); !bytes.Equal(after, grantBytes) {
+		t.Error("a refused export changed the existing bundle")
+	}
+	forced := filepath.Join(dir, "forced.json")
+	if err := os.WriteFile(forced, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exported("grant", "G-P-1", "-o", forced, "--force")
+	if bz, err := os.ReadFile(forced); err != nil || !bytes.HasPrefix(bytes.TrimSpace(bz), []byte("{")) {
+		t.Errorf("--force did not replace the file: %.40q %v", bz, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
 	}
 
 	t.Run("export errors", func(t *testing.T) {

@@ -105,6 +105,7 @@ func newRootCmd() *cobra.Command {
 		newVerifyCmd(g), newTrustCmd(g),
 		newProofCmd(g),
 		newAuditCmd(g),
+		newVersionCmd(g),
 	)
 	return root
 }

@@ -477,8 +477,14 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 	if id == 0 {
 		return "", errors.New("no proposal id in the tx events")
 	}
-	status := func() (*ledger.Proposal, error) {
-		res, err := c.Query(ctx, fmt.Sprintf("/proposal/%d", id), nil, 0, false)
+	// status reads the proposal from agency-1's node as of the block that
+	// holds a vote: the vote went to another agency's node, which may have
+	// committed that block before agency-1's did.
+	status := func(height int64) (*ledger.Proposal, error) {
+		if err := c.WaitForHeight(ctx, height); err != nil {
+			return nil, err
+		}
+		res, err := c.Query(ctx, fmt.Sprintf("/proposal/%d", id), nil, height, false)
 		if err != nil {
 			return nil, err
 		}
@@ -487,10 +493,11 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 	}
 	var p *ledger.Proposal
 	for i := 0; i < 3 && i < len(w.tn.Agencies); i++ {
-		if _, err := expectOK(w.submit(ctx, i, &ledger.GovVote{Proposal: id, Option: ledger.VoteYes}, "admin")); err != nil {
+		vr, err := w.submit(ctx, i, &ledger.GovVote{Proposal: id, Option: ledger.VoteYes}, "admin")
+		if _, err := expectOK(vr, err); err != nil {
 			return "", fmt.Errorf("vote of %s: %w", w.agency(i).ID, err)
 		}
-		if p, err = status(); err != nil {
+		if p, err = status(vr.Height); err != nil {
 			return "", err
 		}
 		if want := i < 1 || !p.Tally.Passes(); want && p.Status != ledger.ProposalVoting {

@@ -20,6 +20,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 	"golang.org/x/term"
+
+	"github.com/civicledger/civicledger/internal/atomicfile"
 )
 
 // Backend selects how private keys are stored.
@@ -81,7 +83,6 @@ const (
 	extAge     = ".age"
 	extJSON    = ".json"
 	extSidecar = ".pub.json"
-	tmpPrefix  = ".tmp-" // keys never start with '.', so List ignores these
 	ageBinHdr  = "age-encryption.org/"
 )
 
@@ -316,7 +317,7 @@ func (s *Store) Delete(name string) error {
 	if err := os.Remove(s.sidecarPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("keystore: delete %q: %w", name, err)
 	}
-	syncDir(s.dir)
+	_ = atomicfile.SyncDir(s.dir) // best effort: the removal itself succeeded
 	return nil
 }
 
@@ -598,12 +599,12 @@ func (s *Store) save(doc keyDoc) error {
 	if err != nil {
 		return err
 	}
-	if err := writeNew(s.dir, s.keyPath(doc.Name), data); err != nil {
+	if err := writeNew(s.keyPath(doc.Name), data); err != nil {
 		return fmt.Errorf("keystore: key %q: %w", doc.Name, err)
 	}
-	if err := writeNew(s.dir, s.sidecarPath(doc.Name), append(pub, '\n')); err != nil {
+	if err := writeNew(s.sidecarPath(doc.Name), append(pub, '\n')); err != nil {
 		os.Remove(s.keyPath(doc.Name)) // the key is new: roll back
-		syncDir(s.dir)
+		_ = atomicfile.SyncDir(s.dir) // best effort: the removal itself succeeded
 		return fmt.Errorf("keystore: key %q: %w", doc.Name, err)
 	}
 	return nil
@@ -681,62 +682,14 @@ func (s *Store) decrypt(src io.Reader, prompt, what string) ([]byte, error) {
 	return plain, nil
 }
 
-// writeNew atomically creates path with data and mode 0600: it writes and
-// fsyncs a temporary file in dir, then hard-links it to path, which fails if
-// path exists. Where hard links are unsupported it falls back to rename
-// after an existence check.
-func writeNew(dir, path string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return err
+// writeNew atomically creates path with data and mode 0600; it fails with
+// ErrExists if path exists, also if another writer created it meanwhile.
+func writeNew(path string, data []byte) error {
+	err := atomicfile.Write(path, data, 0o600, false)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s: %w", path, ErrExists)
 	}
-	tmp := f.Name()
-	defer func() {
-		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
-			err = rerr
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s: %w", path, ErrExists)
-		}
-		ok, xerr := exists(path)
-		if xerr != nil {
-			return xerr
-		}
-		if ok {
-			return fmt.Errorf("%s: %w", path, ErrExists)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a directory entry change durable; best effort (not every
-// platform can fsync a directory).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	return err
 }
 
 func wipe(b []byte) {
