@@ -298,3 +298,36 @@ func fetchLightBlock(ctx context.Context, chainID, node string, h int64) (*cmtty
 func verifyFirstBlock(doc *cmttypes.GenesisDoc, lb *cmttypes.LightBlock) error {
 	return verify.FirstBlock(doc, lb)
 }
+
+// ResetTrust removes the trust state of a chain (its root, the last header
+// verified, the trusted genesis file) and returns it as it was, so that the
+// chain can be trusted anew, from another genesis file after the agencies
+// restarted it. Other chains' trust states are untouched. It fails with
+// ErrNoTrust if the chain is not trusted.
+func ResetTrust(home, chainID string) (*TrustState, error) {
+	p, err := trustPath(home, chainID)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockTrust(home, chainID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	old, err := readTrust(p, chainID)
+	if err != nil {
+		return nil, err
+	}
+	gp, err := GenesisPath(home, chainID)
+	if err != nil {
+		return nil, err
+	}
+	// The state first: without it the chain is untrusted, whatever is left.
+	if err := os.Remove(p); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(gp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return old, atomicfile.SyncDir(TrustDir(home))
+}

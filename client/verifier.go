@@ -165,8 +165,8 @@ func NewVerifier(ctx context.Context, home, node string, witnesses []string) (*V
 	if err != nil {
 		return nil, fmt.Errorf("primary %s: trust root header %d: %w", primary.URL, ts.Root.Height, err)
 	}
-	if got := fmt.Sprintf("%X", root.Hash()); got != ts.Root.Hash {
-		return nil, headerFailure(&verify.HeaderError{Height: ts.Root.Height, Reason: fmt.Sprintf("the primary's header is %s, the trust root is %s: this node does not serve the trusted chain", got, ts.Root.Hash)})
+	if got := fmt.Sprintf("%X", root.Hash()); !strings.EqualFold(got, ts.Root.Hash) {
+		return nil, rootMismatch(ctx, primary, home, ts, root)
 	}
 	v.verified[root.Height] = root
 	if _, err := v.crossCheck(ctx, root, root); err != nil {

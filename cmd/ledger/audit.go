@@ -175,7 +175,7 @@ func runAudit(cmd *cobra.Command, g *globalOpts, c *client.Client, agency string
 		_, terr := client.LoadTrust(g.Home, out.ChainID)
 		switch {
 		case terr == nil:
-			v, err := client.NewVerifier(ctx, g.Home, g.Node, witnesses)
+			v, err := newVerifier(ctx, g, witnesses)
 			if err != nil {
 				return nil, err
 			}

@@ -435,7 +435,7 @@ func fourEyesLines(kv *kvWriter, key string, p *ledger.Params) {
 // the headers were cross-checked.
 func verifiedParams(ctx context.Context, g *globalOpts, witnesses []string) (ledger.Params, int64, string, error) {
 	var cur ledger.Params
-	v, err := client.NewVerifier(ctx, g.Home, g.Node, witnesses)
+	v, err := newVerifier(ctx, g, witnesses)
 	if err != nil {
 		return cur, 0, "", paramsVerifyError(err)
 	}

@@ -212,7 +212,7 @@ func newExportTxCmd(g *globalOpts) *cobra.Command {
 func runExport(cmd *cobra.Command, g *globalOpts, o *exportFlags, file string, export func(context.Context, *client.Verifier) (*verify.Bundle, error)) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), exportTimeout)
 	defer cancel()
-	v, err := client.NewVerifier(ctx, g.Home, g.Node, o.witnesses)
+	v, err := newVerifier(ctx, g, o.witnesses)
 	if err != nil {
 		return exportExit(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 func newTrustCmd(g *globalOpts) *cobra.Command {
 	c := groupCmd("trust", "set up and show the trust root that 'ledger verify' starts from",
-		newTrustInitCmd(g), newTrustShowCmd(g))
+		newTrustInitCmd(g), newTrustShowCmd(g), newTrustResetCmd(g))
 	c.Long = "the trust root of a chain is what 'ledger verify' believes without proof: the\n" +
 		"chain's genesis file (as the agencies publish it, by its sha256) or a header\n" +
 		"(height and hash) obtained out of band. every header is verified from it. trust\n" +
@@ -40,8 +40,9 @@ func newTrustInitCmd(g *globalOpts) *cobra.Command {
 			"'ledger verify' checks that the chain has this header at H, and fails with exit\n" +
 			"status 1 if it has not (a wrong checkpoint, or a node on another chain).\n\n" +
 			"a chain is trusted once: initialising it again from the same root keeps the\n" +
-			"stored state; from a different root is refused (remove the trust file to start\n" +
-			"over).\n\n" +
+			"stored state; from a different root is refused. if the agencies restarted the\n" +
+			"chain from a new genesis file (as every demo run does), run 'ledger trust reset\n" +
+			"--chain-id ID' first.\n\n" +
 			"exit status: 0 trusted; 1 the first header does not match the genesis file, or\n" +
 			"the chain is already trusted from a different root; 2 usage error, unreadable\n" +
 			"file, or the node could not be reached.",
@@ -104,8 +105,8 @@ func trustFromGenesis(cmd *cobra.Command, g *globalOpts, path string) error {
 		if old.GenesisSHA256 == sum {
 			return printTrustState(cmd.OutOrStdout(), g, old, "already trusted from this genesis file: the stored state is kept")
 		}
-		return withExit(exitFailed, fmt.Errorf("chain %s is already trusted from %s, not from %s (sha256 %s); remove %s to start over",
-			doc.ChainID, describeRoot(old), path, sum, trustFile(g.Home, doc.ChainID)))
+		return withExit(exitFailed, fmt.Errorf("chain %s is already trusted from %s, not from %s (sha256 %s); %s",
+			doc.ChainID, describeRoot(old), path, sum, resetHint(doc.ChainID)))
 	}
 	c, err := newQueryClient(g)
 	if err != nil {
@@ -152,8 +153,8 @@ func trustFromCheckpoint(cmd *cobra.Command, g *globalOpts, chainID string, heig
 		if old.GenesisSHA256 == "" && old.Root.Height == height && strings.EqualFold(old.Root.Hash, hash) {
 			return printTrustState(cmd.OutOrStdout(), g, old, "already trusted from this checkpoint: the stored state is kept")
 		}
-		return withExit(exitFailed, fmt.Errorf("chain %s is already trusted from %s; remove %s to start over",
-			chainID, describeRoot(old), trustFile(g.Home, chainID)))
+		return withExit(exitFailed, fmt.Errorf("chain %s is already trusted from %s; %s",
+			chainID, describeRoot(old), resetHint(chainID)))
 	}
 	ts, err := client.InitTrustCheckpoint(g.Home, chainID, height, hash)
 	if err != nil {
@@ -191,6 +192,48 @@ func newTrustShowCmd(g *globalOpts) *cobra.Command {
 	}
 }
 
+// resetHint says how to trust a chain anew.
+func resetHint(chainID string) string {
+	return fmt.Sprintf("if the agencies restarted the chain from a new genesis file (as every demo run does), reset trust with 'ledger trust reset --chain-id %s', then 'ledger trust init --genesis NEW_FILE'", chainID)
+}
+
+func newTrustResetCmd(g *globalOpts) *cobra.Command {
+	var chainID string
+	cmd := &cobra.Command{
+		Use:   "reset --chain-id ID",
+		Short: "forget the trust state of a chain (after the agencies restarted it from a new genesis file)",
+		Long: "remove the trust state of chain ID from <home>/trust: its root, the last header\n" +
+			"verified and the trusted genesis file. 'ledger verify' then refuses the chain until\n" +
+			"'ledger trust init' trusts it again. do this only when the agencies restarted the\n" +
+			"chain from a new genesis file that they published (every demo run makes one): a\n" +
+			"node that merely serves other headers is not a reason to forget what you verified.\n" +
+			"other chains' trust states are untouched. no node is contacted.\n\n" +
+			"exit status: 0 removed; 2 usage error, or the chain is not trusted.",
+		Args: keysArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "chain-id"); err != nil {
+				return err
+			}
+			old, err := client.ResetTrust(g.Home, chainID)
+			if err != nil {
+				return withExit(exitUsage, err)
+			}
+			w := cmd.OutOrStdout()
+			if g.Output == "json" {
+				return writeJSON(w, struct {
+					Removed *client.TrustState `json:"removed"`
+					File    string             `json:"file"`
+				}{old, trustFile(g.Home, chainID)})
+			}
+			_, err = fmt.Fprintf(w, "removed the trust state of chain %s (root: %s; last verified: header %d %s)\nto trust the chain again: ledger trust init --genesis FILE (or --height H --hash HEX)\n",
+				chainID, describeRoot(old), old.LastVerified.Height, old.LastVerified.Hash)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&chainID, "chain-id", "", "the chain whose trust state to remove (required)")
+	return cmd
+}
+
 func trustFile(home, chainID string) string {
 	return filepath.Join(client.TrustDir(home), chainID+".json")
 }
@@ -217,4 +260,19 @@ func printTrustState(w io.Writer, g *globalOpts, ts *client.TrustState, note str
 		kv.add("note", "%s", note)
 	}
 	return kv.flush()
+}
+
+// newVerifier is client.NewVerifier for g's home and node; when the node
+// does not serve the trusted chain, the error says how to recover if the
+// agencies restarted it.
+func newVerifier(ctx context.Context, g *globalOpts, witnesses []string) (*client.Verifier, error) {
+	v, err := client.NewVerifier(ctx, g.Home, g.Node, witnesses)
+	var rm *client.RootMismatchError
+	if errors.As(err, &rm) {
+		if rm.Restarted {
+			return nil, fmt.Errorf("%w; if the agencies published that new genesis file, reset trust with 'ledger trust reset --chain-id %s', then 'ledger trust init --genesis NEW_FILE'", err, rm.ChainID)
+		}
+		return nil, fmt.Errorf("%w; do not trust this node unless the agencies say they restarted the chain (then: 'ledger trust reset --chain-id %s' and 'ledger trust init --genesis NEW_FILE')", err, rm.ChainID)
+	}
+	return v, err
 }

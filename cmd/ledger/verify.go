@@ -135,9 +135,12 @@ type verifyOutput struct {
 	Tx                 *client.TxReport      `json:"tx,omitempty"`
 	Listing            *client.ListingReport `json:"listing,omitempty"`
 	Warnings           []string              `json:"warnings,omitempty"`
-	Steps              []client.Step         `json:"steps"`
-	Result             string                `json:"result"`
-	Error              string                `json:"error,omitempty"`
+	// TrustRootMismatch: the node serves another chain under the trusted
+	// chain id (restarted from a new genesis file, or a fork).
+	TrustRootMismatch *client.RootMismatchError `json:"trust_root_mismatch,omitempty"`
+	Steps             []client.Step             `json:"steps"`
+	Result            string                    `json:"result"`
+	Error             string                    `json:"error,omitempty"`
 
 	text    func(w io.Writer) error // prints a verified result
 	success string                  // the result when verified ("": VERIFIED)
@@ -154,7 +157,7 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 	out.Node = g.Node
 	out.Steps = []client.Step{}
 	err := func() error {
-		v, err := client.NewVerifier(ctx, g.Home, g.Node, o.witnesses)
+		v, err := newVerifier(ctx, g, o.witnesses)
 		if err != nil {
 			// NewVerifier loads the trust root, asks the primary for its
 			// status, cross-checks the root header and starts the light
@@ -168,6 +171,7 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 				step = client.StepTrustRoot
 			}
 			out.Steps = append(out.Steps, client.Step{Name: step, Detail: err.Error()})
+			errors.As(err, &out.TrustRootMismatch)
 			return err
 		}
 		out.ChainID, out.Trust = v.ChainID, v.Trust
