@@ -15,7 +15,9 @@ func TestTrustAfterRestart(t *testing.T) {
 	home := t.TempDir()
 	first := testNet(t, chainID)
 	other := testNet(t, "civic-restart-other")
-	as := func(rpc string, args ...string) []string { return append([]string{"--home", home, "--node", rpc}, args...) }
+	as := func(rpc string, args ...string) []string {
+		return append([]string{"--home", home, "--node", rpc}, args...)
+	}
 	ok := func(args ...string) string {
 		t.Helper()
 		out, errOut, code := run(t, args...)
