@@ -37,6 +37,7 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
 	ics23 "github.com/cosmos/ics23/go"
 
 	"github.com/civicledger/civicledger/ledger"
@@ -48,12 +49,24 @@ type Client struct {
 	URL string
 }
 
-// New returns a client for the node at url (http://host:port).
+// New returns a client for the node at url (http://host:port; the scheme
+// may be left out). An address that cannot name a node's RPC is refused;
+// a node that cannot be reached, or whose address answers but not as
+// CometBFT's RPC, fails each call with a *NodeError.
 func New(url string) (*Client, error) {
 	if !strings.Contains(url, "://") {
 		url = "http://" + url
 	}
-	c, err := rpchttp.NewWithTimeout(url, "/websocket", 30)
+	if err := checkNodeURL(url); err != nil {
+		return nil, fmt.Errorf("node address %w", err)
+	}
+	hc, err := jsonrpcclient.DefaultHTTPClient(url)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", url, err)
+	}
+	hc.Timeout = 30 * time.Second
+	hc.Transport = &nodeTransport{url: url, base: hc.Transport}
+	c, err := rpchttp.NewWithClient(url, "/websocket", hc)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", url, err)
 	}
@@ -66,7 +79,11 @@ func (c *Client) RPC() *rpchttp.HTTP { return c.rpc }
 // Status returns the node's status (chain id, latest height).
 func (c *Client) Status(ctx context.Context) (*ctypes.ResultStatus, error) {
 	st, err := c.rpc.Status(ctx)
-	if err != nil {
+	var ne *NodeError
+	switch {
+	case errors.As(err, &ne):
+		return nil, ne // it names the node and says what is wrong
+	case err != nil:
 		return nil, fmt.Errorf("node %s unreachable: %w", c.URL, err)
 	}
 	return st, nil

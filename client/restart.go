@@ -28,6 +28,7 @@ type RootMismatchError struct {
 	Height      int64  `json:"height"`         // the trust root's height
 	NodeHeader  string `json:"node_header"`    // the node's header hash at Height
 	TrustedRoot string `json:"trusted_header"` // the trust root's hash
+	Checkpoint  bool   `json:"checkpoint"`     // the root is a checkpoint header, not a genesis file
 	// Restarted: the trust root is a genesis file and the node reports
 	// another genesis (genesis time, initial height or validators differ):
 	// the chain was restarted from a new genesis file.
@@ -37,8 +38,8 @@ type RootMismatchError struct {
 }
 
 func (e *RootMismatchError) Error() string {
-	s := fmt.Sprintf("header %d of chain %s: the node's is %s, the trust root is %s: %v",
-		e.Height, e.ChainID, e.NodeHeader, e.TrustedRoot, ErrNotTrustedChain)
+	s := fmt.Sprintf("%v: header %d of chain %s: the node's is %s, the trust root is %s: %v",
+		verify.ErrHeader, e.Height, e.ChainID, e.NodeHeader, e.TrustedRoot, ErrNotTrustedChain)
 	if e.Restarted {
 		s += fmt.Sprintf("; the node reports another genesis (created %s; the trusted one was created %s): the chain was restarted from a new genesis file",
 			e.NodeGenesisTime.UTC().Format(time.RFC3339), e.TrustedGenesisTime.UTC().Format(time.RFC3339))
@@ -53,14 +54,14 @@ func (e *RootMismatchError) Unwrap() []error { return []error{ErrNotTrustedChain
 // file, if the root is one; a node that does not answer leaves Restarted
 // false.
 func rootMismatch(ctx context.Context, c *Client, home string, ts *TrustState, got *cmttypes.LightBlock) *RootMismatchError {
-	e := &RootMismatchError{ChainID: ts.ChainID, Height: ts.Root.Height, NodeHeader: fmt.Sprintf("%X", got.Hash()), TrustedRoot: ts.Root.Hash}
+	e := &RootMismatchError{ChainID: ts.ChainID, Height: ts.Root.Height, NodeHeader: fmt.Sprintf("%X", got.Hash()), TrustedRoot: ts.Root.Hash, Checkpoint: ts.GenesisSHA256 == ""}
 	res, err := c.RPC().Genesis(ctx)
 	if err != nil || res.Genesis == nil {
 		return e
 	}
 	node := res.Genesis
 	e.NodeGenesisTime = node.GenesisTime
-	if ts.GenesisSHA256 == "" {
+	if e.Checkpoint {
 		return e
 	}
 	gp, err := GenesisPath(home, ts.ChainID)

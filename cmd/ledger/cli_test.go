@@ -73,7 +73,7 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	root.SetErr(&errb)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(t.Context()); err != nil {
-		fmt.Fprintln(&errb, "error:", err)
+		fmt.Fprintln(&errb, "error:", errorText(err))
 		code = exitCode(err)
 	}
 	return out.String(), errb.String(), code

@@ -15,7 +15,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", sanitize(err.Error()))
+		fmt.Fprintln(os.Stderr, "error:", errorText(err))
 		os.Exit(exitCode(err))
 	}
 }

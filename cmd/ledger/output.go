@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/ledger"
 )
 
@@ -217,4 +219,20 @@ func ruleOf(code uint32) string {
 // heightFlag registers --height on fs.
 func heightFlag(fs *pflag.FlagSet, h *int64) {
 	fs.Int64Var(h, "height", 0, "read at this committed height (0: latest)")
+}
+
+// rpcTransportNoise is what CometBFT's RPC client and net/http put before a
+// transport error ("post failed: Post \"http://host:port\": "); a
+// client.NodeError after it already names the node and says what failed.
+var rpcTransportNoise = regexp.MustCompile(`post failed: (?:Post|Get) "[^"]*": `)
+
+// errorText is the message of err as the user reads it: without the RPC
+// transport's noise before a client.NodeError, and sanitized.
+func errorText(err error) string {
+	s := err.Error()
+	var ne *client.NodeError
+	if errors.As(err, &ne) {
+		s = rpcTransportNoise.ReplaceAllString(s, "")
+	}
+	return sanitize(s)
 }

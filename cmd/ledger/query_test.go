@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -56,6 +59,29 @@ func TestQuery(t *testing.T) {
 	ok("tx", "grant", "close", "--from", "grants", "--id", "G-Q-2", "--reason", "Project cancelled", "--document-hash", testDocHash, "--no-wait")
 	ok(paymentArgs("P-Q-1", "100 EUR", "--grant", "G-Q-1", "--no-wait")...)
 	ok(paymentArgs("P-Q-2", "200 EUR", "--grant", "G-Q-1")...)
+
+	t.Run("wrong ports", func(t *testing.T) {
+		// The node's other ports answer, but not as its RPC: one sentence
+		// says so, without the transport's noise, with exit 3 (unreachable).
+		// (In-process networks serve no metrics: a Prometheus-like page.)
+		metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			fmt.Fprintln(w, "cometbft_consensus_height 12")
+		})).URL
+		_, errOut := wantCode(t, 3, []string{"node " + metrics, "with text/plain", "not the node's RPC port"}, "--node", metrics, "query", "grant", "G-Q-1")
+		if strings.Contains(errOut, "post failed") || strings.Contains(errOut, "%!") {
+			t.Errorf("raw transport error: %s", errOut)
+		}
+		_, errOut = wantCode(t, 3, []string{"node http://" + a1.P2P, "does not answer HTTP", "P2P port?"}, "--node", "http://"+a1.P2P, "query", "grant", "G-Q-1")
+		if strings.Contains(errOut, "post failed") || strings.Contains(errOut, "%!") {
+			t.Errorf("raw transport error: %s", errOut)
+		}
+		wantCode(t, 2, []string{`unknown scheme "htp"`}, "--node", "htp://"+strings.TrimPrefix(a1.RPC, "http://"), "query", "grant", "G-Q-1")
+		out, _ := wantCode(t, 2, []string{"could not verify", "not the node's RPC port"}, "--home", t.TempDir(), "-o", "json", "--node", metrics, "verify", "grant", "G-Q-1")
+		if v := decodeJSON[verifyOut](t, out); !strings.Contains(v.Error, "not the node's RPC port") || strings.Contains(v.Error, "post failed") {
+			t.Errorf("verify -o json error: %q", v.Error)
+		}
+	})
 
 	t.Run("grants by agency and status", func(t *testing.T) {
 		all := list("grants", "--agency", "agency-2")

@@ -272,6 +272,9 @@ func newVerifier(ctx context.Context, g *globalOpts, witnesses []string) (*clien
 		if rm.Restarted {
 			return nil, fmt.Errorf("%w; if the agencies published that new genesis file, reset trust with 'ledger trust reset --chain-id %s', then 'ledger trust init --genesis NEW_FILE'", err, rm.ChainID)
 		}
+		if rm.Checkpoint {
+			return nil, fmt.Errorf("%w; a wrong checkpoint (compare its hash with the one the agencies published), or a node on another chain; to trust anew: 'ledger trust reset --chain-id %s', then 'ledger trust init'", err, rm.ChainID)
+		}
 		return nil, fmt.Errorf("%w; do not trust this node unless the agencies say they restarted the chain (then: 'ledger trust reset --chain-id %s' and 'ledger trust init --genesis NEW_FILE')", err, rm.ChainID)
 	}
 	return v, err

@@ -60,7 +60,7 @@ func testTrust(t *testing.T, net *node.Network, home string) {
 		if err := os.WriteFile(other, append(bz, '\n', ' '), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, 1, []string{"already trusted from the genesis file with sha256 " + show.GenesisSHA256, "remove"},
+		wantCode(t, 1, []string{"already trusted from the genesis file with sha256 " + show.GenesisSHA256, "ledger trust reset --chain-id " + net.Testnet.ChainID},
 			with(home, "trust", "init", "--genesis", other)...)
 		wantCode(t, 1, []string{"already trusted"}, with(home, "trust", "init", "--height", "1", "--hash", show.Root.Hash)...)
 	})
@@ -71,7 +71,7 @@ func testTrust(t *testing.T, net *node.Network, home string) {
 		h2 := t.TempDir()
 		out := ok(with(h2, "trust", "init", "--height", "1", "--hash", strings.Repeat("ab", 32))...)
 		contains(t, "checkpoint init", out, "genesis sha256:", "- (checkpoint root)", "height 1 hash "+strings.Repeat("AB", 32), "not checked yet")
-		wantCode(t, 1, []string{"verification FAILED", "header verification failed"}, with(h2, "verify", "grant", "G-V-1")...)
+		wantCode(t, 1, []string{"verification FAILED", "header verification failed", "does not serve the trusted chain", "a wrong checkpoint"}, with(h2, "verify", "grant", "G-V-1")...)
 		out, _ = wantCode(t, 1, nil, with(h2, "-o", "json", "verify", "grant", "G-V-1")...)
 		if r := decodeJSON[verifyOut](t, out); r.Result != resultFailed || len(r.Steps) != 1 || r.Steps[0].Name != client.StepTrustRoot || r.Steps[0].OK {
 			t.Errorf("report %+v", r)

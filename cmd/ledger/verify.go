@@ -170,7 +170,7 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 			case errors.Is(err, client.ErrNoTrust), errors.Is(err, verify.ErrHeader):
 				step = client.StepTrustRoot
 			}
-			out.Steps = append(out.Steps, client.Step{Name: step, Detail: err.Error()})
+			out.Steps = append(out.Steps, client.Step{Name: step, Detail: errorText(err)})
 			errors.As(err, &out.TrustRootMismatch)
 			return err
 		}
@@ -227,7 +227,7 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 		err = fmt.Errorf("could not verify: %w", err)
 	}
 	if err != nil {
-		out.Error = err.Error()
+		out.Error = errorText(err)
 	}
 	w := cmd.OutOrStdout()
 	if g.Output == "json" {
