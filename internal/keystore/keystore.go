@@ -604,7 +604,7 @@ func (s *Store) save(doc keyDoc) error {
 	}
 	if err := writeNew(s.sidecarPath(doc.Name), append(pub, '\n')); err != nil {
 		os.Remove(s.keyPath(doc.Name)) // the key is new: roll back
-		_ = atomicfile.SyncDir(s.dir) // best effort: the removal itself succeeded
+		_ = atomicfile.SyncDir(s.dir)  // best effort: the removal itself succeeded
 		return fmt.Errorf("keystore: key %q: %w", doc.Name, err)
 	}
 	return nil
