@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -69,13 +68,8 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	root := newRootCmd()
 	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(t.Context()); err != nil {
-		fmt.Fprintln(&errb, "error:", errorText(err))
-		code = exitCode(err)
-	}
+	code = execute(root, &out, &errb, func() error { return root.ExecuteContext(t.Context()) })
 	return out.String(), errb.String(), code
 }
 

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,10 +11,8 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
+	root := newRootCmd()
+	code := execute(root, os.Stdout, os.Stderr, func() error { return root.ExecuteContext(ctx) })
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", errorText(err))
-		os.Exit(exitCode(err))
-	}
+	os.Exit(code)
 }
