@@ -40,6 +40,7 @@ type Metrics struct {
 	ValidatorLastSigned *prometheus.GaugeVec     // agency
 	Misbehavior         *prometheus.CounterVec   // agency, type
 	PublicationLag      *prometheus.HistogramVec // agency
+	FutureDated         *prometheus.CounterVec   // agency, kind
 	FinalizeBlock       prometheus.Histogram     //
 	Commit              prometheus.Histogram     //
 	BlockHeight         prometheus.Gauge         //
@@ -50,8 +51,13 @@ type Metrics struct {
 }
 
 // PublicationLagBuckets are the buckets of civicledger_publication_lag_seconds:
-// 1 hour, 1 day, 1 week, 30, 90 and 365 days.
-var PublicationLagBuckets = []float64{3600, 86400, 7 * 86400, 30 * 86400, 90 * 86400, 365 * 86400}
+// 1 hour, 1 day, 1 week, 30, 90 and 365 days, 2, 5 and 10 years (of 365
+// days). Records published later still count in +Inf, so that
+// histogram_quantile's answer (at most the highest finite bucket) understates
+// only lags over ten years. Dates after the block time are not lags: they
+// count in civicledger_future_dated_records_total instead.
+var PublicationLagBuckets = []float64{3600, 86400, 7 * 86400, 30 * 86400, 90 * 86400, 365 * 86400,
+	2 * 365 * 86400, 5 * 365 * 86400, 10 * 365 * 86400}
 
 // NewMetrics builds the metrics and registers them on reg (nil: not
 // registered). A collector already registered under the same name (a node
@@ -93,6 +99,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Block time minus the record's own decision or payment date, for grants awarded, licences issued and payments recorded.",
 			Buckets: PublicationLagBuckets},
 			[]string{"agency"})),
+		FutureDated: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "future_dated_records_total",
+			Help: "Grants awarded, licences issued and payments recorded whose own decision or payment date lies after the block time (not counted in publication_lag_seconds)."},
+			[]string{"agency", "kind"})),
 		FinalizeBlock: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "finalize_block_seconds",
 			Help: "Time the app took to execute a decided block (FinalizeBlock).", Buckets: prometheus.DefBuckets})),
 		Commit: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "commit_seconds",
@@ -194,21 +203,27 @@ func (a *App) observeTx(tx *ledger.Tx, code uint32, events []ledger.Event, block
 	if len(tx.Body.Type) > 7 && tx.Body.Type[:7] == "agency/" {
 		a.obs.agenciesDirty = true
 	}
-	var date string
+	var date, kind string
 	switch p := tx.Payload.(type) {
 	case *ledger.GrantAward:
-		date = p.DecisionDate
+		date, kind = p.DecisionDate, "grant"
 	case *ledger.LicenceIssue:
-		date = p.DecisionDate
+		date, kind = p.DecisionDate, "licence"
 	case *ledger.PaymentRecord:
-		date = p.Date
+		date, kind = p.Date, "payment"
 	default:
 		return
 	}
-	if d, err := time.Parse(ledger.DateLayout, date); err == nil {
-		if !a.replaying(blockTime) {
-			a.Metrics.PublicationLag.WithLabelValues(tx.Body.Agency).Observe(blockTime.Sub(d).Seconds())
-		}
+	d, err := time.Parse(ledger.DateLayout, date)
+	if err != nil || a.replaying(blockTime) {
+		return
+	}
+	// A date is a whole day (midnight UTC): a record dated today is never
+	// in the future, one dated tomorrow always is.
+	if lag := blockTime.Sub(d); lag >= 0 {
+		a.Metrics.PublicationLag.WithLabelValues(tx.Body.Agency).Observe(lag.Seconds())
+	} else {
+		a.Metrics.FutureDated.WithLabelValues(tx.Body.Agency, kind).Inc()
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/civicledger/civicledger/app"
 	"github.com/civicledger/civicledger/ledger"
@@ -154,7 +155,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]uint64{
-		"civicledger_publication_lag_seconds": 3, // 2 awards + 1 payment
+		"civicledger_publication_lag_seconds": 2, // 2 awards; the payment is dated after the block
 		"civicledger_finalize_block_seconds":  3,
 		"civicledger_commit_seconds":          3,
 		"civicledger_query_seconds":           4,
@@ -163,6 +164,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s count %d, want %d", name, counts[name], want)
 		}
 	}
+	gauge(t, m.FutureDated.WithLabelValues("agency-1", "payment"), 1, "future-dated payments")
 	if n := testutil.CollectAndCount(m.PublicationLag); n != 1 {
 		t.Errorf("publication lag series %d, want 1 (agency-1)", n)
 	}
@@ -192,6 +194,51 @@ func TestMetrics(t *testing.T) {
 	b.FlushMetrics()
 	checkRecords(b.Metrics)
 	gauge(t, b.Metrics.ValidatorMissed.WithLabelValues("agency-2"), 1, "agency-2 missed after restart")
+}
+
+// TestPublicationLag: a record dated after its block is counted as
+// future-dated, not as a lag of zero (which would make late publishers look
+// prompt); lags of years land in buckets of years, not all in +Inf.
+func TestPublicationLag(t *testing.T) {
+	f := newFixture()
+	a := openApp(t, "")
+	a.Metrics = app.NewMetrics(prometheus.NewRegistry())
+	f.initChain(t, a)
+	late := award("G-LATE", "1000") // decided three and a half years before the block
+	late.DecisionDate = "2022-06-01"
+	today := award("G-TODAY", "1000") // the block's own day
+	future := award("G-FUTURE", "1000")
+	future.DecisionDate = "2026-01-02"
+	res := finalizeWith(t, a, 1, nil, nil,
+		f.tx(t, "agency-1", 1, 50, late, "grants"),
+		f.tx(t, "agency-1", 2, 50, today, "grants"),
+		f.tx(t, "agency-1", 3, 50, future, "grants"))
+	for i, r := range res.TxResults {
+		if r.Code != 0 {
+			t.Fatalf("tx %d: %d %s", i, r.Code, r.Log)
+		}
+	}
+	a.FlushMetrics()
+	m := a.Metrics
+	gauge(t, m.FutureDated.WithLabelValues("agency-1", "grant"), 1, "future-dated grants")
+	var pb dto.Metric
+	if err := m.PublicationLag.WithLabelValues("agency-1").(prometheus.Histogram).Write(&pb); err != nil {
+		t.Fatal(err)
+	}
+	h := pb.GetHistogram()
+	if h.GetSampleCount() != 2 {
+		t.Fatalf("lag samples %d, want 2 (the future-dated one is not a lag)", h.GetSampleCount())
+	}
+	cum := map[float64]uint64{}
+	for _, b := range h.GetBucket() {
+		cum[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	const year = 365 * 86400
+	for le, want := range map[float64]uint64{3600: 1, year: 1, 2 * year: 1, 5 * year: 2, 10 * year: 2} {
+		if cum[le] != want {
+			t.Errorf("bucket le=%v: %d, want %d (buckets %v)", le, cum[le], want, cum)
+		}
+	}
 }
 
 // TestMetricsNeverChangeResults: the same blocks give the same AppHash with
