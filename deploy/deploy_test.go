@@ -58,6 +58,7 @@ var knownMetrics = map[string]bool{
 	"civicledger_validator_last_signed_height":  false,
 	"civicledger_misbehavior_total":             false,
 	"civicledger_publication_lag_seconds":       true,
+	"civicledger_future_dated_records_total":    false,
 	"civicledger_finalize_block_seconds":        true,
 	"civicledger_commit_seconds":                true,
 	"civicledger_block_height":                  false,
