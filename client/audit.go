@@ -162,10 +162,12 @@ func Reconcile(d *AuditData) *AuditReport {
 			add(DiscGrantStatus, g.Agency, g.Currency, id, "grant %s has unknown status %q", id, g.Status)
 		}
 		if g.Disbursed < 0 || g.Disbursed > g.Awarded {
-			add(DiscOverDisbursed, g.Agency, g.Currency, id, "grant %s: disbursed %d outside [0, awarded %d]", id, g.Disbursed, g.Awarded)
+			add(DiscOverDisbursed, g.Agency, g.Currency, id, "grant %s: disbursed %s outside [0, awarded %s]", id,
+				ledger.MoneyWithMinor(int64(g.Disbursed), g.Currency), ledger.MoneyWithMinor(int64(g.Awarded), g.Currency))
 		}
 		if s := perGrant[id]; s.amount != g.Disbursed || s.count != g.Payments {
-			add(DiscGrantTotals, g.Agency, g.Currency, id, "grant %s: disbursed %d in %d payments, but its payments sum to %d in %d", id, g.Disbursed, g.Payments, s.amount, s.count)
+			add(DiscGrantTotals, g.Agency, g.Currency, id, "grant %s: disbursed %s in %d payments, but its payments sum to %s in %d", id,
+				ledger.MoneyWithMinor(int64(g.Disbursed), g.Currency), g.Payments, ledger.MoneyWithMinor(int64(s.amount), g.Currency), s.count)
 		}
 	}
 	keys := make([]string, 0, len(want)+len(d.Stored))
@@ -190,9 +192,9 @@ func Reconcile(d *AuditData) *AuditReport {
 		row.OK = have == w
 		if !row.OK {
 			if s == nil {
-				add(DiscTotals, w.Agency, w.Currency, k, "total/%s: no totals record in state, recomputed %s", k, totalsString(w))
+				add(DiscTotals, w.Agency, w.Currency, k, "total/%s: no totals record in state, recomputed %s", k, totalsString(w, w.Currency))
 			} else {
-				add(DiscTotals, w.Agency, w.Currency, k, "total/%s: stored %s, recomputed %s", k, totalsString(*s), totalsString(w))
+				add(DiscTotals, w.Agency, w.Currency, k, "total/%s: stored %s, recomputed %s", k, totalsString(*s, w.Currency), totalsString(w, w.Currency))
 			}
 		}
 		rep.Totals = append(rep.Totals, row)
@@ -200,9 +202,12 @@ func Reconcile(d *AuditData) *AuditReport {
 	return rep
 }
 
-func totalsString(t ledger.Totals) string {
-	return fmt.Sprintf("{awarded %d grants %d paid %d against_grants %d payments %d reversed %d reversals %d}",
-		t.Awarded, t.Grants, t.Paid, t.PaidAgainstGrant, t.Payments, t.Reversed, t.Reversals)
+// totalsString states totals for a discrepancy's detail, amounts in the
+// currency's units with the minor units beside them.
+func totalsString(t ledger.Totals, currency string) string {
+	m := func(a ledger.Amount) string { return ledger.MoneyWithMinor(int64(a), currency) }
+	return fmt.Sprintf("{awarded %s, grants %d, paid %s, against grants %s, payments %d, reversed %s, reversals %d}",
+		m(t.Awarded), t.Grants, m(t.Paid), m(t.PaidAgainstGrant), t.Payments, m(t.Reversed), t.Reversals)
 }
 
 // AuditOptions tune CollectAudit.

@@ -167,6 +167,42 @@ func FormatAmount(minor int64, currency string) string {
 	return digits
 }
 
+// FormatMoney formats an amount in minor units for people: the decimal in
+// the currency's units, thousands grouped with commas, then the code:
+// 25000000 EUR is "250,000.00 EUR", 480000 JPY is "480,000 JPY", -1205 EUR
+// is "-12.05 EUR". Machines read FormatAmount's form ("250000.00"), which
+// ParseAmount and the CLI's --amount accept; FormatMoney's is for messages
+// and reports.
+func FormatMoney(minor int64, currency string) string {
+	s := FormatAmount(minor, currency)
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	intPart, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, r := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if hasFrac {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	b.WriteByte(' ')
+	b.WriteString(currency)
+	return b.String()
+}
+
+// MoneyWithMinor is FormatMoney with the minor units beside it, as rule
+// errors state amounts: "250,000.00 EUR (25000000 minor units)".
+func MoneyWithMinor(minor int64, currency string) string {
+	return fmt.Sprintf("%s (%d minor units)", FormatMoney(minor, currency), minor)
+}
+
 // Currencies returns every ISO 4217 code the ledger accepts, sorted.
 func Currencies() []string {
 	out := make([]string, len(iso4217Table))

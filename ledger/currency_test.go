@@ -283,3 +283,30 @@ func FuzzParseAmount(f *testing.F) {
 		}
 	})
 }
+
+func TestFormatMoney(t *testing.T) {
+	for _, c := range []struct {
+		minor int64
+		cur   string
+		want  string
+	}{
+		{25000000, "EUR", "250,000.00 EUR"},
+		{100000, "EUR", "1,000.00 EUR"},
+		{99999, "EUR", "999.99 EUR"},
+		{0, "EUR", "0.00 EUR"},
+		{-1205, "EUR", "-12.05 EUR"},
+		{-123456789, "EUR", "-1,234,567.89 EUR"},
+		{480000, "JPY", "480,000 JPY"},
+		{100, "JPY", "100 JPY"},
+		{1234567, "KWD", "1,234.567 KWD"},
+		{math.MaxInt64, "JPY", "9,223,372,036,854,775,807 JPY"},
+		{math.MinInt64, "EUR", "-92,233,720,368,547,758.08 EUR"},
+	} {
+		if got := FormatMoney(c.minor, c.cur); got != c.want {
+			t.Errorf("FormatMoney(%d, %s) = %q, want %q", c.minor, c.cur, got, c.want)
+		}
+	}
+	if got := MoneyWithMinor(6000000, "EUR"); got != "60,000.00 EUR (6000000 minor units)" {
+		t.Errorf("MoneyWithMinor = %q", got)
+	}
+}

@@ -420,7 +420,7 @@ func TestFourEyesPerCurrency(t *testing.T) {
 	c.mustOK(c.tx(cultFin1, in("p-kwd", "2999999", "KWD")))
 	res := c.run(c.tx(cultFin1, in("p-kwd-big", "3000001", "KWD")))
 	expectResult(t, res, ledger.ErrFourEyes)
-	if !strings.Contains(res.Log, "KWD threshold 3000000") {
+	if !strings.Contains(res.Log, "amount 3,000.001 KWD (3000001 minor units) exceeds the KWD threshold 3,000.000 KWD (3000000 minor units)") {
 		t.Fatalf("log %q does not name the currency's threshold", res.Log)
 	}
 	// Currencies not listed follow the default.

@@ -111,10 +111,11 @@ func CheckInvariants(r Reader) ([]string, error) {
 			fail("grant %s has unknown status %q", id, g.Status)
 		}
 		if g.Disbursed < 0 || g.Disbursed > g.Awarded {
-			fail("grant %s: disbursed %d outside [0, awarded %d]", id, g.Disbursed, g.Awarded)
+			fail("grant %s: disbursed %s outside [0, awarded %s]", id, MoneyWithMinor(int64(g.Disbursed), g.Currency), MoneyWithMinor(int64(g.Awarded), g.Currency))
 		}
 		if s := perGrant[id]; s.amount != g.Disbursed || s.count != g.Payments {
-			fail("grant %s: disbursed %d in %d payments, but its payments sum to %d in %d", id, g.Disbursed, g.Payments, s.amount, s.count)
+			fail("grant %s: disbursed %s in %d payments, but its payments sum to %s in %d", id,
+				MoneyWithMinor(int64(g.Disbursed), g.Currency), g.Payments, MoneyWithMinor(int64(s.amount), g.Currency), s.count)
 		}
 		st, err := r.Get(StoreIndex, IndexGrantByAgency(g.Agency, id))
 		if err != nil {

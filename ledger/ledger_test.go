@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,7 +278,16 @@ func TestGrantAmend(t *testing.T) {
 				wantTotals(t, c, want)
 			},
 		},
-		{name: "below the amount disbursed", tx: func(c *chain) []byte { return c.tx(cultGrants, amend("g-open", "999999")) }, want: ledger.ErrAmendBelowDisbursed},
+		{
+			name: "below the amount disbursed",
+			tx:   func(c *chain) []byte { return c.tx(cultGrants, amend("g-open", "999999")) },
+			want: ledger.ErrAmendBelowDisbursed,
+			check: func(t *testing.T, _ *chain, res ledger.Result) {
+				if want := "payload.amount: 9,999.99 EUR (999999 minor units) is less than the 10,000.00 EUR (1000000 minor units) already disbursed"; !strings.HasPrefix(res.Log, want) {
+					t.Errorf("log %q\nwant %q", res.Log, want)
+				}
+			},
+		},
 		{
 			name:  "amended grant again",
 			setup: func(c *chain) { c.mustOK(c.tx(cultGrants, amend("g-open", "6000000"))) },
@@ -659,7 +669,18 @@ func TestPaymentRecord(t *testing.T) {
 				wantGrant(t, c, "g-open", ledger.GrantAwarded, 5_000_000, 5_000_000, 2)
 			},
 		},
-		{name: "one above the remaining amount of a partly paid grant", tx: func(c *chain) []byte { return c.tx(cultFin1, pay("p-new", "g-open", "4000001"), cultFin2) }, want: ledger.ErrOverpayment},
+		{
+			name: "one above the remaining amount of a partly paid grant",
+			tx:   func(c *chain) []byte { return c.tx(cultFin1, pay("p-new", "g-open", "4000001"), cultFin2) },
+			want: ledger.ErrOverpayment,
+			check: func(t *testing.T, _ *chain, res ledger.Result) {
+				// Amounts in the currency's units, minor units beside them.
+				want := `payload.amount: 40,000.01 EUR (4000001 minor units) exceeds the 40,000.00 EUR (4000000 minor units) remaining of grant "g-open" (awarded 50,000.00 EUR, disbursed 10,000.00 EUR)`
+				if !strings.HasPrefix(res.Log, want) {
+					t.Errorf("log %q\nwant %q", res.Log, want)
+				}
+			},
+		},
 		{
 			name:  "fully paid grant",
 			setup: func(c *chain) { c.mustOK(c.tx(cultFin1, pay("p-full", "g-small", "100000"))) },

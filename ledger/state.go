@@ -501,7 +501,8 @@ func (b *Block) grantAmend(ag *Agency, p *GrantAmend) ([]Event, error) {
 		return nil, fieldErr(ErrIllegalTransition, "payload.id", "grant %q is %s; only awarded or amended grants can be amended", g.ID, g.Status)
 	}
 	if amount < int64(g.Disbursed) {
-		return nil, fieldErr(ErrAmendBelowDisbursed, "payload.amount", "%d < %d already disbursed", amount, g.Disbursed)
+		return nil, fieldErr(ErrAmendBelowDisbursed, "payload.amount", "%s is less than the %s already disbursed",
+			MoneyWithMinor(amount, g.Currency), MoneyWithMinor(int64(g.Disbursed), g.Currency))
 	}
 	if p.PeriodEnd < g.PeriodStart {
 		return nil, fieldErr(ErrInvalidPeriod, "payload.period_end", "%s is before period start %s", p.PeriodEnd, g.PeriodStart)
@@ -676,7 +677,8 @@ func (b *Block) putPayment(p *Payment) error {
 // signer).
 func (b *Block) fourEyes(tx *Tx, amount int64, currency string) error {
 	if limit := b.params.FourEyesFor(currency); amount > int64(limit) && len(tx.Signatures) < 2 {
-		return fieldErr(ErrFourEyes, "signatures", "amount %d exceeds the %s threshold %d: two finance officers must sign", amount, currency, limit)
+		return fieldErr(ErrFourEyes, "signatures", "amount %s exceeds the %s threshold %s: two finance officers must sign",
+			MoneyWithMinor(amount, currency), currency, MoneyWithMinor(int64(limit), currency))
 	}
 	return nil
 }
@@ -718,8 +720,9 @@ func (b *Block) paymentRecord(tx *Tx, ag *Agency, p *PaymentRecord) ([]Event, er
 		case !gr.Recipient.SameEntity(p.Payee):
 			return nil, fieldErr(ErrPayeeMismatch, "payload.payee", "grant %q recipient is %s:%s", p.Grant, gr.Recipient.Scheme, gr.Recipient.ID)
 		case amount > int64(gr.Awarded-gr.Disbursed):
-			return nil, fieldErr(ErrOverpayment, "payload.amount", "%d exceeds remaining %d of grant %q (awarded %d, disbursed %d)",
-				amount, gr.Awarded-gr.Disbursed, gr.ID, gr.Awarded, gr.Disbursed)
+			c := gr.Currency
+			return nil, fieldErr(ErrOverpayment, "payload.amount", "%s exceeds the %s remaining of grant %q (awarded %s, disbursed %s)",
+				MoneyWithMinor(amount, c), MoneyWithMinor(int64(gr.Awarded-gr.Disbursed), c), gr.ID, FormatMoney(int64(gr.Awarded), c), FormatMoney(int64(gr.Disbursed), c))
 		}
 		g = &gr
 	}

@@ -39,8 +39,9 @@ disbursed beyond their award, payments referencing missing grants or grants of
 another agency, payments in another currency than their grant, failed proofs.
 -o json prints the same as one document; -o csv prints a header row, one row
 per agency/currency (type "totals") and one per discrepancy (type
-"discrepancy"); amounts are in minor units. progress goes to stderr every 500
-records.
+"discrepancy"); amounts are in minor units, and again as decimals in the
+currency's units in the *_decimal columns at the end. progress goes to stderr
+every 500 records.
 
 exit status: 0 everything reconciles; 1 a discrepancy (or a failed proof,
 fork, or header conflict); 2 could not audit: usage error, the node or the
@@ -290,7 +291,12 @@ var auditCSVHeader = []string{"type", "agency", "currency", "id", "result",
 	"stored_awarded", "recomputed_awarded", "stored_grants", "recomputed_grants",
 	"stored_paid", "recomputed_paid", "stored_paid_against_grant", "recomputed_paid_against_grant",
 	"stored_payments", "recomputed_payments", "stored_reversed", "recomputed_reversed",
-	"stored_reversals", "recomputed_reversals", "height", "detail"}
+	"stored_reversals", "recomputed_reversals", "height", "detail",
+	// The amounts again as decimals in the currency's units ("250000.00"),
+	// after the columns above so that their positions stay as they were.
+	"stored_awarded_decimal", "recomputed_awarded_decimal", "stored_paid_decimal", "recomputed_paid_decimal",
+	"stored_paid_against_grant_decimal", "recomputed_paid_against_grant_decimal",
+	"stored_reversed_decimal", "recomputed_reversed_decimal"}
 
 func writeAuditCSV(w io.Writer, out *auditOutput) error {
 	cw := csv.NewWriter(w)
@@ -313,14 +319,32 @@ func writeAuditCSV(w io.Writer, out *auditOutput) error {
 		for k := range rc {
 			rec = append(rec, s[k], rc[k])
 		}
-		_ = cw.Write(append(rec, h, ""))
+		rec = append(rec, h, "")
+		dec := func(a ledger.Amount) string { return ledger.FormatAmount(int64(a), t.Currency) }
+		for _, field := range []func(*ledger.Totals) ledger.Amount{
+			func(x *ledger.Totals) ledger.Amount { return x.Awarded },
+			func(x *ledger.Totals) ledger.Amount { return x.Paid },
+			func(x *ledger.Totals) ledger.Amount { return x.PaidAgainstGrant },
+			func(x *ledger.Totals) ledger.Amount { return x.Reversed },
+		} {
+			stored := ""
+			if t.Stored != nil {
+				stored = dec(field(t.Stored))
+			}
+			rec = append(rec, stored, dec(field(&r)))
+		}
+		_ = cw.Write(rec)
 	}
 	for _, d := range out.Discrepancies {
 		rec := []string{"discrepancy", d.Agency, d.Currency, d.ID, d.Kind}
 		for range 14 {
 			rec = append(rec, "")
 		}
-		_ = cw.Write(append(rec, h, sanitize(d.Detail)))
+		rec = append(rec, h, sanitize(d.Detail))
+		for range 8 {
+			rec = append(rec, "")
+		}
+		_ = cw.Write(rec)
 	}
 	cw.Flush()
 	return cw.Error()

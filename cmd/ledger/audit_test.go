@@ -133,6 +133,12 @@ func TestAudit(t *testing.T) {
 		if r[0] != "totals" || r[1] != "agency-2" || r[2] != "EUR" || r[4] != auditOK || r[5] != "70000" || r[6] != "70000" || r[9] != "20000" {
 			t.Errorf("csv totals row: %q", r)
 		}
+		// The same amounts as decimals, in columns after the old ones.
+		col := func(name string) string { return r[slices.Index(auditCSVHeader, name)] }
+		if len(r) != len(auditCSVHeader) || col("stored_awarded_decimal") != "700.00" || col("recomputed_awarded_decimal") != "700.00" ||
+			col("stored_paid_decimal") != "200.00" || col("height") != r[19] || col("detail") != r[20] {
+			t.Errorf("csv decimal columns: %q", r)
+		}
 	})
 
 	t.Run("usage and network", func(t *testing.T) {
@@ -238,12 +244,12 @@ func TestAudit(t *testing.T) {
 		if err := printAudit(&text, "text", out); err != nil {
 			t.Fatal(err)
 		}
-		contains(t, "text", text.String(), "MISMATCH", "totals_mismatch: total/agency-1/EUR: stored {awarded 100000 grants 1 paid 30001")
+		contains(t, "text", text.String(), "MISMATCH", "totals_mismatch: total/agency-1/EUR: stored {awarded 1,000.00 EUR (100000 minor units), grants 1, paid 300.01 EUR (30001 minor units)")
 		if err := printAudit(&csvOut, "csv", out); err != nil {
 			t.Fatal(err)
 		}
 		recs, err := csv.NewReader(&csvOut).ReadAll()
-		if err != nil || len(recs) != 5 || recs[1][4] != auditMismatch || recs[4][0] != "discrepancy" || recs[4][4] != client.DiscTotals {
+		if err != nil || len(recs) != 5 || recs[1][4] != auditMismatch || recs[4][0] != "discrepancy" || recs[4][4] != client.DiscTotals || len(recs[4]) != len(auditCSVHeader) {
 			t.Errorf("csv (%v): %q", err, recs)
 		}
 	})

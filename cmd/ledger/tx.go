@@ -569,14 +569,14 @@ func newOfficerSetRolesCmd(g *globalOpts, o *txFlags) *cobra.Command {
 // ---- amounts and documents ----
 
 func amountFlags(fs *pflag.FlagSet, amount, currency *string, what string) {
-	fs.StringVar(amount, "amount", "", what+` in major units: "1250.50 EUR", or "1250.50" with --currency (required)`)
+	fs.StringVar(amount, "amount", "", what+` in major units: "1250.50 EUR" (or "EUR 1250.50"), or "1250.50" with --currency; no thousands separators (required)`)
 	fs.StringVar(currency, "currency", "", "ISO 4217 currency code, e.g. EUR (optional if --amount names it)")
 }
 
 // splitAmount splits "1250.50 EUR" into number and currency; a bare number
 // takes the currency flag's value.
 func splitAmount(amount, currencyFlag string) (num, currency string) {
-	f := strings.Fields(amount)
+	f := amountFields(amount)
 	switch len(f) {
 	case 1:
 		return f[0], currencyFlag
@@ -586,10 +586,25 @@ func splitAmount(amount, currencyFlag string) (num, currency string) {
 	return amount, ""
 }
 
+// amountFields splits an --amount into its number and currency code, in
+// that order: "1250.50 EUR", and also "EUR 1250.50", as the demo and
+// reports print money the other way round.
+func amountFields(amount string) []string {
+	f := strings.Fields(amount)
+	if len(f) == 2 {
+		if _, ok := ledger.CurrencyExponent(f[0]); ok {
+			if _, ok := ledger.CurrencyExponent(f[1]); !ok {
+				f[0], f[1] = f[1], f[0]
+			}
+		}
+	}
+	return f
+}
+
 // parseMoney reads --amount/--currency and returns the amount in minor units
 // (as the payload's decimal string) and the currency. It never rounds.
 func parseMoney(amount, currencyFlag string) (minor, currency string, err error) {
-	f := strings.Fields(amount)
+	f := amountFields(amount)
 	var num string
 	switch len(f) {
 	case 1:
@@ -607,6 +622,10 @@ func parseMoney(amount, currencyFlag string) (minor, currency string, err error)
 	}
 	v, err := ledger.ParseAmount(num, currency)
 	if err != nil {
+		if strings.Contains(num, ",") {
+			return "", "", usagef(`--amount %q: write the number without thousands separators and with a '.' for decimals, e.g. "%s %s"`,
+				amount, strings.ReplaceAll(num, ",", ""), currency)
+		}
 		return "", "", usagef("--amount: %v", err)
 	}
 	if v == 0 {

@@ -279,3 +279,24 @@ func TestTxInclusionTimeout(t *testing.T) {
 		t.Errorf("stdout %q stderr %q", out, errOut)
 	}
 }
+
+// TestParseMoney: --amount reads "1250.50 EUR", "EUR 1250.50" (as money is
+// printed in the demo) and "1250.50" with --currency, never rounding.
+func TestParseMoney(t *testing.T) {
+	for _, c := range []struct{ amount, flag, minor, cur string }{
+		{"1250.50 EUR", "", "125050", "EUR"},
+		{"EUR 1250.50", "", "125050", "EUR"},
+		{"EUR 12", "", "1200", "EUR"},
+		{"  480000   JPY ", "", "480000", "JPY"},
+		{"JPY 480000", "JPY", "480000", "JPY"},
+		{"1250.5", "EUR", "125050", "EUR"},
+	} {
+		minor, cur, err := parseMoney(c.amount, c.flag)
+		if err != nil || minor != c.minor || cur != c.cur {
+			t.Errorf("parseMoney(%q, %q) = %q %q %v, want %q %q", c.amount, c.flag, minor, cur, err, c.minor, c.cur)
+		}
+	}
+	if _, _, err := parseMoney("EUR 12.00", "USD"); err == nil || !strings.Contains(err.Error(), "--currency is USD") {
+		t.Errorf("currency first, disagreeing flag: %v", err)
+	}
+}

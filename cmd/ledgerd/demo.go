@@ -330,14 +330,14 @@ var demoRecipient = ledger.Party{Name: "Riverside Community Energy Ltd", Scheme:
 func (w *walkthrough) run(ctx context.Context) {
 	a1, a2 := w.agency(0).ID, w.agency(1).ID
 	fmt.Fprintln(w.out, "Walkthrough:")
-	w.step(fmt.Sprintf("%s awards grant G-2026-001 (EUR 250,000.00) to %s", a1, demoRecipient.Name), func() (string, error) {
+	w.step(fmt.Sprintf("%s awards grant G-2026-001 (250,000.00 EUR) to %s", a1, demoRecipient.Name), func() (string, error) {
 		return expectOK(w.submit(ctx, 0, &ledger.GrantAward{
 			ID: "G-2026-001", Recipient: demoRecipient, Programme: "Clean Energy Fund", Purpose: "Community solar array",
 			Amount: "25000000", Currency: "EUR", PeriodStart: "2026-01-01", PeriodEnd: "2027-12-31",
 			DecisionDate: "2026-01-15", DocumentHash: demoDoc,
 		}, "grants"))
 	})
-	w.step(fmt.Sprintf("%s records payment P-2026-001 (EUR 60,000.00) against it, approved by two finance officers", a1), func() (string, error) {
+	w.step(fmt.Sprintf("%s records payment P-2026-001 (60,000.00 EUR) against it, approved by two finance officers", a1), func() (string, error) {
 		return expectOK(w.submit(ctx, 0, &ledger.PaymentRecord{
 			ID: "P-2026-001", Payee: demoRecipient, Amount: "6000000", Currency: "EUR", Date: "2026-02-01",
 			Purpose: "First instalment", Grant: "G-2026-001",
@@ -350,7 +350,7 @@ func (w *walkthrough) run(ctx context.Context) {
 			ValidFrom: "2026-03-01", ValidUntil: "2031-02-28", DecisionDate: "2026-02-20", ConditionsHash: demoDoc,
 		}, "licensing"))
 	})
-	w.step(fmt.Sprintf("%s records payment P-2026-002 (JPY 480,000) without a grant", w.agency(2).ID), func() (string, error) {
+	w.step(fmt.Sprintf("%s records payment P-2026-002 (480,000 JPY) without a grant", w.agency(2).ID), func() (string, error) {
 		return expectOK(w.submit(ctx, 2, &ledger.PaymentRecord{
 			ID: "P-2026-002", Payee: ledger.Party{Name: "Kobe Translation KK", Scheme: "JP-CN", ID: "1234567890123"},
 			Amount: "480000", Currency: "JPY", Date: "2026-02-03", Purpose: "Translation of public notices",
@@ -384,7 +384,7 @@ func (w *walkthrough) run(ctx context.Context) {
 		return expectRejected(ledger.ErrNotOfficer.Code)(c.Submit(ctx, raw, true))
 	})
 	last := len(w.tn.Agencies) - 1
-	w.step(fmt.Sprintf("%s's node serves grant G-2026-001 with disbursed EUR 60,000.00", w.agency(last).ID), func() (string, error) {
+	w.step(fmt.Sprintf("%s's node serves grant G-2026-001 with disbursed 60,000.00 EUR", w.agency(last).ID), func() (string, error) {
 		c, err := client.New(w.agency(last).RPC)
 		if err != nil {
 			return "", err
@@ -400,8 +400,8 @@ func (w *walkthrough) run(ctx context.Context) {
 		if g.Disbursed != 6000000 || g.Payments != 1 || g.Status != ledger.GrantAwarded {
 			return "", fmt.Errorf("unexpected grant state: %s", raw)
 		}
-		return fmt.Sprintf("height %d, status %s, disbursed %s of %s %s", h, g.Status,
-			ledger.FormatAmount(int64(g.Disbursed), g.Currency), ledger.FormatAmount(int64(g.Awarded), g.Currency), g.Currency), nil
+		return fmt.Sprintf("height %d, status %s, disbursed %s of %s", h, g.Status,
+			ledger.FormatMoney(int64(g.Disbursed), g.Currency), ledger.FormatMoney(int64(g.Awarded), g.Currency)), nil
 	})
 	for _, rec := range []struct{ kind, store, id string }{
 		{"grant", ledger.StoreGrants, "G-2026-001"},
@@ -416,7 +416,7 @@ func (w *walkthrough) run(ctx context.Context) {
 			return w.checkProof(ctx, rec.store, rec.id)
 		})
 	}
-	w.step(fmt.Sprintf("%s proposes lowering the four-eyes threshold to EUR 5,000.00; the agencies' admins vote, and with more than 2/3 of the power it passes into its public notice period", a1), func() (string, error) {
+	w.step(fmt.Sprintf("%s proposes lowering the four-eyes threshold to 5,000.00 EUR; the agencies' admins vote, and with more than 2/3 of the power it passes into its public notice period", a1), func() (string, error) {
 		return w.governance(ctx)
 	})
 	w.step("every agency's node has the same AppHash", func() (string, error) {
@@ -460,7 +460,7 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 	}
 	params.FourEyesThreshold = 500000
 	r, err := w.submit(ctx, 0, &ledger.GovPropose{
-		Kind: ledger.ProposalParamsChange, Title: "Lower the four-eyes threshold to EUR 5,000.00",
+		Kind: ledger.ProposalParamsChange, Title: "Lower the four-eyes threshold to 5,000.00 EUR",
 		LegalBasis: "Public Finance Regulations 2026, reg. 14(2)", DocumentHash: demoDoc, Params: &params,
 	}, "admin")
 	if _, err := expectOK(r, err); err != nil {
