@@ -15,12 +15,9 @@ import (
 )
 
 // Step is one check of a verification, for reports: what was checked,
-// whether it held, and the evidence (hashes, heights, powers).
-type Step struct {
-	Name   string `json:"step"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-}
+// whether it held, and the evidence (hashes, heights, powers). It is the
+// step of a bundle's report too.
+type Step = verify.Step
 
 // Step names used in reports.
 const (

@@ -324,35 +324,48 @@ the one 'ledger trust init --genesis' stored for the bundle's chain under
                 give the code the tx claims), signatures (the agency's
                 officers, with the role the tx type needs)
 
-the last line of the output is VERIFIED, or VERIFIED ABSENT for a record the
-bundle proves does not exist; -o json prints the report.
+the last line of the output is VERIFIED, VERIFIED ABSENT for a record the
+bundle proves does not exist, or FAILED; -o json prints the report, in the
+shape of 'ledger verify -o json' (steps of {step, ok, detail}, the failed one
+last; result; error).
 
 exit status: 0 verified; 1 verification failed (the failing step is named);
 2 the bundle or the genesis file cannot be read, or usage error.`
 
 // Results of a bundle verification (the last line of the text output).
 const (
-	bundleVerified    = "VERIFIED"
-	bundleAbsent      = "VERIFIED ABSENT"
-	bundleNotVerified = "NOT VERIFIED"
+	bundleVerified = "VERIFIED"
+	bundleAbsent   = "VERIFIED ABSENT"
 )
 
-// bundleOutput is the JSON output of 'ledger verify bundle'.
+// bundleOutput is the JSON output of 'ledger verify bundle': the shape of
+// the online verify commands' report where they share fields (steps of
+// {step, ok, detail}, the failed one last; result; error), with the
+// bundle's verified facts and unverified context in report.
 type bundleOutput struct {
-	Bundle        string `json:"bundle"`
-	Genesis       string `json:"genesis"`
-	GenesisSHA256 string `json:"genesis_sha256"`
-	Result        string `json:"result"`
-	FailedStep    string `json:"failed_step,omitempty"`
-	Error         string `json:"error,omitempty"`
+	Bundle        string        `json:"bundle"`
+	Genesis       string        `json:"genesis"`
+	GenesisSHA256 string        `json:"genesis_sha256"`
+	Steps         []verify.Step `json:"steps"`
+	// Result is VERIFIED or VERIFIED ABSENT (exit 0), or FAILED (exit 1),
+	// as for 'ledger verify'.
+	Result     string `json:"result"`
+	FailedStep string `json:"failed_step,omitempty"`
+	Error      string `json:"error,omitempty"`
 	// Report holds the verified facts ("verified") apart from what the
 	// bundle states that nothing covers ("unverified"); on failure it has
-	// the steps that passed and no facts.
-	Report *verify.BundleReport `json:"report"`
+	// no facts.
+	Report *bundleReportOut `json:"report"`
 
 	manifest verify.Manifest
+}
 
-	failure string // the failed step's error, without the step's name
+// bundleReportOut is a verify.BundleReport without its steps (in
+// bundleOutput.Steps).
+type bundleReportOut struct {
+	Outcome      string `json:"outcome,omitempty"`
+	verify.Facts `json:"verified"`
+	Unverified   verify.Unverified `json:"unverified"`
 }
 
 func newVerifyBundleCmd(g *globalOpts) *cobra.Command {
@@ -389,16 +402,15 @@ func newVerifyBundleCmd(g *globalOpts) *cobra.Command {
 			return withExit(exitUsage, fmt.Errorf("--genesis: %w", err))
 		}
 		rep, verr := verify.VerifyBundle(b, doc, sum, time.Now())
-		out := &bundleOutput{Bundle: file, Genesis: gp, GenesisSHA256: sum, manifest: b.Manifest, Report: rep, Result: rep.Outcome}
+		out := &bundleOutput{Bundle: file, Genesis: gp, GenesisSHA256: sum, manifest: b.Manifest, Steps: rep.Steps, Result: rep.Outcome,
+			Report: &bundleReportOut{Outcome: rep.Outcome, Facts: rep.Facts, Unverified: rep.Unverified}}
 		if verr != nil {
-			out.Result = bundleNotVerified
+			out.Result = resultFailed
 			out.Error = verr.Error()
-			var be *verify.BundleError
-			out.failure = verr.Error()
-			if errors.As(verr, &be) {
-				out.FailedStep, out.failure = be.Step, be.Err.Error()
+			if n := len(rep.Steps); n > 0 && !rep.Steps[n-1].OK {
+				out.FailedStep = rep.Steps[n-1].Name
 			}
-			verr = withExit(exitFailed, fmt.Errorf("bundle %s NOT VERIFIED: %w", file, verr))
+			verr = withExit(exitFailed, fmt.Errorf("bundle %s: verification FAILED: %w", file, verr))
 		}
 		w := cmd.OutOrStdout()
 		if g.Output == "json" {
@@ -427,15 +439,12 @@ func printBundleReport(w io.Writer, out *bundleOutput) error {
 	}
 	fmt.Fprintln(w)
 	kv = newKV(w)
-	for _, s := range rep.Steps {
-		kv.add(s.Step, "ok    %s", s.Result)
-	}
-	if out.failure != "" {
-		step := out.FailedStep
-		if step == "" {
-			step = "error"
+	for _, s := range out.Steps {
+		if s.OK {
+			kv.add(s.Name, "ok    %s", s.Detail)
+		} else {
+			kv.add(s.Name, "FAIL  %s", s.Detail)
 		}
-		kv.add(step, "FAIL  %s", out.failure)
 	}
 	if err := kv.flush(); err != nil {
 		return err

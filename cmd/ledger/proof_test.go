@@ -187,7 +187,7 @@ func TestProofBundles(t *testing.T) {
 	jg.Output = "json"
 	jout, _, code := runBundleCmd(t, &jg, txFile, "--genesis", gen)
 	r := decodeJSON[bundleOutput](t, jout)
-	if code != 0 || r.Result != "VERIFIED" || r.Report == nil || len(r.Report.Steps) < 9 || r.Report.Tx == nil || r.Report.Kind != "tx" || len(r.Report.Claims) != 4 || r.Report.Unverified.Note == "" {
+	if code != 0 || r.Result != "VERIFIED" || r.Report == nil || len(r.Steps) < 9 || !allOK(r.Steps) || r.Report.Tx == nil || r.Report.Kind != "tx" || len(r.Report.Claims) != 4 || r.Report.Unverified.Note == "" {
 		t.Errorf("json report: exit %d %+v", code, r)
 	}
 
@@ -211,7 +211,7 @@ func TestProofBundles(t *testing.T) {
 		t.Helper()
 		out, errOut, code := runBundleCmd(t, g, args...)
 		t.Logf("verify bundle %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		if code != 1 || finalLine(out) != "NOT VERIFIED" || !strings.Contains(out, step+":") || !strings.Contains(errOut, "NOT VERIFIED: "+step+": ") {
+		if code != 1 || finalLine(out) != "FAILED" || !strings.Contains(out, step+":") || !strings.Contains(errOut, "verification FAILED: "+step+": ") {
 			t.Errorf("verify bundle %s: exit %d, want 1 failing at %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, step, out, errOut)
 		}
 	}
@@ -226,7 +226,7 @@ func TestProofBundles(t *testing.T) {
 	failed(g, verify.StepClaims, edited, "--genesis", gen)
 	jout, _, code = runBundleCmd(t, &jg, edited, "--genesis", gen)
 	if r := decodeJSON[bundleOutput](t, jout); code != 1 || r.FailedStep != verify.StepClaims || !strings.Contains(r.Error, "manifest.proves[0] says") ||
-		r.Report.Present || r.Report.Value != nil || len(r.Report.Claims) != 0 || r.Report.Kind != "" || r.Result != "NOT VERIFIED" {
+		r.Report.Present || r.Report.Value != nil || len(r.Report.Claims) != 0 || r.Report.Kind != "" || r.Result != "FAILED" {
 		t.Errorf("edited claim in the JSON report: exit %d\n%s", code, jout)
 	}
 	// An edited creation date verifies, shown as the exporter's word.
@@ -246,8 +246,20 @@ func TestProofBundles(t *testing.T) {
 	}
 	failed(g, verify.StepGenesis, grantFile, "--genesis", other.Genesis)
 	jout, _, code = runBundleCmd(t, &jg, grantFile, "--genesis", other.Genesis)
-	if r := decodeJSON[bundleOutput](t, jout); code != 1 || r.Result != "NOT VERIFIED" || r.FailedStep != verify.StepGenesis || r.Error == "" {
+	if r := decodeJSON[bundleOutput](t, jout); code != 1 || r.Result != "FAILED" || r.FailedStep != verify.StepGenesis || r.Error == "" {
 		t.Errorf("json failure: exit %d %+v", code, r)
+	} else if last := r.Steps[len(r.Steps)-1]; last.OK || last.Name != verify.StepGenesis || !strings.Contains(last.Detail, "sha256") || !allOK(r.Steps[:len(r.Steps)-1]) {
+		// The failed step is the last of the steps, as in 'ledger verify'.
+		t.Errorf("json failure steps: %+v", r.Steps)
+	}
+	// The same keys as the online report's, for the fields they share.
+	var online, offline map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(jout), &offline)
+	_ = json.Unmarshal([]byte(`{"steps":[],"result":"","error":""}`), &online)
+	for k := range online {
+		if _, ok := offline[k]; !ok {
+			t.Errorf("bundle report lacks %q:\n%s", k, jout)
+		}
 	}
 
 	// Unreadable input and usage: 2.
@@ -282,6 +294,16 @@ func TestProofBundles(t *testing.T) {
 	if b, _ := os.ReadFile(txFile); !json.Valid(b) {
 		t.Error("the bundle file is not JSON")
 	}
+}
+
+// allOK reports whether every step passed.
+func allOK(steps []verify.Step) bool {
+	for _, s := range steps {
+		if !s.OK {
+			return false
+		}
+	}
+	return true
 }
 
 // umask returns the process umask (files are created 0644 &^ umask).

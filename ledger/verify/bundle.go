@@ -359,7 +359,9 @@ type BundleReport struct {
 	// Outcome is "VERIFIED" or, for a record proved absent, "VERIFIED
 	// ABSENT"; empty if verification failed.
 	Outcome string       `json:"outcome,omitempty"`
-	Steps   []ReportStep `json:"steps"`
+	// Steps are the checks in order; if verification failed, the last one
+	// is the failed step (OK false).
+	Steps []Step `json:"steps"`
 	// Facts are what the proofs, signatures and hashes established
 	// (JSON "verified"). Only these may be shown as verified.
 	Facts `json:"verified"`
@@ -406,10 +408,13 @@ type Unverified struct {
 	Events    []abci.Event `json:"events,omitempty"`
 }
 
-// ReportStep is one check and what it established.
-type ReportStep struct {
-	Step   string `json:"step"`
-	Result string `json:"result"`
+// Step is one check of a verification, as every report states it (a
+// bundle's and the online verifier's): what was checked, whether it held,
+// and the evidence (hashes, heights, powers) or, if it failed, why.
+type Step struct {
+	Name   string `json:"step"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
 }
 
 // ReportHeader is a verified header the proof rests on, with the
@@ -448,7 +453,7 @@ type TxSigner struct {
 }
 
 func (r *BundleReport) step(name, format string, args ...any) {
-	r.Steps = append(r.Steps, ReportStep{Step: name, Result: fmt.Sprintf(format, args...)})
+	r.Steps = append(r.Steps, Step{Name: name, OK: true, Detail: fmt.Sprintf(format, args...)})
 }
 
 // VerifyBundle checks a bundle with nothing but the genesis document it
@@ -500,6 +505,12 @@ func VerifyBundle(b *Bundle, genesis *cmttypes.GenesisDoc, genesisSHA256 string,
 		}
 		if err != nil {
 			rep.Outcome, rep.Facts = "", Facts{} // nothing that failed is a fact
+			failed := Step{Name: StepFormat, Detail: err.Error()}
+			var be *BundleError
+			if errors.As(err, &be) {
+				failed.Name, failed.Detail = be.Step, be.Err.Error()
+			}
+			rep.Steps = append(rep.Steps, failed)
 			return
 		}
 		if len(b.Manifest.Proves) > 0 {

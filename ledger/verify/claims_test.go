@@ -38,7 +38,7 @@ func TestBundleManifestClaims(t *testing.T) {
 	if err != nil || rep.Outcome != "VERIFIED" || len(rep.Claims) != 3 || !strings.Contains(rep.Claims[0], "is present") {
 		t.Fatalf("honest bundle: %v %+v", err, rep)
 	}
-	if last := rep.Steps[len(rep.Steps)-1]; last.Step != verify.StepClaims {
+	if last := rep.Steps[len(rep.Steps)-1]; last.Name != verify.StepClaims || !last.OK {
 		t.Errorf("last step %+v", last)
 	}
 	rep, err = verify.VerifyBundle(tx, f.genesis, f.genesisSum, f.now())
@@ -81,8 +81,11 @@ func TestBundleManifestClaims(t *testing.T) {
 			t.Errorf("%s: %v, want step %q naming %q", name, err, c.step, c.says)
 		case rep.Outcome != "" || !reflectZero(rep.Facts):
 			t.Errorf("%s: a failed bundle reports facts %+v", name, rep.Facts)
+		case len(rep.Steps) == 0 || rep.Steps[len(rep.Steps)-1] != verify.Step{Name: be.Step, OK: false, Detail: be.Err.Error()}:
+			// The failed step closes the steps, as in an online report.
+			t.Errorf("%s: steps %+v do not end with the failed step %q", name, rep.Steps, be.Step)
 		}
-		if bz, _ := json.Marshal(rep); err != nil && strings.Contains(string(bz), `"claims"`) {
+		if bz, _ := json.Marshal(rep); err != nil && strings.Contains(string(bz), `"claims":[`) {
 			t.Errorf("%s: the report of a failed bundle has claims: %s", name, bz)
 		}
 	}
