@@ -358,7 +358,7 @@ func TotalID(agency, currency string) string { return agency + "/" + currency }
 type BundleReport struct {
 	// Outcome is "VERIFIED" or, for a record proved absent, "VERIFIED
 	// ABSENT"; empty if verification failed.
-	Outcome string       `json:"outcome,omitempty"`
+	Outcome string `json:"outcome,omitempty"`
 	// Steps are the checks in order; if verification failed, the last one
 	// is the failed step (OK false).
 	Steps []Step `json:"steps"`
