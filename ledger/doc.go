@@ -62,14 +62,17 @@
 //
 // # Transaction types and their failure conditions
 //
-//	grant/award        grants    id unused (ErrAlreadyExists); agency total would overflow (ErrAmountOverflow)
+//	grant/award        grants    id unused (ErrAlreadyExists); agency total would overflow (ErrAmountOverflow);
+//	                             decision_date not after period_end nor more than DecisionLagDays (90) after
+//	                             period_start (ErrImplausibleDate)
 //	grant/amend        grants    grant exists (ErrNotFound), is the agency's (ErrWrongAgency), is awarded or
 //	                             amended (ErrIllegalTransition); new amount ≥ disbursed (ErrAmendBelowDisbursed);
 //	                             new end ≥ start (ErrInvalidPeriod); the award's document_hash stays, the
 //	                             amendment's goes to amendment_document_hash
 //	grant/close        grants    grant exists, is the agency's, is awarded or amended
 //	grant/revoke       grants    as close
-//	licence/issue      licensing id unused; valid_until not before the block date (ErrInvalidPeriod)
+//	licence/issue      licensing id unused; valid_until not before the block date (ErrInvalidPeriod); decision_date
+//	                             not after valid_until nor more than 90 days after valid_from (ErrImplausibleDate)
 //	licence/renew      licensing licence exists, is the agency's, is issued, renewed or reinstated; the new
 //	                             valid_until extends the current one; conditions_hash stays, the renewal's
 //	                             document goes to renewal_document_hash
@@ -80,8 +83,9 @@
 //	                             params.four_eyes_thresholds, else params.four_eyes_threshold) need two
 //	                             finance officers (ErrFourEyes); with a grant: it exists, is the agency's, is awarded or
 //	                             amended (ErrGrantNotPayable), same currency (ErrCurrencyMismatch), payee is the
-//	                             recipient (ErrPayeeMismatch, by scheme and id), and disbursed + amount ≤
-//	                             awarded (ErrOverpayment)
+//	                             recipient (ErrPayeeMismatch, by scheme and id), dated from PaymentLeadDays (90)
+//	                             before the grant's period to PaymentTailDays (180) after it (ErrImplausibleDate),
+//	                             and disbursed + amount ≤ awarded (ErrOverpayment)
 //	payment/reverse    finance   payment exists, is the agency's, is recorded (ErrIllegalTransition); four-eyes
 //	                             as for recording; restores the grant's and the agency's totals
 //	agency/officer-add     admin key not already an officer (ErrOfficerExists)

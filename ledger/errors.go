@@ -66,6 +66,7 @@ var (
 	ErrVotingClosed        = register(45, "proposal is not open for voting")
 	ErrNotElector          = register(46, "agency may not vote on this proposal")
 	ErrAlreadyVoted        = register(47, "agency already voted")
+	ErrImplausibleDate     = register(48, "implausible date")
 )
 
 // Error is a ledger rule violation with a fixed ABCI code.

@@ -485,6 +485,13 @@ func revokeLicence(id string) *ledger.LicenceRevoke {
 	return &ledger.LicenceRevoke{ID: id, DocumentHash: docHash2, Reason: "Repeated violations"}
 }
 
+// payOn is a small payment dated date.
+func payOn(id, grant, date string) *ledger.PaymentRecord {
+	p := pay(id, grant, "1000")
+	p.Date = date
+	return p
+}
+
 func pay(id, grant, amount string) *ledger.PaymentRecord {
 	return &ledger.PaymentRecord{
 		ID: id, Payee: acme, Amount: amount, Currency: "EUR", Date: "2025-03-10",

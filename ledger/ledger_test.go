@@ -695,6 +695,18 @@ func TestPaymentRecord(t *testing.T) {
 				wantGrant(t, c, "g-small", ledger.GrantAmended, 150_000, 150_000, 1)
 			},
 		},
+		// Payment dates: from 90 days before the grant's period (2025-01-01
+		// to 2025-12-31) to 180 days after it.
+		{name: "paid 90 days before the period", tx: func(c *chain) []byte { return c.tx(cultFin1, payOn("p-new", "g-open", "2024-10-03")) }},
+		{name: "paid 180 days after the period", tx: func(c *chain) []byte { return c.tx(cultFin1, payOn("p-new", "g-open", "2026-06-29")) }},
+		{name: "paid 91 days before the period", tx: func(c *chain) []byte { return c.tx(cultFin1, payOn("p-new", "g-open", "2024-10-02")) }, want: ledger.ErrImplausibleDate,
+			check: func(t *testing.T, _ *chain, res ledger.Result) {
+				if want := `payload.date: 2024-10-02 is more than 90 days before the period of grant "g-open" (2025-01-01 to 2025-12-31; earliest 2024-10-03)`; !strings.HasPrefix(res.Log, want) {
+					t.Errorf("log %q\nwant %q", res.Log, want)
+				}
+			}},
+		{name: "paid 181 days after the period", tx: func(c *chain) []byte { return c.tx(cultFin1, payOn("p-new", "g-open", "2026-06-30")) }, want: ledger.ErrImplausibleDate},
+		{name: "paid long ago without a grant", tx: func(c *chain) []byte { return c.tx(cultFin1, payOn("p-new", "", "1990-01-01")) }},
 		{name: "unknown grant", tx: func(c *chain) []byte { return c.tx(cultFin1, pay("p-new", "g-nope", "1000")) }, want: ledger.ErrNotFound},
 		{name: "another agency's grant", tx: func(c *chain) []byte { return c.tx(cultFin1, pay("p-new", "w-grant", "1000")) }, want: ledger.ErrWrongAgency},
 		{name: "closed grant", tx: func(c *chain) []byte { return c.tx(cultFin1, pay("p-new", "g-closed", "1000")) }, want: ledger.ErrGrantNotPayable},

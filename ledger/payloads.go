@@ -226,6 +226,9 @@ func (p *GrantAward) ValidateBasic() error {
 	if err := checkDate("payload.decision_date", p.DecisionDate); err != nil {
 		return err
 	}
+	if err := checkDecisionDate(p.DecisionDate, "payload.period_start", p.PeriodStart, "payload.period_end", p.PeriodEnd); err != nil {
+		return err
+	}
 	return checkHash("payload.document_hash", p.DocumentHash)
 }
 
@@ -284,6 +287,9 @@ func (p *LicenceIssue) ValidateBasic() error {
 		return err
 	}
 	if err := checkDate("payload.decision_date", p.DecisionDate); err != nil {
+		return err
+	}
+	if err := checkDecisionDate(p.DecisionDate, "payload.valid_from", p.ValidFrom, "payload.valid_until", p.ValidUntil); err != nil {
 		return err
 	}
 	return checkHash("payload.conditions_hash", p.ConditionsHash)
@@ -465,6 +471,58 @@ func checkPeriod(fromField, from, toField, to string) error {
 		return fieldErr(ErrInvalidPeriod, toField, "%s is before %s", to, from)
 	}
 	return nil
+}
+
+// Date plausibility (ErrImplausibleDate). Dates are whole days; the limits
+// are in days and part of the consensus rules.
+const (
+	// DecisionLagDays: a decision (grant award, licence issue) may come at
+	// most this long after the start of the period it covers: retroactive
+	// awards of a few weeks are common (costs from the first of the month),
+	// a decision months into its period is most likely a mistyped date.
+	DecisionLagDays = 90
+	// PaymentLeadDays and PaymentTailDays: a payment against a grant is
+	// dated at most PaymentLeadDays before the grant's period starts (an
+	// advance) and at most PaymentTailDays after it ends (a final
+	// instalment after the closing report).
+	PaymentLeadDays = 90
+	PaymentTailDays = 180
+)
+
+// checkDecisionDate applies the decision rules to dates already checked as
+// YYYY-MM-DD: the decision is not after the end of the period, nor more
+// than DecisionLagDays after its start.
+func checkDecisionDate(decision, startField, start, endField, end string) error {
+	if decision > end {
+		return fieldErr(ErrImplausibleDate, "payload.decision_date", "%s is after %s %s: a decision precedes the end of what it decides", decision, endField, end)
+	}
+	if latest := addDays(start, DecisionLagDays); decision > latest {
+		return fieldErr(ErrImplausibleDate, "payload.decision_date", "%s is more than %d days after %s %s (latest %s)", decision, DecisionLagDays, startField, start, latest)
+	}
+	return nil
+}
+
+// checkPaymentDate applies the payment rule: a payment against a grant is
+// dated from PaymentLeadDays before its period to PaymentTailDays after.
+func checkPaymentDate(date string, g *Grant) error {
+	if first := addDays(g.PeriodStart, -PaymentLeadDays); date < first {
+		return fieldErr(ErrImplausibleDate, "payload.date", "%s is more than %d days before the period of grant %q (%s to %s; earliest %s)",
+			date, PaymentLeadDays, g.ID, g.PeriodStart, g.PeriodEnd, first)
+	}
+	if last := addDays(g.PeriodEnd, PaymentTailDays); date > last {
+		return fieldErr(ErrImplausibleDate, "payload.date", "%s is more than %d days after the period of grant %q (%s to %s; latest %s)",
+			date, PaymentTailDays, g.ID, g.PeriodStart, g.PeriodEnd, last)
+	}
+	return nil
+}
+
+// addDays adds n days to a valid YYYY-MM-DD date.
+func addDays(date string, n int) string {
+	t, err := time.Parse(DateLayout, date)
+	if err != nil {
+		return date // unreachable: dates are checked before
+	}
+	return t.AddDate(0, 0, n).Format(DateLayout)
 }
 
 func checkHash(field, s string) error {

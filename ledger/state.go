@@ -719,7 +719,11 @@ func (b *Block) paymentRecord(tx *Tx, ag *Agency, p *PaymentRecord) ([]Event, er
 			return nil, fieldErr(ErrCurrencyMismatch, "payload.currency", "grant %q is in %s, payment in %s", p.Grant, gr.Currency, p.Currency)
 		case !gr.Recipient.SameEntity(p.Payee):
 			return nil, fieldErr(ErrPayeeMismatch, "payload.payee", "grant %q recipient is %s:%s", p.Grant, gr.Recipient.Scheme, gr.Recipient.ID)
-		case amount > int64(gr.Awarded-gr.Disbursed):
+		}
+		if err := checkPaymentDate(p.Date, &gr); err != nil {
+			return nil, err
+		}
+		if amount > int64(gr.Awarded-gr.Disbursed) {
 			c := gr.Currency
 			return nil, fieldErr(ErrOverpayment, "payload.amount", "%s exceeds the %s remaining of grant %q (awarded %s, disbursed %s)",
 				MoneyWithMinor(amount, c), MoneyWithMinor(int64(gr.Awarded-gr.Disbursed), c), gr.ID, FormatMoney(int64(gr.Awarded), c), FormatMoney(int64(gr.Disbursed), c))

@@ -435,7 +435,7 @@ func TestDecodeDates(t *testing.T) {
 		"2024-02-03T00:00:00Z", "2024/02/03", " 2024-02-03", "2024-02-03 ", "", "tomorrow", "2024-02-3"}
 	for _, d := range good {
 		pcs = append(pcs,
-			payloadCase{"decision " + d, with(award("g", "1"), func(p *ledger.GrantAward) { p.DecisionDate = d }), nil},
+			payloadCase{"decision " + d, with(award("g", "1"), func(p *ledger.GrantAward) { p.DecisionDate, p.PeriodStart, p.PeriodEnd = d, d, "2030-12-31" }), nil},
 			payloadCase{"payment " + d, with(pay("p", "", "1"), func(p *ledger.PaymentRecord) { p.Date = d }), nil},
 		)
 	}
@@ -458,6 +458,20 @@ func TestDecodeDates(t *testing.T) {
 		payloadCase{"grant period across years", with(award("g", "1"), func(p *ledger.GrantAward) { p.PeriodStart, p.PeriodEnd = "2025-12-31", "2026-01-01" }), nil},
 		payloadCase{"licence validity before start", with(issue("l", "2026-01-01"), func(p *ledger.LicenceIssue) { p.ValidFrom = "2026-01-02" }), ledger.ErrInvalidPeriod},
 		payloadCase{"licence validity of one day", with(issue("l", "2026-01-01"), func(p *ledger.LicenceIssue) { p.ValidFrom = "2026-01-01" }), nil},
+	)
+	// Plausibility: a decision at most 90 days into its period, never after
+	// its end (the award's period is 2025-01-01 to 2025-12-31, the licence's
+	// validity from 2025-03-01).
+	pcs = append(pcs,
+		payloadCase{"decision before the period", with(award("g", "1"), func(p *ledger.GrantAward) { p.DecisionDate = "2020-06-01" }), nil},
+		payloadCase{"decision 90 days into the period", with(award("g", "1"), func(p *ledger.GrantAward) { p.DecisionDate = "2025-04-01" }), nil},
+		payloadCase{"decision 91 days into the period", with(award("g", "1"), func(p *ledger.GrantAward) { p.DecisionDate = "2025-04-02" }), ledger.ErrImplausibleDate},
+		payloadCase{"decision after the period", with(award("g", "1"), func(p *ledger.GrantAward) {
+			p.PeriodStart, p.PeriodEnd, p.DecisionDate = "2025-01-01", "2025-01-31", "2025-02-01"
+		}), ledger.ErrImplausibleDate},
+		payloadCase{"licence decided 90 days into its validity", with(issue("l", "2027-01-01"), func(p *ledger.LicenceIssue) { p.DecisionDate = "2025-05-30" }), nil},
+		payloadCase{"licence decided 91 days into its validity", with(issue("l", "2027-01-01"), func(p *ledger.LicenceIssue) { p.DecisionDate = "2025-05-31" }), ledger.ErrImplausibleDate},
+		payloadCase{"licence decided after its validity", with(issue("l", "2025-03-10"), func(p *ledger.LicenceIssue) { p.DecisionDate = "2025-03-11" }), ledger.ErrImplausibleDate},
 	)
 	runPayloadCases(t, pcs)
 }
