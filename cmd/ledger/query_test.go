@@ -168,7 +168,8 @@ func TestQuery(t *testing.T) {
 	t.Run("not found", func(t *testing.T) {
 		for _, kind := range []string{"grant", "licence", "payment", "agency"} {
 			out, _ := wantCode(t, 1, []string{kind + ` "NOPE" not found`}, as("-o", "json", "query", kind, "NOPE")...)
-			if out != "" {
+			// The JSON error, never a record-shaped document.
+			if e := decodeJSON[errorJSON](t, out); e.ExitCode != 1 || !strings.Contains(e.Error, kind+` "NOPE" not found`) || strings.Contains(out, `"id"`) {
 				t.Errorf("query %s NOPE printed %q", kind, out)
 			}
 		}
