@@ -6,6 +6,7 @@ package ledger_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"math"
 	"slices"
@@ -227,7 +228,14 @@ func TestGrantAward(t *testing.T) {
 		{name: "admin without grants role", tx: func(c *chain) []byte { return c.tx(cultAdmin, award("g-new", "1")) }, want: ledger.ErrMissingRole},
 		{name: "co-signer without grants role", tx: func(c *chain) []byte { return c.tx(cultGrants, award("g-new", "1"), cultFin1) }, want: ledger.ErrMissingRole},
 		{name: "officer of another agency", tx: func(c *chain) []byte { return c.txFor(agCulture, worksAdmin, award("g-new", "1")) }, want: ledger.ErrNotOfficer},
-		{name: "outsider", tx: func(c *chain) []byte { return c.txFor(agCulture, outsider, award("g-new", "1")) }, want: ledger.ErrNotOfficer},
+		{name: "outsider", tx: func(c *chain) []byte { return c.txFor(agCulture, outsider, award("g-new", "1")) }, want: ledger.ErrNotOfficer,
+			check: func(t *testing.T, _ *chain, res ledger.Result) {
+				// The key as the CLI and agency records show keys: base64, labelled.
+				want := "signatures[0]: key " + base64.StdEncoding.EncodeToString(outsider.pub)[:16] + "… (base64) is not an officer of " + agCulture
+				if !strings.HasPrefix(res.Log, want) {
+					t.Errorf("log %q\nwant %q", res.Log, want)
+				}
+			}},
 		{name: "unknown agency", tx: func(c *chain) []byte { return c.txFor("no-such-agency", cultGrants, award("g-new", "1")) }, want: ledger.ErrUnknownAgency},
 		{name: "invalid amount", tx: func(c *chain) []byte { return c.tx(cultGrants, award("g-new", "0")) }, want: ledger.ErrInvalidAmount},
 		{

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -363,12 +364,14 @@ func (b *Block) apply(tx *Tx, ag *Agency) ([]Event, error) {
 	return nil, fmt.Errorf("body.type %q: %w", tx.Body.Type, ErrUnknownTxType)
 }
 
+// shortKey names a key in a rule error as agency records and the CLI show
+// keys (base64), shortened, and labelled as such.
 func shortKey(k []byte) string {
-	h := hex.EncodeToString(k)
-	if len(h) > 16 {
-		return h[:16] + "…"
+	b := base64.StdEncoding.EncodeToString(k)
+	if len(b) > 16 {
+		b = b[:16] + "…"
 	}
-	return h
+	return b + " (base64)"
 }
 
 // agency loads an agency through the block cache.

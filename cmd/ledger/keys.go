@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/civicledger/civicledger/internal/atomicfile"
 	"github.com/civicledger/civicledger/internal/keystore"
 )
 
@@ -153,12 +155,25 @@ func newKeysListCmd(g *globalOpts) *cobra.Command {
 			if g.Output == "json" {
 				return keysWriteJSON(out, list)
 			}
+			// Keys of the other backend in the same directory are not listed:
+			// say so, or a user who made them with the other backend thinks
+			// them lost.
+			other := keystore.BackendTest
+			if s.Backend() == keystore.BackendTest {
+				other = keystore.BackendFile
+			}
+			if os2, err := keystore.Open(s.Dir(), other, nil); err == nil {
+				if ol, err := os2.List(); err == nil && len(ol) > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %d key(s) of the %s backend are in %s too (not listed): add --keyring-backend %s to list or use them\n",
+						len(ol), other, s.Dir(), other)
+				}
+			}
 			if len(list) == 0 {
 				fmt.Fprintf(out, "no keys (backend %s) in %s\n", s.Backend(), s.Dir())
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tAGENCY\tPUBKEY")
+			fmt.Fprintln(tw, "NAME\tAGENCY\tPUBKEY (BASE64)")
 			for _, i := range list {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", i.Name, keysOrDash(i.Agency), i.PubKey)
 			}
@@ -300,7 +315,8 @@ func printKeyInfo(w io.Writer, i keystore.Info) {
 	fmt.Fprintf(tw, "name:\t%s\n", i.Name)
 	fmt.Fprintf(tw, "algo:\t%s\n", i.Algo)
 	fmt.Fprintf(tw, "agency:\t%s\n", keysOrDash(i.Agency))
-	fmt.Fprintf(tw, "pubkey:\t%s\n", i.PubKey)
+	fmt.Fprintf(tw, "pubkey:\t%s (base64, as agency records show it)\n", i.PubKey)
+	fmt.Fprintf(tw, "pubkey hex:\t%s (as events and rule errors show it)\n", i.PubHex)
 	fmt.Fprintf(tw, "backend:\t%s\n", i.Backend)
 	tw.Flush()
 }
@@ -318,30 +334,14 @@ func keysWriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// keysWriteNewFile creates path with mode 0600, refusing to overwrite it.
+// keysWriteNewFile creates path with mode 0600, whole or not at all,
+// refusing to overwrite it.
 func keysWriteNewFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
+	err := atomicfile.Write(path, data, 0o600, false)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s already exists; refusing to overwrite it", path)
 	}
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
+	return err
 }
 
 func keysReadFile(path string, limit int64) ([]byte, error) {

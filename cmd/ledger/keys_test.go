@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -102,6 +103,25 @@ func TestKeysAddListShow(t *testing.T) {
 	}
 	if out := kc("keys", "show", "alice", "--pubkey"); out != alice.PubKey+"\n" {
 		t.Fatalf("show --pubkey = %q", out)
+	}
+	// Both encodings, labelled: base64 as records show keys, hex as events
+	// and rule errors do.
+	pub, _ := base64.StdEncoding.DecodeString(alice.PubKey)
+	if alice.PubHex != hex.EncodeToString(pub) {
+		t.Errorf("pub_key_hex %q, want %x", alice.PubHex, pub)
+	}
+	contains(t, "show", kc("keys", "show", "alice"), "pubkey:", alice.PubKey+" (base64", "pubkey hex:", alice.PubHex)
+	contains(t, "list", kc("keys", "list"), "PUBKEY (BASE64)")
+
+	// The file backend holds no keys here, the test backend two: listing
+	// the file backend says where the others are.
+	out, errOut, code := run(t, "--home", home, "keys", "list")
+	if code != 0 || !strings.Contains(out, "no keys (backend file)") ||
+		!strings.Contains(errOut, "2 key(s) of the test backend") || !strings.Contains(errOut, "--keyring-backend test") {
+		t.Errorf("file backend list: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if _, errOut, _ := run(t, append(base, "keys", "list")...); strings.Contains(errOut, "note:") {
+		t.Errorf("a note with no keys in the other backend: %s", errOut)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,7 +187,17 @@ func shortMoney(a ledger.Amount, currency string) string {
 
 func party(p ledger.Party) string { return fmt.Sprintf("%s (%s %s)", p.Name, p.Scheme, p.ID) }
 
+// b64 is how the CLI shows keys: base64, as agency records hold them.
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// hexToB64 shows a key a library gives in hex (bundle signers) as b64
+// does; what is not hex is shown as it is.
+func hexToB64(h string) string {
+	if b, err := hex.DecodeString(h); err == nil {
+		return b64(b)
+	}
+	return sanitize(h)
+}
 
 func orDash(s string) string {
 	if s == "" {

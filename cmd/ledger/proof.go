@@ -475,7 +475,7 @@ func printBundleReport(w io.Writer, out *bundleOutput) error {
 				if i == 0 {
 					k = "signers"
 				}
-				kv.add(k, "%s %s (%s)", orDash(s.Name), s.PubKey, roleList(s.Roles))
+				kv.add(k, "%s %s (%s)", orDash(s.Name), hexToB64(s.PubKey), roleList(s.Roles))
 			}
 			if t.Code == 0 {
 				kv.add("result", "code 0 (success)")

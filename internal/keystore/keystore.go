@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,7 +60,8 @@ type PassphraseFunc func(prompt string, confirm bool) ([]byte, error)
 type Info struct {
 	Name    string `json:"name"`
 	Algo    string `json:"algo"`
-	PubKey  string `json:"pub_key"` // base64 (std) of the 32-byte public key
+	PubKey  string `json:"pub_key"`     // base64 (std) of the 32-byte public key, as agency records hold it
+	PubHex  string `json:"pub_key_hex"` // the same key in hex, as events and the tx index name it
 	Agency  string `json:"agency,omitempty"`
 	Backend string `json:"backend"`
 }
@@ -386,7 +388,11 @@ func (s *Store) keyPath(name string) string     { return filepath.Join(s.dir, na
 func (s *Store) sidecarPath(name string) string { return filepath.Join(s.dir, name+extSidecar) }
 
 func (s *Store) info(name, pub, agency string) Info {
-	return Info{Name: name, Algo: AlgoEd25519, PubKey: pub, Agency: agency, Backend: string(s.backend)}
+	i := Info{Name: name, Algo: AlgoEd25519, PubKey: pub, Agency: agency, Backend: string(s.backend)}
+	if k, err := base64.StdEncoding.DecodeString(pub); err == nil {
+		i.PubHex = hex.EncodeToString(k)
+	}
+	return i
 }
 
 // checkName enforces [A-Za-z0-9._-]{1,64}, no leading '.', and no ".pub"
