@@ -191,10 +191,7 @@ func runAudit(cmd *cobra.Command, g *globalOpts, c *client.Client, agency string
 		}
 	}
 	if agency != "" {
-		if _, _, err := c.Record(ctx, "agency", agency, height); err != nil {
-			if errors.Is(err, client.ErrNotFound) {
-				return nil, usagef("unknown agency %q", agency)
-			}
+		if err := requireAgency(ctx, c, agency, height); err != nil {
 			return nil, err
 		}
 	}

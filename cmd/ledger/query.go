@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -99,6 +100,16 @@ func fetchRecord(ctx context.Context, c *client.Client, kind, id string, height 
 		return nil, h, withExit(exitFailed, fmt.Errorf("%s %q not found at height %d", kind, id, h))
 	}
 	return v, h, nil
+}
+
+// requireAgency fails with a usage error (exit 2) naming an agency the
+// state at height does not know, as query and audit both report it.
+func requireAgency(ctx context.Context, c *client.Client, agency string, height int64) error {
+	_, h, err := c.Record(ctx, "agency", agency, height)
+	if errors.Is(err, client.ErrNotFound) {
+		return usagef("unknown agency %q at height %d ('ledger query agencies' lists them)", agency, h)
+	}
+	return err
 }
 
 // fetchHistory returns the transactions that touched a record, oldest first.
@@ -480,6 +491,12 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if f.Agency != "" && len(page.Items) == 0 {
+			// An unknown agency has no records either: say it is unknown.
+			if err := requireAgency(ctx, c, f.Agency, h); err != nil {
+				return err
+			}
+		}
 		if byGrant && len(page.Items) == 0 {
 			// An unknown grant has no payments either: say it is unknown.
 			if _, _, err := fetchRecord(ctx, c, "grant", grant, h); err != nil {
@@ -612,11 +629,17 @@ func newTotalsQueryCmd(g *globalOpts) *cobra.Command {
 			return err
 		}
 		v, h, err := queryNode(cmd.Context(), c, "/totals/"+agency+"/"+cur, nil, height)
-		if err != nil {
-			return err
+		if err == nil && len(v) == 0 {
+			err = withExit(exitFailed, fmt.Errorf("no totals for %s in %s at height %d", agency, cur, h))
 		}
-		if len(v) == 0 {
-			return withExit(exitFailed, fmt.Errorf("no totals for %s in %s at height %d", agency, cur, h))
+		if err != nil {
+			if exitCode(err) == exitFailed && h > 0 {
+				// No totals: an unknown agency is said to be unknown.
+				if aerr := requireAgency(cmd.Context(), c, agency, h); aerr != nil {
+					return aerr
+				}
+			}
+			return err
 		}
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {

@@ -173,6 +173,13 @@ func TestQuery(t *testing.T) {
 				t.Errorf("query %s NOPE printed %q", kind, out)
 			}
 		}
+		// An unknown agency is one error, the same as in 'ledger audit'.
+		for _, args := range [][]string{{"query", "grants", "--agency", "agency-9"}, {"query", "payments", "--agency", "agency-9"},
+			{"query", "licences", "--agency", "agency-9"}, {"query", "totals", "agency-9", "EUR"}, {"audit", "--agency", "agency-9", "--no-proofs"}} {
+			wantCode(t, 2, []string{`unknown agency "agency-9" at height`, "ledger query agencies"}, as(args...)...)
+		}
+		wantCode(t, 1, []string{"no totals for agency-2 in JPY"}, as("query", "totals", "agency-2", "JPY")...)
+		contains(t, "a known agency without licences", ok("query", "licences", "--agency", "agency-1"), "no licences found")
 		wantCode(t, 1, []string{"not found"}, as("query", "history", "grant", "NOPE")...)
 		wantCode(t, 1, []string{"not found"}, as("query", "grant", "NOPE", "--history")...)
 	})

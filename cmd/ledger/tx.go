@@ -135,7 +135,7 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	amountFlags(fs, &f.amount, &f.currency, "awarded amount")
 	fs.StringVar(&f.start, "period-start", "", "start of the grant period, YYYY-MM-DD (required)")
 	fs.StringVar(&f.end, "period-end", "", "end of the grant period, YYYY-MM-DD (required)")
-	fs.StringVar(&f.decision, "decision-date", "", "date of the award decision, YYYY-MM-DD (required)")
+	fs.StringVar(&f.decision, "decision-date", "", fmt.Sprintf("date of the award decision, YYYY-MM-DD; not after --period-end nor more than %d days after --period-start (required)", ledger.DecisionLagDays))
 	doc.register(fs, "document", "the award decision document")
 	return cmd
 }
@@ -288,7 +288,7 @@ func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	fs.StringVar(&f.scope, "scope", "", "what the licence permits (required)")
 	fs.StringVar(&f.from, "valid-from", "", "first day of validity, YYYY-MM-DD (required)")
 	fs.StringVar(&f.until, "valid-until", "", "last day of validity, YYYY-MM-DD (required)")
-	fs.StringVar(&f.decision, "decision-date", "", "date of the decision, YYYY-MM-DD (required)")
+	fs.StringVar(&f.decision, "decision-date", "", fmt.Sprintf("date of the decision, YYYY-MM-DD; not after --valid-until nor more than %d days after --valid-from (required)", ledger.DecisionLagDays))
 	cond.register(fs, "conditions", "the licence conditions")
 	return cmd
 }
@@ -389,7 +389,7 @@ func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	fs.StringVar(&f.pScheme, "payee-scheme", "", "payee identifier scheme (required)")
 	fs.StringVar(&f.pID, "payee-id", "", "payee identifier in that scheme (required)")
 	amountFlags(fs, &f.amount, &f.currency, "amount paid")
-	fs.StringVar(&f.date, "date", "", "payment date, YYYY-MM-DD (required)")
+	fs.StringVar(&f.date, "date", "", fmt.Sprintf("payment date, YYYY-MM-DD; with --grant, from %d days before the grant period to %d days after it (required)", ledger.PaymentLeadDays, ledger.PaymentTailDays))
 	fs.StringVar(&f.purpose, "purpose", "", "purpose of the payment (required)")
 	fs.StringVar(&f.grant, "grant", "", "id of the grant the payment is made against")
 	return cmd
