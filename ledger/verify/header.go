@@ -82,7 +82,7 @@ func FirstBlock(doc *cmttypes.GenesisDoc, lb *cmttypes.LightBlock) error {
 	// All signatures, not only the first > 2/3 (VerifyCommitLight stops
 	// there): CommitSigners names every signer of a verified commit.
 	if err := gv.VerifyCommitLightAllSignatures(doc.ChainID, lb.Commit.BlockID, h, lb.Commit); err != nil {
-		return headerErr(h, "not signed by more than 2/3 of the genesis validators: %v", err)
+		return headerErr(h, "not signed by more than 2/3 of the genesis validators: %s", commitProblem(doc.ChainID, gv, lb.Commit, err))
 	}
 	return nil
 }
@@ -153,9 +153,39 @@ func Next(trusted, untrusted *cmttypes.LightBlock, now time.Time) error {
 		}
 	}
 	if err := untrusted.ValidatorSet.VerifyCommitLightAllSignatures(th.ChainID, uh.Commit.BlockID, h, uh.Commit); err != nil {
-		return headerErr(h, "not signed by more than 2/3 of its validators: %v", err)
+		return headerErr(h, "not signed by more than 2/3 of its validators: %s", commitProblem(th.ChainID, untrusted.ValidatorSet, uh.Commit, err))
 	}
 	return nil
+}
+
+// commitProblem says why a commit failed verification against vals: which
+// validator's signature does not verify, and why, in place of CometBFT's
+// message, which prints the signature's bytes or a Go value. Failures that
+// are not one signature's (a wrong block id, too little power) keep
+// CometBFT's message.
+func commitProblem(chainID string, vals *cmttypes.ValidatorSet, c *cmttypes.Commit, err error) string {
+	if vals == nil || c == nil || len(c.Signatures) != vals.Size() {
+		return err.Error()
+	}
+	for i, cs := range c.Signatures {
+		if cs.BlockIDFlag == cmttypes.BlockIDFlagAbsent {
+			continue
+		}
+		_, val := vals.GetByIndex(int32(i))
+		if val == nil || val.PubKey == nil {
+			continue
+		}
+		who := fmt.Sprintf("validator %d of %d (address %X, power %d)", i, vals.Size(), []byte(val.Address), val.VotingPower)
+		switch {
+		case !bytes.Equal(cs.ValidatorAddress, val.Address):
+			return fmt.Sprintf("signature %d of the commit names address %X, but %s holds that place in the validator set", i, []byte(cs.ValidatorAddress), who)
+		case len(cs.Signature) == 0:
+			return fmt.Sprintf("%s: the commit marks it as signing, with no signature", who)
+		case !val.PubKey.VerifySignature(c.VoteSignBytes(chainID, int32(i)), cs.Signature):
+			return fmt.Sprintf("%s: its signature does not verify against its public key for this block of chain %s (forged, altered, or made for another block or chain)", who, chainID)
+		}
+	}
+	return err.Error()
 }
 
 // Chain verifies blocks in strictly ascending height order, each from the

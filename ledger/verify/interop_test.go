@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,6 +273,11 @@ func TestStoreValueLiveTampering(t *testing.T) {
 	for _, c := range cases {
 		_, err := verify.StoreValue(c.appHash, c.store, c.key, c.value, c.ops)
 		wantProofErr(t, c.name, err, c.step)
+		// The message names the failing op by its place and type.
+		want := map[string]string{"op0": "proof op 0 (ics23:iavl: the key in its store): ", "op1": "proof op 1 (ics23:simple: the store's root in the AppHash): "}[c.step]
+		if err != nil && want != "" && !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %q does not start with %q", c.name, err, want)
+		}
 	}
 
 	// Absence proofs for missing ids verify; a present key does not verify

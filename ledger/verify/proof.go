@@ -24,7 +24,17 @@ type ProofError struct {
 	Reason string
 }
 
-func (e *ProofError) Error() string { return fmt.Sprintf("%s: %s", e.Step, e.Reason) }
+// Error names the failing proof op by its place and type: op 0 proves the
+// key in its store's IAVL tree, op 1 the store's root in the AppHash.
+func (e *ProofError) Error() string {
+	switch e.Step {
+	case "op0":
+		return fmt.Sprintf("proof op 0 (%s: the key in its store): %s", OpIAVL, e.Reason)
+	case "op1":
+		return fmt.Sprintf("proof op 1 (%s: the store's root in the AppHash): %s", OpSimple, e.Reason)
+	}
+	return fmt.Sprintf("proof %s: %s", e.Step, e.Reason)
+}
 func (e *ProofError) Unwrap() error { return ErrProof }
 
 func fail(step, format string, args ...any) error {
