@@ -441,6 +441,15 @@ type HistoryEntry struct {
 	Action string            `json:"action"`
 	Status string            `json:"status"`
 	Attrs  map[string]string `json:"attributes"`
+	// What the tx says (SetTx): the acting agency, the officers' keys that
+	// signed it (base64), and its reason if the type has one.
+	Agency  string   `json:"agency,omitempty"`
+	Signers []string `json:"signers,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
+	// Created: the block created the record; else Changes are the record's
+	// fields the block changed (HistoryChanges).
+	Created bool          `json:"created,omitempty"`
+	Changes []FieldChange `json:"changes,omitempty"`
 }
 
 // History returns, oldest first, the transactions whose events touched the
@@ -462,6 +471,7 @@ func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, 
 		}
 		for _, tx := range res.Txs {
 			e := HistoryEntry{Hash: strings.ToUpper(hex.EncodeToString(tx.Hash)), Height: tx.Height, Attrs: map[string]string{}}
+			e.SetTx(tx.Tx)
 			for _, ev := range tx.TxResult.Events {
 				if ev.Type == "tx" {
 					for _, a := range ev.Attributes {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -127,6 +128,9 @@ func fetchHistory(ctx context.Context, c *client.Client, kind, id string) ([]cli
 	if err != nil {
 		return nil, nodeError(err)
 	}
+	if err := c.HistoryChanges(ctx, kind, id, hist); err != nil {
+		return nil, nodeError(err)
+	}
 	if hist == nil {
 		hist = []client.HistoryEntry{}
 	}
@@ -149,6 +153,7 @@ func agencyHistory(ctx context.Context, c *client.Client, id string) ([]client.H
 		}
 		for _, tx := range res.Txs {
 			e := client.HistoryEntry{Hash: strings.ToUpper(hex.EncodeToString(tx.Hash)), Height: tx.Height, Attrs: map[string]string{}}
+			e.SetTx(tx.Tx)
 			for _, ev := range tx.TxResult.Events {
 				attrs := map[string]string{}
 				for _, a := range ev.Attributes {
@@ -233,7 +238,7 @@ func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if history {
 			fmt.Fprintln(out)
 			fmt.Fprintln(out, "history:")
-			return printHistory(out, hist)
+			return printHistory(out, signerNames(ctx, c), hist)
 		}
 		return nil
 	}
@@ -373,7 +378,34 @@ func officerNames(ctx context.Context, c *client.Client, agency string, height i
 	return out
 }
 
-func printHistory(w io.Writer, hist []client.HistoryEntry) error {
+// signerNames names the officers who signed a history entry's tx, from
+// their agency's record in the state before the tx's block; a key the
+// record does not name is shown in base64.
+func signerNames(ctx context.Context, c *client.Client) func(e client.HistoryEntry) []string {
+	cache := map[string]map[string]string{}
+	return func(e client.HistoryEntry) []string {
+		k := fmt.Sprintf("%s@%d", e.Agency, e.Height-1)
+		names, ok := cache[k]
+		if !ok && e.Agency != "" && e.Height > 1 {
+			names = officerNames(ctx, c, e.Agency, e.Height-1)
+			cache[k] = names
+		}
+		var out []string
+		for _, s := range e.Signers {
+			key, _ := base64.StdEncoding.DecodeString(s)
+			if n := names[string(key)]; n != "" {
+				out = append(out, n)
+			} else {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+}
+
+// printHistory prints a record's history: one row per transaction, then
+// what each changed (old → new), why (the tx's reason) and who signed it.
+func printHistory(w io.Writer, who func(client.HistoryEntry) []string, hist []client.HistoryEntry) error {
 	if len(hist) == 0 {
 		_, err := fmt.Fprintln(w, "no transactions found")
 		return err
@@ -383,7 +415,35 @@ func printHistory(w io.Writer, hist []client.HistoryEntry) error {
 	for _, e := range hist {
 		row(tw, strconv.FormatInt(e.Height, 10), e.Hash, orDash(e.Type), orDash(e.Action), orDash(e.Status))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "changes:")
+	for i, e := range hist {
+		var parts []string
+		if names := who(e); len(names) > 0 {
+			parts = append(parts, "by "+strings.Join(names, ", "))
+		}
+		if e.Reason != "" {
+			parts = append(parts, fmt.Sprintf("reason %q", e.Reason))
+		}
+		switch {
+		case i > 0 && hist[i-1].Height == e.Height:
+			parts = append(parts, "in the same block as the line above, whose changes are the block's")
+		case e.Created:
+			parts = append(parts, "record created")
+		case len(e.Changes) == 0:
+			parts = append(parts, "no field of the record changed (or the node keeps no old states)")
+		}
+		if i == 0 || hist[i-1].Height != e.Height {
+			for _, c := range e.Changes {
+				parts = append(parts, c.String())
+			}
+		}
+		fmt.Fprintf(w, "  %d %s: %s\n", e.Height, orDash(e.Type), sanitize(strings.Join(parts, "; ")))
+	}
+	return nil
 }
 
 // ---- history ----
@@ -394,7 +454,10 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 		Short: "show the transactions that changed a record",
 		Long: "show, oldest first, the transactions that changed a record (from the node's tx\n" +
 			"index). a grant's history includes the payments made against it; an agency's\n" +
-			"history is its officer changes.",
+			"history is its officer changes. for each: the officers who signed (named from\n" +
+			"their agency's record), the reason the tx gives, and the fields of the record\n" +
+			"its block changed, old → new (read from the node's old states: an archive node,\n" +
+			"as ledgerd runs by default). the node is trusted; 'ledger verify' proves records.",
 		Args: keysArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, id := args[0], args[1]
@@ -430,7 +493,7 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 					History []client.HistoryEntry `json:"history"`
 				}{kind, id, hist})
 			}
-			return printHistory(out, hist)
+			return printHistory(out, signerNames(ctx, c), hist)
 		},
 	}
 }

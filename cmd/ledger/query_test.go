@@ -153,10 +153,18 @@ func TestQuery(t *testing.T) {
 
 	t.Run("history", func(t *testing.T) {
 		text := ok("query", "history", "grant", "G-Q-1")
-		lines := strings.Split(strings.TrimSpace(text), "\n")
+		table, changes, _ := strings.Cut(text, "\n\nchanges:\n")
+		lines := strings.Split(strings.TrimSpace(table), "\n")
 		if len(lines) != 4 || !strings.Contains(lines[1], "grant/award") || !strings.Contains(lines[2], "payment/record") ||
 			!strings.Contains(lines[3], "disburse") {
 			t.Errorf("history of G-Q-1:\n%s", text)
+		}
+		// What changed, old → new in the currency's units, and who signed.
+		// (The two payments may share a block: then the second line says so.)
+		contains(t, "history changes", changes, "grant/award: by agency-2 grants officer; record created",
+			"payment/record: by agency-2 finance officer; disbursed: 0.00 EUR → ")
+		if strings.Contains(changes, "updated_height") {
+			t.Errorf("bookkeeping fields in the changes:\n%s", changes)
 		}
 		contains(t, "grant with history", ok("query", "grant", "G-Q-1", "--history"),
 			"disbursed:", "300.00 EUR (30000 minor units)", "history:", "grant/award", "payment/record")

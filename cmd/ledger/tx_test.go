@@ -236,6 +236,13 @@ func TestTxFlow(t *testing.T) {
 		if h.History[0].Height != awardHeight {
 			t.Errorf("award at height %d, history says %d", awardHeight, h.History[0].Height)
 		}
+		// Who signed, why, and what changed, old → new.
+		am := h.History[len(h.History)-1]
+		if !h.History[0].Created || am.Reason != "Extension of scope" || len(am.Signers) != 1 || am.Agency != "agency-1" ||
+			!slices.Contains(am.Changes, client.FieldChange{Field: "awarded", Old: "50,000.00 EUR", New: "60,000.00 EUR"}) ||
+			!slices.Contains(am.Changes, client.FieldChange{Field: "status", Old: "awarded", New: "amended"}) {
+			t.Errorf("amend entry %+v", am)
+		}
 		text := ok("query", "history", "payment", "P-FLOW-1")
 		contains(t, "payment history", text, "HEIGHT", "HASH", "payment/record", "payment/reverse", "reversed", res.Hash)
 	})
