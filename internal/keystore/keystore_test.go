@@ -91,7 +91,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := keystore.Info{Name: "alice", Algo: "ed25519", PubKey: info.PubKey, Agency: "agency-1", Backend: string(b)}
+			want := keystore.Info{Name: "alice", Algo: "ed25519", PubKey: info.PubKey, PubHex: hexOf(t, info.PubKey), Agency: "agency-1", Backend: string(b)}
 			if info != want {
 				t.Fatalf("Add = %+v, want %+v", info, want)
 			}
@@ -268,7 +268,7 @@ func TestExportImport(t *testing.T) {
 				if len(importPass.answers) != 0 {
 					t.Fatalf("import asked %d passphrases, want %d", len(answers)-len(importPass.answers), len(answers))
 				}
-				want := keystore.Info{Name: "alice2", Algo: "ed25519", PubKey: info.PubKey, Agency: "agency-1", Backend: string(to)}
+				want := keystore.Info{Name: "alice2", Algo: "ed25519", PubKey: info.PubKey, PubHex: hexOf(t, info.PubKey), Agency: "agency-1", Backend: string(to)}
 				if got != want {
 					t.Fatalf("Import = %+v, want %+v", got, want)
 				}
@@ -728,4 +728,14 @@ func TestPassphraseFromEnvOrTerminal(t *testing.T) {
 	if out.Len() != 0 {
 		t.Fatalf("prompted on a non-terminal: %q", out.String())
 	}
+}
+
+// hexOf is the hex of a base64 key.
+func hexOf(t *testing.T, b64 string) string {
+	t.Helper()
+	k, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(k) != 32 {
+		t.Fatalf("public key %q: %v", b64, err)
+	}
+	return hex.EncodeToString(k)
 }
