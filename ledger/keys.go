@@ -175,3 +175,38 @@ func (r *ListingRange) ID(key []byte) string {
 	}
 	return string(key[len(r.Prefix):])
 }
+
+// Governance keys:
+//
+//	meta   gov/next-id                                   next proposal id (decimal)
+//	meta   proposal/<id 20 digits>                       Proposal JSON
+//	meta   gov/end/<voting end 20 digits>/<id 20 digits>  "1" while voting
+//	meta   gov/exec/<effective 20 digits>/<id 20 digits>  "1" while in notice
+//	index  validator/<key hex>                           agency id that holds (or held) the validator key
+//	index  reserved/<key hex>                            id of the open agency-add proposal whose admin key it is
+
+var keyGovNextID = []byte("gov/next-id")
+
+const (
+	proposalPrefix = "proposal/"
+	govEndPrefix   = "gov/end/"
+	govExecPrefix  = "gov/exec/"
+)
+
+// ProposalKey is the meta key of a proposal.
+func ProposalKey(id uint64) []byte { return fmt.Appendf(nil, "%s%020d", proposalPrefix, id) }
+
+// ProposalPrefix is the meta key prefix of every proposal.
+func ProposalPrefix() []byte { return []byte(proposalPrefix) }
+
+// IndexReserved is the index key of an officer key reserved by an open
+// agency-add proposal (value: the proposal id).
+func IndexReserved(key []byte) []byte { return []byte("reserved/" + hex.EncodeToString(key)) }
+
+// IndexValidator maps a validator key to the agency that holds or held it:
+// a consensus key is never reused.
+func IndexValidator(key []byte) []byte { return []byte("validator/" + hex.EncodeToString(key)) }
+
+func govQueueKey(prefix string, height int64, id uint64) []byte {
+	return fmt.Appendf(nil, "%s%020d/%020d", prefix, height, id)
+}
