@@ -68,6 +68,21 @@ var knownMetrics = map[string]bool{
 	"civicledger_proposals":                     false,
 }
 
+// prometheusConfig is the part of a prometheus.yml the tests read.
+type prometheusConfig struct {
+	Global struct {
+		ScrapeInterval string `yaml:"scrape_interval"`
+	} `yaml:"global"`
+	RuleFiles     []string `yaml:"rule_files"`
+	ScrapeConfigs []struct {
+		JobName       string `yaml:"job_name"`
+		StaticConfigs []struct {
+			Targets []string          `yaml:"targets"`
+			Labels  map[string]string `yaml:"labels"`
+		} `yaml:"static_configs"`
+	} `yaml:"scrape_configs"`
+}
+
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
 	bin, err := exec.LookPath("promtool")
@@ -187,19 +202,7 @@ func severityOf(rf ruleFile, alert string) string {
 }
 
 func TestPrometheusConfig(t *testing.T) {
-	var cfg struct {
-		Global struct {
-			ScrapeInterval string `yaml:"scrape_interval"`
-		} `yaml:"global"`
-		RuleFiles     []string `yaml:"rule_files"`
-		ScrapeConfigs []struct {
-			JobName       string `yaml:"job_name"`
-			StaticConfigs []struct {
-				Targets []string          `yaml:"targets"`
-				Labels  map[string]string `yaml:"labels"`
-			} `yaml:"static_configs"`
-		} `yaml:"scrape_configs"`
-	}
+	var cfg prometheusConfig
 	readYAML(t, promConfig, &cfg)
 	if cfg.Global.ScrapeInterval != "5s" {
 		t.Errorf("scrape_interval %q, want 5s", cfg.Global.ScrapeInterval)
@@ -421,16 +424,7 @@ func TestGeneratedPrometheusConfig(t *testing.T) {
 	}
 	cfgFile := filepath.Join(dir, node.PrometheusConfigFile)
 	promtool(t, "check", "config", cfgFile)
-	var cfg struct {
-		RuleFiles     []string `yaml:"rule_files"`
-		ScrapeConfigs []struct {
-			JobName       string `yaml:"job_name"`
-			StaticConfigs []struct {
-				Targets []string          `yaml:"targets"`
-				Labels  map[string]string `yaml:"labels"`
-			} `yaml:"static_configs"`
-		} `yaml:"scrape_configs"`
-	}
+	var cfg prometheusConfig
 	readYAML(t, cfgFile, &cfg)
 	if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].JobName != "civicledger" {
 		t.Fatalf("want one scrape config, job civicledger; got %+v", cfg.ScrapeConfigs)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -333,14 +334,11 @@ func writeAuditCSV(w io.Writer, out *auditOutput) error {
 		_ = cw.Write(rec)
 	}
 	for _, d := range out.Discrepancies {
-		rec := []string{"discrepancy", d.Agency, d.Currency, d.ID, d.Kind}
-		for range 14 {
-			rec = append(rec, "")
-		}
-		rec = append(rec, h, sanitize(d.Detail))
-		for range 8 {
-			rec = append(rec, "")
-		}
+		// The totals' columns stay empty.
+		rec := make([]string, len(auditCSVHeader))
+		copy(rec, []string{"discrepancy", d.Agency, d.Currency, d.ID, d.Kind})
+		rec[slices.Index(auditCSVHeader, "height")] = h
+		rec[slices.Index(auditCSVHeader, "detail")] = sanitize(d.Detail)
 		_ = cw.Write(rec)
 	}
 	cw.Flush()

@@ -73,6 +73,17 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
+// mustRun runs the ledger command and fails the test unless it exits 0;
+// it returns stdout.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := run(t, args...)
+	if code != 0 {
+		t.Fatalf("ledger %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
 // agencyArgs are the global flags to act as agency i's officers through its
 // own node.
 func agencyArgs(net *node.Network, i int) []string {

@@ -18,14 +18,7 @@ func TestTrustAfterRestart(t *testing.T) {
 	as := func(rpc string, args ...string) []string {
 		return append([]string{"--home", home, "--node", rpc}, args...)
 	}
-	ok := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("ledger %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	ok := func(args ...string) string { t.Helper(); return mustRun(t, args...) }
 	ok(as(first.Testnet.Agencies[0].RPC, "trust", "init", "--genesis", first.Testnet.Genesis)...)
 	ok(as(other.Testnet.Agencies[0].RPC, "trust", "init", "--genesis", other.Testnet.Genesis)...)
 	ok(as(first.Testnet.Agencies[0].RPC, "verify", "agency", "agency-1")...)

@@ -25,14 +25,7 @@ func testTrust(t *testing.T, net *node.Network, home string) {
 	with := func(home string, args ...string) []string {
 		return append([]string{"--home", home, "--node", rpc}, args...)
 	}
-	ok := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := run(t, args...)
-		if code != 0 {
-			t.Fatalf("ledger %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
+	ok := func(args ...string) string { t.Helper(); return mustRun(t, args...) }
 
 	show := decodeJSON[trustOut](t, ok(with(home, "-o", "json", "trust", "show")...))
 	if show.ChainID != net.Testnet.ChainID || show.Root.Height != 1 || len(show.GenesisSHA256) != 64 ||
