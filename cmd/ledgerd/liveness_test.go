@@ -70,7 +70,7 @@ func TestLivenessKill9UnderLoad(t *testing.T) {
 	target := liveMaxHeight(t, ctx, up)
 	liveWaitHeights(t, ctx, clients[3:], target, 45*time.Second, "restarted agency-4 catching up")
 	caughtUp := time.Since(restarted)
-	signedAt := liveWaitSigned(t, ctx, clients[0], tn.Agencies[3], target, 30*time.Second)
+	signedAt := liveWaitSigned(t, ctx, clients[0], clients[3], tn.Agencies[3], target, 60*time.Second)
 	t.Logf("restarted agency-4 reached height %d after %s and signed block %d after %s (chain at %d)",
 		target, caughtUp.Round(10*time.Millisecond), signedAt, time.Since(restarted).Round(10*time.Millisecond), liveMaxHeight(t, ctx, up))
 	txs, errs := load.stop()
@@ -377,7 +377,21 @@ func liveLogTails(t *testing.T, tn *node.Testnet) {
 		b, _ := os.ReadFile(filepath.Join(a.Home, "node.log"))
 		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 		t.Logf("%s node.log (last 25 lines):\n%s", a.ID, strings.Join(lines[max(0, len(lines)-25):], "\n"))
+		if errs := liveMatching(lines, "E["); len(errs) > 0 {
+			t.Logf("%s node.log errors (last 10):\n%s", a.ID, strings.Join(errs[max(0, len(errs)-10):], "\n"))
+		}
 	}
+}
+
+// liveMatching returns the lines that hold s.
+func liveMatching(lines []string, s string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // liveKill sends SIGKILL to agency i's process and reaps it.
@@ -456,12 +470,29 @@ func liveWaitHeights(t *testing.T, ctx context.Context, cs []*client.Client, h i
 	}
 }
 
-// liveWaitSigned waits for a block above from whose commit (as agency-1's
-// node stores it) holds a precommit by agency a's validator, and returns its
-// height.
-func liveWaitSigned(t *testing.T, ctx context.Context, c *client.Client, a node.AgencyHome, from int64, timeout time.Duration) int64 {
+// liveWaitSigned waits for a block above from that the validator of agency
+// a signed: its precommit for the block is in the block's commit as served by
+// c (the canonical commit, in the next block, once there is one), or in the
+// commit that a's own node (self) assembled when it decided the block. A
+// late precommit may miss the canonical commit even though the validator
+// signed the block in time for its own node: both are the validator's
+// signature over that block. On timeout the failure says what a's node is
+// doing (still block-syncing, its height, what its log reports).
+func liveWaitSigned(t *testing.T, ctx context.Context, c, self *client.Client, a node.AgencyHome, from int64, timeout time.Duration) int64 {
 	t.Helper()
 	addr := cmted25519.PubKey(a.ValidatorK).Address()
+	signed := func(cl *client.Client, h int64) (bool, error) {
+		com, err := cl.RPC().Commit(ctx, &h)
+		if err != nil {
+			return false, err
+		}
+		for _, sig := range com.Commit.Signatures {
+			if sig.BlockIDFlag == cmttypes.BlockIDFlagCommit && bytes.Equal(sig.ValidatorAddress, addr) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 	deadline := time.Now().Add(timeout)
 	for h := from + 1; ; {
 		st, err := liveStatus(ctx, c)
@@ -469,22 +500,43 @@ func liveWaitSigned(t *testing.T, ctx context.Context, c *client.Client, a node.
 			t.Fatal(err)
 		}
 		for ; h <= st.SyncInfo.LatestBlockHeight; h++ {
-			hh := h
-			com, err := c.RPC().Commit(ctx, &hh)
+			ok, err := signed(c, h)
 			if err != nil {
 				t.Fatalf("commit %d: %v", h, err)
 			}
-			for _, sig := range com.Commit.Signatures {
-				if sig.BlockIDFlag == cmttypes.BlockIDFlagCommit && bytes.Equal(sig.ValidatorAddress, addr) {
-					return h
-				}
+			if ok {
+				return h
+			}
+		}
+		if sst, err := liveStatus(ctx, self); err == nil && sst.SyncInfo.LatestBlockHeight > from {
+			if ok, err := signed(self, sst.SyncInfo.LatestBlockHeight); err == nil && ok {
+				return sst.SyncInfo.LatestBlockHeight
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s's validator signed no block in %d..%d within %s of catching up", a.ID, from+1, h-1, timeout)
+			t.Fatalf("%s's validator signed no block in %d..%d within %s of catching up; its node: %s",
+				a.ID, from+1, h-1, timeout, liveNodeState(ctx, self, a))
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// liveNodeState describes what a node is doing, for failure messages:
+// whether it is still block-syncing, its height, and how often its log
+// reports the reasons a validator may not sign (failed signatures, rejected
+// proposals, nil precommits).
+func liveNodeState(ctx context.Context, c *client.Client, a node.AgencyHome) string {
+	var b strings.Builder
+	if st, err := liveStatus(ctx, c); err != nil {
+		fmt.Fprintf(&b, "status: %v", err)
+	} else {
+		fmt.Fprintf(&b, "height %d, catching up %t", st.SyncInfo.LatestBlockHeight, st.SyncInfo.CatchingUp)
+	}
+	log, _ := os.ReadFile(filepath.Join(a.Home, "node.log"))
+	for _, s := range []string{"failed signing vote", "rejected proposal", "Precommitting nil", "SwitchToConsensus", "E["} {
+		fmt.Fprintf(&b, "; %q in its log: %d", s, bytes.Count(log, []byte(s)))
+	}
+	return b.String()
 }
 
 // liveAgree checks that every node computed the same state at each height
