@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -53,50 +52,15 @@ type App struct {
 	pendingHash   []byte
 	pendingHeight int64
 
-	// OnBlock, if set, is called after each Commit with the committed
-	// height (tests use it to check invariants after every block).
-	OnBlock func(height int64, r ledger.Reader)
-	// OnQuery, if set, is called at the start of every Query with its path
-	// (tests use it to hold a query while blocks run). Set it before the
-	// first query.
-	OnQuery func(path string)
+	// Set once by New from its Options.
+	onBlock   func(height int64, r ledger.Reader)
+	onQuery   func(path string)
+	onFatal   func(error)
+	snapshots *Snapshots
+	// observer keeps the metrics; its block bookkeeping is guarded by mu.
+	observer *observer
 
-	// LiveWindow: blocks older than this (by the wall clock) are being
-	// replayed or synced, and their validator votes, evidence and
-	// publication lag are not counted in metrics again. Zero counts all.
-	LiveWindow time.Duration
-
-	// OnFatal, if set, is called when the app hits an error that stops
-	// consensus on this node (storage failure, a commit that does not match
-	// FinalizeBlock). CometBFT catches the panic and halts consensus but keeps
-	// the process up; ledgerd uses OnFatal to exit instead of looking healthy.
-	OnFatal func(error)
-
-	// Metrics are the app's Prometheus metrics (NopMetrics by default); set
-	// before the first block. They never influence results.
-	Metrics *Metrics
-	// InvariantEvery: the metrics worker checks the ledger's invariants on
-	// the committed state every InvariantEvery blocks (0: never).
-	InvariantEvery int64
-
-	// Snapshots, if set, takes state-sync snapshots after Commit and
-	// restores one offered by peers (see snapshot.go); set before the
-	// first block.
-	Snapshots *Snapshots
-
-	// Metrics bookkeeping: obs and valAgencies are guarded by mu; the worker
-	// reads committed versions only.
-	obs         blockObs
-	valAgencies map[string]string // validator address → agency id
-	workerOnce  sync.Once
-	// startupMetrics: Info already queued the state metrics of the version
-	// found at startup.
-	startupMetrics bool
-	closeOnce      sync.Once
-	readerOnce     sync.Once
-	jobs           chan metricsJob
-	quit           chan struct{}
-	workerDone     chan struct{}
+	readerOnce sync.Once
 }
 
 // fatal reports a consensus-stopping failure, then panics with it.
@@ -106,18 +70,34 @@ func (a *App) fatal(r any) {
 		err = fmt.Errorf("%v", r)
 	}
 	a.logger.Error("CONSENSUS HALTED by the ledger app", "err", err)
-	if a.OnFatal != nil {
-		a.OnFatal(err)
+	if a.onFatal != nil {
+		a.onFatal(err)
 	}
 	panic(r)
 }
 
-// New returns an App over an opened store.
-func New(st *store.MultiStore, logger log.Logger) *App {
+// New returns an App over an opened store, configured by opts (see
+// Options); it fails, naming the field, when opts are not valid.
+func New(st *store.MultiStore, opts Options) (*App, error) {
+	if st == nil {
+		return nil, fmt.Errorf("app: no store")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &App{store: st, reader: st.NewReader(queryCacheSize), logger: logger, sigs: newSigCache(20_000), Metrics: NopMetrics(), InvariantEvery: DefaultInvariantEvery}
+	m := opts.Metrics
+	if m == nil {
+		m = NopMetrics()
+	}
+	return &App{
+		store: st, reader: st.NewReader(queryCacheSize), logger: logger, sigs: newSigCache(20_000),
+		onBlock: opts.OnBlock, onQuery: opts.OnQuery, onFatal: opts.OnFatal, snapshots: opts.Snapshots,
+		observer: newObserver(m, st, logger, opts.LiveWindow, opts.InvariantEvery),
+	}, nil
 }
 
 // queryCacheSize is the IAVL node cache of the query reader, per store.
@@ -144,12 +124,8 @@ func (a *App) Info(_ context.Context, _ *abci.RequestInfo) (*abci.ResponseInfo, 
 	if err != nil {
 		return nil, err
 	}
-	if v := a.store.Version(); v > 0 && !a.startupMetrics {
-		// Fill the state gauges now: an idle chain may make no block for
-		// a while after a restart.
-		a.startupMetrics = true
-		a.Metrics.BlockHeight.Set(float64(v))
-		a.enqueueMetrics(v)
+	if v := a.store.Version(); v > 0 {
+		a.observer.startup(v)
 	}
 	return &abci.ResponseInfo{
 		Data:             "civic-ledger",
@@ -182,7 +158,7 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	a.chainID = req.ChainId
-	a.valAgencies = nil // reload from the genesis agencies
+	a.observer.forgetValidators() // reload from the genesis agencies
 	return &abci.ResponseInitChain{AppHash: a.store.WorkingHash()}, nil
 }
 
@@ -210,11 +186,7 @@ func checkValidators(gs *ledger.GenesisState, vals []abci.ValidatorUpdate) error
 // recheck) in civicledger_checktx_refused_total.
 func (a *App) refused(req *abci.RequestCheckTx, tx *ledger.Tx, code uint32, err error) *abci.ResponseCheckTx {
 	if req.Type == abci.CheckTxType_New {
-		typ := "undecodable"
-		if tx != nil {
-			typ = tx.Body.Type
-		}
-		a.Metrics.CheckTxRefused.WithLabelValues(typ, strconv.FormatUint(uint64(code), 10)).Inc()
+		a.observer.checkTxRefused(tx, code)
 	}
 	return &abci.ResponseCheckTx{Code: code, Log: logOf(err), Codespace: Codespace}
 }
@@ -412,13 +384,13 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	start := time.Now()
-	defer func() { a.Metrics.FinalizeBlock.Observe(time.Since(start).Seconds()) }()
+	defer func() { a.observer.finalizeTook(time.Since(start)) }()
 	defer func() {
 		if r := recover(); r != nil {
 			a.fatal(r)
 		}
-		if err != nil && a.OnFatal != nil {
-			a.OnFatal(err)
+		if err != nil && a.onFatal != nil {
+			a.onFatal(err)
 		}
 	}()
 	if a.chainID == "" {
@@ -432,8 +404,8 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if err != nil {
 		return nil, fmt.Errorf("begin block %d: %w", req.Height, err)
 	}
-	a.observeCommitInfo(req)
-	a.noteEvents(beginEvents)
+	a.observer.commitInfo(req)
+	a.observer.noteEvents(beginEvents)
 	maxBytes := blk.Params().MaxTxBytes
 	txs := make([]*ledger.Tx, len(req.Txs))
 	errs := make([]error, len(req.Txs))
@@ -449,11 +421,11 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	for i, tx := range txs {
 		if errs[i] != nil {
 			results[i] = &abci.ExecTxResult{Code: uint32(ledger.CodeOf(errs[i])), Log: logOf(errs[i]), Codespace: Codespace}
-			a.observeTx(tx, results[i].Code, nil, req.Time)
+			a.observer.tx(tx, results[i].Code, nil, req.Time)
 			continue
 		}
 		res := blk.Deliver(tx)
-		a.observeTx(tx, uint32(res.Code), res.Events, req.Time)
+		a.observer.tx(tx, uint32(res.Code), res.Events, req.Time)
 		r := &abci.ExecTxResult{Code: uint32(res.Code), Data: res.Data, Events: toABCIEvents(res.Events)}
 		if res.Code != ledger.CodeOK {
 			r.Log = logOf(res.Err)
@@ -551,16 +523,14 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	}
 	a.pendingHash = nil
 	a.check = nil
-	a.Metrics.Commit.Observe(time.Since(start).Seconds())
-	a.Metrics.BlockHeight.Set(float64(version))
-	a.enqueueMetrics(version)
-	if a.OnBlock != nil {
+	a.observer.committed(version, time.Since(start))
+	if a.onBlock != nil {
 		view, err := a.store.At(version)
 		if err == nil {
-			a.OnBlock(version, view)
+			a.onBlock(version, view)
 		}
 	}
-	a.snapshotAfterCommit(version, hash)
+	a.snapshots.afterCommit(a.store, version, hash)
 	return &abci.ResponseCommit{}, nil
 }
 

@@ -100,7 +100,10 @@ func payment(id, grant, amount string) *ledger.PaymentRecord {
 	return &ledger.PaymentRecord{ID: id, Payee: acme, Amount: amount, Currency: "EUR", Date: "2026-02-01", Purpose: "Instalment", Grant: grant}
 }
 
-func openApp(t testing.TB, dir string) *app.App {
+// openApp opens an app over a store in dir (in memory when dir is empty)
+// with the default options, changed by each of opts, and invariants checked
+// after every block.
+func openApp(t testing.TB, dir string, opts ...func(*app.Options)) *app.App {
 	t.Helper()
 	var st *store.MultiStore
 	var err error
@@ -112,8 +115,8 @@ func openApp(t testing.TB, dir string) *app.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := app.New(st, nil)
-	a.OnBlock = func(h int64, r ledger.Reader) {
+	o := app.DefaultOptions()
+	o.OnBlock = func(h int64, r ledger.Reader) {
 		broken, err := ledger.CheckInvariants(r)
 		if err != nil {
 			t.Errorf("invariants at %d: %v", h, err)
@@ -121,6 +124,13 @@ func openApp(t testing.TB, dir string) *app.App {
 		for _, b := range broken {
 			t.Errorf("invariant broken at height %d: %s", h, b)
 		}
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	a, err := app.New(st, o)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return a
 }
@@ -427,9 +437,8 @@ func TestBadSignatureInBlock(t *testing.T) {
 // genesis) is reported through OnFatal, so ledgerd exits instead of
 // serving RPC with consensus halted.
 func TestFatalIsReported(t *testing.T) {
-	a := openApp(t, "")
 	var got error
-	a.OnFatal = func(err error) { got = err }
+	a := openApp(t, "", func(o *app.Options) { o.OnFatal = func(err error) { got = err } })
 	_, err := a.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: 1, Time: genesisTime})
 	if err == nil || got == nil {
 		t.Fatalf("FinalizeBlock err %v, OnFatal %v: both must report the failure", err, got)

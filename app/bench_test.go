@@ -31,8 +31,7 @@ type benchChain struct {
 func newBenchChain(b *testing.B) *benchChain {
 	f := newFixture()
 	f.gs.Params.ReplayWindow = 100_000
-	a := openApp(b, b.TempDir())
-	a.OnBlock = nil
+	a := openApp(b, b.TempDir(), func(o *app.Options) { o.OnBlock = nil })
 	b.Cleanup(func() { a.Store().Close() })
 	f.initChain(b, a)
 	return &benchChain{f: f, a: a}

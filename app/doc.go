@@ -5,6 +5,14 @@
 // state used by CheckTx, the mapping of ledger errors to ABCI codes, query
 // routing with ICS23 proofs, and Commit.
 //
+// Files: app.go holds one method per ABCI call of blocks and the mempool;
+// options.go the Options given to New (validated there; nothing is set on
+// an App after New); query.go the route table of named query handlers;
+// metrics.go the Prometheus metrics and the observer that keeps them;
+// snapshots.go and snapshots_restore.go the file-backed snapshot store
+// (create, list, load chunk, restore) that the ABCI snapshot methods in
+// snapshot.go delegate to.
+//
 // Proposals: ProcessProposal rejects a block holding a tx over the
 // max_tx_bytes in force for that block, a tx that does not decode (encoding
 // or stateless field rules) or one whose signatures do not verify, so that a

@@ -5,14 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	"github.com/cometbft/cometbft/libs/log"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/store"
 )
 
 // MetricsNamespace prefixes every metric of the app.
@@ -188,20 +192,105 @@ type blockObs struct {
 	reloadValidators bool
 }
 
-// observeTx counts one delivered tx and notes the records it touched. It
-// runs in FinalizeBlock: O(events), no state reads.
-func (a *App) observeTx(tx *ledger.Tx, code uint32, events []ledger.Event, blockTime time.Time) {
+// observer is the App's metrics bookkeeping: it counts what the ABCI methods
+// report to it and keeps the state metrics up to date from committed
+// versions in a worker of its own. Every method but flush and close runs
+// with the App's mu held (the block bookkeeping, block and valAgencies, is
+// guarded by it); the worker reads committed versions only.
+type observer struct {
+	m              *Metrics
+	store          *store.MultiStore
+	logger         log.Logger
+	liveWindow     time.Duration
+	invariantEvery int64
+
+	block       blockObs
+	valAgencies map[string]string // validator address → agency id
+	// startupDone: Info already queued the state metrics of the version
+	// found at startup.
+	startupDone bool
+
+	workerOnce sync.Once
+	closeOnce  sync.Once
+	jobs       chan metricsJob
+	quit       chan struct{}
+	workerDone chan struct{}
+}
+
+func newObserver(m *Metrics, st *store.MultiStore, logger log.Logger, liveWindow time.Duration, invariantEvery int64) *observer {
+	return &observer{m: m, store: st, logger: logger, liveWindow: liveWindow, invariantEvery: invariantEvery}
+}
+
+// Metrics returns the app's metrics (those of Options.Metrics, or
+// NopMetrics).
+func (a *App) Metrics() *Metrics { return a.observer.m }
+
+// startup fills the state gauges of the version found at startup, once: an
+// idle chain may make no block for a while after a restart.
+func (o *observer) startup(version int64) {
+	if o.startupDone {
+		return
+	}
+	o.startupDone = true
+	o.m.BlockHeight.Set(float64(version))
+	o.enqueue(version)
+}
+
+// forgetValidators drops the validator → agency map; it is read again from
+// the state before the next block's votes are counted.
+func (o *observer) forgetValidators() { o.valAgencies = nil }
+
+// checkTxRefused counts a new tx refused by CheckTx.
+func (o *observer) checkTxRefused(tx *ledger.Tx, code uint32) {
 	typ := "undecodable"
 	if tx != nil {
 		typ = tx.Body.Type
 	}
-	a.Metrics.Txs.WithLabelValues(typ, strconv.FormatUint(uint64(code), 10)).Inc()
+	o.m.CheckTxRefused.WithLabelValues(typ, strconv.FormatUint(uint64(code), 10)).Inc()
+}
+
+// finalizeTook records the time FinalizeBlock took.
+func (o *observer) finalizeTook(d time.Duration) { o.m.FinalizeBlock.Observe(d.Seconds()) }
+
+// committed records a Commit that took d and hands the committed version to
+// the worker.
+func (o *observer) committed(version int64, d time.Duration) {
+	o.m.Commit.Observe(d.Seconds())
+	o.m.BlockHeight.Set(float64(version))
+	o.enqueue(version)
+}
+
+// restored forgets what was noted of blocks before a state-sync restore and
+// counts the restored state at height.
+func (o *observer) restored(height int64) {
+	o.valAgencies = nil
+	o.block = blockObs{}
+	o.m.BlockHeight.Set(float64(height))
+	o.enqueue(height)
+}
+
+// query counts one answered query. It runs on the query connection,
+// without the App's mu: it touches the metrics only.
+func (o *observer) query(path string, prove bool, d time.Duration) {
+	proved := strconv.FormatBool(prove)
+	o.m.Queries.WithLabelValues(queryPathLabel(strings.SplitN(strings.TrimPrefix(path, "/"), "/", 2)), proved).Inc()
+	o.m.QuerySeconds.WithLabelValues(proved).Observe(d.Seconds())
+}
+
+// tx counts one delivered tx and notes the records it touched. It runs in
+// FinalizeBlock: O(events), no state reads.
+func (o *observer) tx(tx *ledger.Tx, code uint32, events []ledger.Event, blockTime time.Time) {
+	typ := "undecodable"
+	if tx != nil {
+		typ = tx.Body.Type
+	}
+	o.m.Txs.WithLabelValues(typ, strconv.FormatUint(uint64(code), 10)).Inc()
 	if tx == nil || code != 0 {
 		return
 	}
-	a.noteEvents(events)
+	o.noteEvents(events)
 	if len(tx.Body.Type) > 7 && tx.Body.Type[:7] == "agency/" {
-		a.obs.agenciesDirty = true
+		o.block.agenciesDirty = true
 	}
 	var date, kind string
 	switch p := tx.Payload.(type) {
@@ -215,23 +304,23 @@ func (a *App) observeTx(tx *ledger.Tx, code uint32, events []ledger.Event, block
 		return
 	}
 	d, err := time.Parse(ledger.DateLayout, date)
-	if err != nil || a.replaying(blockTime) {
+	if err != nil || o.replaying(blockTime) {
 		return
 	}
 	// A date is a whole day (midnight UTC): a record dated today is never
 	// in the future, one dated tomorrow always is.
 	if lag := blockTime.Sub(d); lag >= 0 {
-		a.Metrics.PublicationLag.WithLabelValues(tx.Body.Agency).Observe(lag.Seconds())
+		o.m.PublicationLag.WithLabelValues(tx.Body.Agency).Observe(lag.Seconds())
 	} else {
-		a.Metrics.FutureDated.WithLabelValues(tx.Body.Agency, kind).Inc()
+		o.m.FutureDated.WithLabelValues(tx.Body.Agency, kind).Inc()
 	}
 }
 
 // noteEvents remembers the records whose status an event reports.
-func (a *App) noteEvents(events []ledger.Event) {
+func (o *observer) noteEvents(events []ledger.Event) {
 	for _, e := range events {
 		if e.Type == "agency" {
-			a.obs.agenciesDirty = true // governance changed an agency's validator key or power
+			o.block.agenciesDirty = true // governance changed an agency's validator key or power
 		}
 		if recordStatuses[e.Type] == nil {
 			continue
@@ -249,42 +338,42 @@ func (a *App) noteEvents(events []ledger.Event) {
 		if ref.id == "" || ref.agency == "" {
 			continue
 		}
-		if a.obs.touched == nil {
-			a.obs.touched = map[recordRef]struct{}{}
+		if o.block.touched == nil {
+			o.block.touched = map[recordRef]struct{}{}
 		}
-		a.obs.touched[ref] = struct{}{}
+		o.block.touched[ref] = struct{}{}
 	}
 }
 
-// observeCommitInfo counts validator signatures and misbehavior from the
-// decided commit of the previous block. Caller holds a.mu.
 // replaying reports whether a block is old history being replayed or
 // synced (its time more than LiveWindow behind the wall clock): counting its
 // votes, evidence and lag again would fire alerts for long-past events. The
 // wall clock only steers metrics, never consensus.
-func (a *App) replaying(blockTime time.Time) bool {
-	return a.LiveWindow > 0 && time.Since(blockTime) > a.LiveWindow
+func (o *observer) replaying(blockTime time.Time) bool {
+	return o.liveWindow > 0 && time.Since(blockTime) > o.liveWindow
 }
 
-func (a *App) observeCommitInfo(req *abci.RequestFinalizeBlock) {
-	if a.replaying(req.Time) {
+// commitInfo counts validator signatures and misbehavior from the decided
+// commit of the previous block.
+func (o *observer) commitInfo(req *abci.RequestFinalizeBlock) {
+	if o.replaying(req.Time) {
 		return
 	}
 	if len(req.DecidedLastCommit.Votes) == 0 && len(req.Misbehavior) == 0 {
 		return
 	}
-	if a.valAgencies == nil || a.obs.reloadValidators {
-		a.loadValidatorAgencies()
-		a.obs.reloadValidators = false
+	if o.valAgencies == nil || o.block.reloadValidators {
+		o.loadValidatorAgencies()
+		o.block.reloadValidators = false
 	}
 	for _, v := range req.DecidedLastCommit.Votes {
-		ag := a.agencyOfValidator(v.Validator.Address)
+		ag := o.agencyOfValidator(v.Validator.Address)
 		switch v.BlockIdFlag {
 		case cmtproto.BlockIDFlagCommit:
-			a.Metrics.ValidatorSigned.WithLabelValues(ag).Inc()
-			a.Metrics.ValidatorLastSigned.WithLabelValues(ag).Set(float64(req.Height - 1))
+			o.m.ValidatorSigned.WithLabelValues(ag).Inc()
+			o.m.ValidatorLastSigned.WithLabelValues(ag).Set(float64(req.Height - 1))
 		case cmtproto.BlockIDFlagAbsent:
-			a.Metrics.ValidatorMissed.WithLabelValues(ag).Inc()
+			o.m.ValidatorMissed.WithLabelValues(ag).Inc()
 		}
 	}
 	for _, m := range req.Misbehavior {
@@ -295,12 +384,12 @@ func (a *App) observeCommitInfo(req *abci.RequestFinalizeBlock) {
 		case abci.MisbehaviorType_LIGHT_CLIENT_ATTACK:
 			typ = "light_client_attack"
 		}
-		a.Metrics.Misbehavior.WithLabelValues(a.agencyOfValidator(m.Validator.Address), typ).Inc()
+		o.m.Misbehavior.WithLabelValues(o.agencyOfValidator(m.Validator.Address), typ).Inc()
 	}
 }
 
-func (a *App) agencyOfValidator(addr []byte) string {
-	if ag, ok := a.valAgencies[string(addr)]; ok {
+func (o *observer) agencyOfValidator(addr []byte) string {
+	if ag, ok := o.valAgencies[string(addr)]; ok {
 		return ag
 	}
 	return "unknown"
@@ -308,10 +397,10 @@ func (a *App) agencyOfValidator(addr []byte) string {
 
 // loadValidatorAgencies maps validator addresses to agency ids from the
 // agencies store (one entry per agency: a small read, done at startup and
-// after a block that changed an agency). Caller holds a.mu.
-func (a *App) loadValidatorAgencies() {
+// after a block that changed an agency).
+func (o *observer) loadValidatorAgencies() {
 	m := map[string]string{}
-	err := a.store.Iterate(ledger.StoreAgencies, nil, nil, func(k, v []byte) bool {
+	err := o.store.Iterate(ledger.StoreAgencies, nil, nil, func(k, v []byte) bool {
 		if bytes.Equal(k, ledger.SeedKey) {
 			return true
 		}
@@ -322,9 +411,9 @@ func (a *App) loadValidatorAgencies() {
 		return true
 	})
 	if err != nil {
-		a.logger.Error("metrics: reading the agencies", "err", err)
+		o.logger.Error("metrics: reading the agencies", "err", err)
 	}
-	a.valAgencies = m
+	o.valAgencies = m
 }
 
 // metricsJob is the post-commit work for one committed version.
@@ -335,59 +424,64 @@ type metricsJob struct {
 	flushed  chan struct{} // Flush: closed when every earlier job is done
 }
 
-// enqueueMetrics hands the committed version to the metrics worker, which
-// reads only that immutable version. Caller holds a.mu.
-func (a *App) enqueueMetrics(version int64) {
-	a.workerOnce.Do(a.startWorker)
-	every := a.InvariantEvery
-	j := metricsJob{version: version, touched: a.obs.touched, checkInv: every > 0 && version%every == 0}
-	a.obs.touched = nil
-	if a.Metrics.nop && !j.checkInv {
+// enqueue hands the committed version to the metrics worker, which reads
+// only that immutable version.
+func (o *observer) enqueue(version int64) {
+	o.workerOnce.Do(o.startWorker)
+	every := o.invariantEvery
+	j := metricsJob{version: version, touched: o.block.touched, checkInv: every > 0 && version%every == 0}
+	o.block.touched = nil
+	if o.m.nop && !j.checkInv {
 		// Nobody reads the gauges; the invariant check still runs (it logs
 		// a broken invariant).
-		if a.obs.agenciesDirty {
-			a.obs.agenciesDirty = false
-			a.obs.reloadValidators = true
+		if o.block.agenciesDirty {
+			o.block.agenciesDirty = false
+			o.block.reloadValidators = true
 		}
 		return
 	}
-	if a.obs.agenciesDirty {
-		a.obs.agenciesDirty = false
-		a.obs.reloadValidators = true // reload the validator map before the next block's votes
+	if o.block.agenciesDirty {
+		o.block.agenciesDirty = false
+		o.block.reloadValidators = true // reload the validator map before the next block's votes
 	}
 	select {
-	case a.jobs <- j:
+	case o.jobs <- j:
 	default:
 		// The worker is behind: drop the job; the next one sees the gap
 		// and recounts the records from the index.
 	}
 }
 
-func (a *App) startWorker() {
-	a.jobs = make(chan metricsJob, 256)
-	a.quit = make(chan struct{})
-	a.workerDone = make(chan struct{})
-	go a.metricsWorker()
+func (o *observer) startWorker() {
+	o.jobs = make(chan metricsJob, 256)
+	o.quit = make(chan struct{})
+	o.workerDone = make(chan struct{})
+	go o.worker()
 }
 
 // FlushMetrics waits until the metrics of every block committed so far are
 // up to date (tests).
 func (a *App) FlushMetrics() {
 	a.mu.Lock()
-	a.workerOnce.Do(a.startWorker)
+	a.observer.workerOnce.Do(a.observer.startWorker)
 	a.mu.Unlock()
-	if a.jobs == nil {
+	a.observer.flush()
+}
+
+// flush waits until the worker has done every job queued before it.
+func (o *observer) flush() {
+	if o.jobs == nil {
 		return // closed
 	}
 	done := make(chan struct{})
 	select {
-	case a.jobs <- metricsJob{flushed: done}:
-	case <-a.quit:
+	case o.jobs <- metricsJob{flushed: done}:
+	case <-o.quit:
 		return
 	}
 	select {
 	case <-done:
-	case <-a.quit:
+	case <-o.quit:
 	}
 }
 
@@ -395,24 +489,29 @@ func (a *App) FlushMetrics() {
 // before closing the store. Queries must not run after Close.
 func (a *App) Close() {
 	a.mu.Lock()
-	started := a.jobs != nil
-	a.workerOnce.Do(func() {}) // no worker after Close
+	started := a.observer.jobs != nil
+	a.observer.workerOnce.Do(func() {}) // no worker after Close
 	a.mu.Unlock()
 	if started {
-		a.closeOnce.Do(func() { close(a.quit) })
-		<-a.workerDone
+		a.observer.close()
 	}
 	a.readerOnce.Do(a.reader.Close)
 }
 
-func (a *App) metricsWorker() {
-	defer close(a.workerDone)
+// close stops the started worker and waits for it.
+func (o *observer) close() {
+	o.closeOnce.Do(func() { close(o.quit) })
+	<-o.workerDone
+}
+
+func (o *observer) worker() {
+	defer close(o.workerDone)
 	var counted int64 // version the record gauges reflect (0: none yet)
 	for {
 		select {
-		case <-a.quit:
+		case <-o.quit:
 			return
-		case j := <-a.jobs:
+		case j := <-o.jobs:
 			if j.flushed != nil {
 				close(j.flushed)
 				continue
@@ -422,7 +521,7 @@ func (a *App) metricsWorker() {
 			// FinalizeBlock writes: the worker reads through trees of its
 			// own (store.DetachedAt), so blocks never wait for it, not even
 			// for a full invariant scan.
-			counted = a.updateMetrics(j, counted)
+			counted = o.update(j, counted)
 		}
 	}
 }
@@ -431,13 +530,13 @@ func (a *App) metricsWorker() {
 // trees.
 const metricsCacheSize = 20_000
 
-// updateMetrics refreshes the state metrics from committed version
-// j.version and returns the version the record gauges now reflect.
-func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
-	m := a.Metrics
-	view, release, err := a.store.DetachedAt(j.version, metricsCacheSize)
+// update refreshes the state metrics from committed version j.version and
+// returns the version the record gauges now reflect.
+func (o *observer) update(j metricsJob, counted int64) int64 {
+	m := o.m
+	view, release, err := o.store.DetachedAt(j.version, metricsCacheSize)
 	if err != nil {
-		a.logger.Error("metrics: reading committed state", "version", j.version, "err", err)
+		o.logger.Error("metrics: reading committed state", "version", j.version, "err", err)
 		return 0
 	}
 	defer release()
@@ -445,7 +544,7 @@ func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
 	// at the previous version, new at this one); recount all at startup or
 	// after a gap.
 	if counted > 0 && counted == j.version-1 {
-		prev, releasePrev, err := a.store.DetachedAt(counted, metricsCacheSize)
+		prev, releasePrev, err := o.store.DetachedAt(counted, metricsCacheSize)
 		if err == nil {
 			defer releasePrev()
 			for ref := range j.touched {
@@ -476,8 +575,8 @@ func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
 		counted = 0
 	}
 	if counted == 0 {
-		if err := a.countRecords(view); err != nil {
-			a.logger.Error("metrics: counting records", "version", j.version, "err", err)
+		if err := o.countRecords(view); err != nil {
+			o.logger.Error("metrics: counting records", "version", j.version, "err", err)
 		} else {
 			counted = j.version
 		}
@@ -493,27 +592,27 @@ func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
 		return true
 	})
 	if err != nil {
-		a.logger.Error("metrics: reading totals", "version", j.version, "err", err)
+		o.logger.Error("metrics: reading totals", "version", j.version, "err", err)
 	}
 	for _, s := range ledger.StoreNames {
 		if n, err := view.Size(s); err == nil {
 			m.StateKeys.WithLabelValues(s).Set(float64(n))
 		}
 	}
-	if err := a.countProposals(view); err != nil {
-		a.logger.Error("metrics: counting proposals", "version", j.version, "err", err)
+	if err := o.countProposals(view); err != nil {
+		o.logger.Error("metrics: counting proposals", "version", j.version, "err", err)
 	}
 	if j.checkInv {
 		over := &overdisbursedCounter{Reader: view}
 		broken, err := ledger.CheckInvariants(over)
 		if err != nil {
-			a.logger.Error("metrics: invariant check", "version", j.version, "err", err)
+			o.logger.Error("metrics: invariant check", "version", j.version, "err", err)
 		} else {
 			m.InvariantViolations.Set(float64(len(broken)))
 			m.GrantsOverdisbursed.Set(float64(over.n))
 			m.InvariantChecks.Inc()
 			for _, b := range broken {
-				a.logger.Error("LEDGER INVARIANT BROKEN", "version", j.version, "invariant", b)
+				o.logger.Error("LEDGER INVARIANT BROKEN", "version", j.version, "invariant", b)
 			}
 		}
 	}
@@ -521,7 +620,7 @@ func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
 }
 
 // countProposals sets the proposal gauges (proposals are few: one scan).
-func (a *App) countProposals(view ledger.Reader) error {
+func (o *observer) countProposals(view ledger.Reader) error {
 	counts := map[string]float64{}
 	err := view.Iterate(ledger.StoreMeta, ledger.ProposalPrefix(), ledger.PrefixEnd(ledger.ProposalPrefix()), func(_, v []byte) bool {
 		var p struct {
@@ -536,13 +635,13 @@ func (a *App) countProposals(view ledger.Reader) error {
 		return err
 	}
 	for _, s := range ledger.ProposalStatuses {
-		a.Metrics.Proposals.WithLabelValues(s).Set(counts[s])
+		o.m.Proposals.WithLabelValues(s).Set(counts[s])
 	}
 	return nil
 }
 
 // countRecords sets the record gauges from a full scan of the index.
-func (a *App) countRecords(view ledger.Reader) error {
+func (o *observer) countRecords(view ledger.Reader) error {
 	counts := map[string]map[string]float64{}
 	for kind := range recordStatuses {
 		counts[kind] = map[string]float64{}
@@ -555,13 +654,13 @@ func (a *App) countRecords(view ledger.Reader) error {
 			return err
 		}
 	}
-	a.Metrics.Records.Reset()
+	o.m.Records.Reset()
 	for kind, statuses := range recordStatuses {
 		for _, s := range statuses {
-			a.Metrics.Records.WithLabelValues(kind, s).Set(counts[kind][s])
+			o.m.Records.WithLabelValues(kind, s).Set(counts[kind][s])
 		}
 		for s, n := range counts[kind] {
-			a.Metrics.Records.WithLabelValues(kind, s).Set(n)
+			o.m.Records.WithLabelValues(kind, s).Set(n)
 		}
 	}
 	return nil

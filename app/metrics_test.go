@@ -54,10 +54,11 @@ func gauge(t *testing.T, c prometheus.Collector, want float64, what string) {
 func TestMetrics(t *testing.T) {
 	f := newFixture()
 	dir := t.TempDir()
-	a := openApp(t, dir)
 	reg := prometheus.NewRegistry()
-	a.Metrics = app.NewMetrics(reg)
-	a.InvariantEvery = 1
+	a := openApp(t, dir, func(o *app.Options) {
+		o.Metrics = app.NewMetrics(reg)
+		o.InvariantEvery = 1
+	})
 	f.initChain(t, a)
 
 	a1, a2 := valAddr(f, "agency-1"), valAddr(f, "agency-2")
@@ -93,7 +94,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	a.FlushMetrics()
-	m := a.Metrics
+	m := a.Metrics()
 
 	code := func(c ledger.Code) string { return strconv.Itoa(int(c)) }
 	gauge(t, m.Txs.WithLabelValues(ledger.TypeGrantAward, "0"), 2, "txs grant/award ok")
@@ -178,22 +179,21 @@ func TestMetrics(t *testing.T) {
 	if err := a.Store().Close(); err != nil {
 		t.Fatal(err)
 	}
-	b := openApp(t, dir)
+	b := openApp(t, dir, func(o *app.Options) { o.Metrics = app.NewMetrics(prometheus.NewRegistry()) })
 	defer b.Store().Close()
 	defer b.Close()
-	b.Metrics = app.NewMetrics(prometheus.NewRegistry())
 	if _, err := b.Info(context.Background(), &abci.RequestInfo{}); err != nil {
 		t.Fatal(err)
 	}
 	// The state gauges are filled at startup, before any new block (an
 	// idle chain may not make one for a while).
 	b.FlushMetrics()
-	checkRecords(b.Metrics)
-	gauge(t, b.Metrics.BlockHeight, 3, "block height at startup")
+	checkRecords(b.Metrics())
+	gauge(t, b.Metrics().BlockHeight, 3, "block height at startup")
 	finalizeWith(t, b, 4, votes, nil)
 	b.FlushMetrics()
-	checkRecords(b.Metrics)
-	gauge(t, b.Metrics.ValidatorMissed.WithLabelValues("agency-2"), 1, "agency-2 missed after restart")
+	checkRecords(b.Metrics())
+	gauge(t, b.Metrics().ValidatorMissed.WithLabelValues("agency-2"), 1, "agency-2 missed after restart")
 }
 
 // TestPublicationLag: a record dated after its block is counted as
@@ -201,8 +201,7 @@ func TestMetrics(t *testing.T) {
 // prompt); lags of years land in buckets of years, not all in +Inf.
 func TestPublicationLag(t *testing.T) {
 	f := newFixture()
-	a := openApp(t, "")
-	a.Metrics = app.NewMetrics(prometheus.NewRegistry())
+	a := openApp(t, "", func(o *app.Options) { o.Metrics = app.NewMetrics(prometheus.NewRegistry()) })
 	f.initChain(t, a)
 	late := award("G-LATE", "1000") // decided three and a half years before the block
 	late.DecisionDate = "2022-06-01"
@@ -219,7 +218,7 @@ func TestPublicationLag(t *testing.T) {
 		}
 	}
 	a.FlushMetrics()
-	m := a.Metrics
+	m := a.Metrics()
 	gauge(t, m.FutureDated.WithLabelValues("agency-1", "grant"), 1, "future-dated grants")
 	var pb dto.Metric
 	if err := m.PublicationLag.WithLabelValues("agency-1").(prometheus.Histogram).Write(&pb); err != nil {
@@ -246,12 +245,13 @@ func TestPublicationLag(t *testing.T) {
 func TestMetricsNeverChangeResults(t *testing.T) {
 	f := newFixture()
 	run := func(m *app.Metrics) []byte {
-		a := openApp(t, "")
+		a := openApp(t, "", func(o *app.Options) {
+			if m != nil {
+				o.Metrics = m
+				o.InvariantEvery = 1
+			}
+		})
 		defer a.Close()
-		if m != nil {
-			a.Metrics = m
-			a.InvariantEvery = 1
-		}
 		f.initChain(t, a)
 		finalize(t, a, 1, f.tx(t, "agency-1", 1, 50, award("G-1", "100000"), "grants"))
 		res := finalize(t, a, 2, f.tx(t, "agency-1", 2, 50, payment("P-1", "G-1", "100"), "finance"))
@@ -267,10 +267,11 @@ func TestMetricsNeverChangeResults(t *testing.T) {
 // for long-past events).
 func TestReplayedBlocksNotCounted(t *testing.T) {
 	f := newFixture()
-	a := openApp(t, "")
 	reg := prometheus.NewRegistry()
-	a.Metrics = app.NewMetrics(reg)
-	a.LiveWindow = 10 * time.Minute
+	a := openApp(t, "", func(o *app.Options) {
+		o.Metrics = app.NewMetrics(reg)
+		o.LiveWindow = 10 * time.Minute
+	})
 	f.initChain(t, a)
 	val := f.gs.Agencies[1].ValidatorKey
 	addr := cmted25519.PubKey(val).Address()
@@ -283,10 +284,10 @@ func TestReplayedBlocksNotCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(a.Metrics.ValidatorMissed); n != 0 {
+	if n := testutil.CollectAndCount(a.Metrics().ValidatorMissed); n != 0 {
 		t.Fatalf("missed-block series from a replayed block: %d", n)
 	}
-	if n := testutil.CollectAndCount(a.Metrics.Misbehavior); n != 0 {
+	if n := testutil.CollectAndCount(a.Metrics().Misbehavior); n != 0 {
 		t.Fatalf("misbehaviour series from a replayed block: %d", n)
 	}
 }
@@ -296,9 +297,8 @@ func TestReplayedBlocksNotCounted(t *testing.T) {
 // counts it by type and code (rechecks are not counted again).
 func TestCheckTxRefusalsCounted(t *testing.T) {
 	f := newFixture()
-	a := openApp(t, "")
+	a := openApp(t, "", func(o *app.Options) { o.Metrics = app.NewMetrics(prometheus.NewRegistry()) })
 	defer a.Close()
-	a.Metrics = app.NewMetrics(prometheus.NewRegistry())
 	f.initChain(t, a)
 	ctx := context.Background()
 	check := func(tx []byte, typ abci.CheckTxType) uint32 {
@@ -320,7 +320,7 @@ func TestCheckTxRefusalsCounted(t *testing.T) {
 	if c := check(f.tx(t, "agency-1", 2, 50, award("G-2", "100000"), "grants"), abci.CheckTxType_New); c != 0 {
 		t.Fatalf("good tx: code %d", c)
 	}
-	m := a.Metrics
+	m := a.Metrics()
 	code := func(c ledger.Code) string { return strconv.Itoa(int(c)) }
 	gauge(t, m.CheckTxRefused.WithLabelValues(ledger.TypeGrantAward, code(ledger.ErrMissingRole.Code)), 1, "refused grant/award missing role")
 	gauge(t, m.CheckTxRefused.WithLabelValues("undecodable", code(ledger.ErrMalformed.Code)), 1, "refused undecodable")

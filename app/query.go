@@ -55,30 +55,18 @@ const (
 // Query answers reads at a committed height; see the path table above. It
 // runs on CometBFT's query connection, concurrently with blocks (see
 // ClientCreator): it takes no lock of the app and reads committed versions
-// through the query reader only.
+// through the query reader only. A path is answered by the first route of
+// nodeRoutes it equals, else by the route of stateRoutes its segments match.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	start := time.Now()
-	proved := strconv.FormatBool(req.Prove)
-	defer func() {
-		a.Metrics.Queries.WithLabelValues(queryPathLabel(strings.SplitN(strings.TrimPrefix(req.Path, "/"), "/", 2)), proved).Inc()
-		a.Metrics.QuerySeconds.WithLabelValues(proved).Observe(time.Since(start).Seconds())
-	}()
-	if a.OnQuery != nil {
-		a.OnQuery(req.Path)
+	defer func() { a.observer.query(req.Path, req.Prove, time.Since(start)) }()
+	if a.onQuery != nil {
+		a.onQuery(req.Path)
 	}
-	if req.Path == "/snapshots" {
-		// Not state: what this node can serve to joining nodes.
-		var list []*SnapshotInfo
-		if a.Snapshots != nil {
-			var err error
-			if list, err = a.Snapshots.List(); err != nil {
-				return nil, err
-			}
+	for _, r := range nodeRoutes {
+		if req.Path == r.path {
+			return r.handle(a)
 		}
-		if list == nil {
-			list = []*SnapshotInfo{}
-		}
-		return jsonResult(a.reader.Latest(), list, nil)
 	}
 	height := req.Height
 	if height == 0 {
@@ -89,119 +77,240 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		return &abci.ResponseQuery{Code: queryCodeNoVersion, Log: err.Error(), Height: height, Codespace: Codespace}, nil
 	}
 	parts := strings.Split(strings.TrimPrefix(req.Path, "/"), "/")
-	switch {
-	case len(parts) == 3 && parts[0] == "store" && parts[2] == "key":
-		return a.queryKey(view, parts[1], req.Data, req.Prove)
-	case len(parts) == 2 && recordStores[parts[0]] != "":
-		if !ledger.ValidID(parts[1]) {
-			return badRequest(height, "invalid id %q", parts[1]), nil
+	if r := matchRoute(parts); r != nil {
+		return r.handle(a, &queryRequest{view: view, height: height, parts: parts, data: req.Data, prove: req.Prove})
+	}
+	return badRequest(height, "unknown query path %q", req.Path), nil
+}
+
+// queryRequest is a query of the state at one committed height, as a
+// route's handler sees it.
+type queryRequest struct {
+	view   *store.View
+	height int64
+	parts  []string // the path's segments, without the leading "/"
+	data   []byte
+	prove  bool
+}
+
+// stateRoute is a named query of the state: pattern lists the path's
+// segments, "*" standing for any one segment (an id, a store name, ...).
+type stateRoute struct {
+	name    string
+	pattern []string
+	handle  func(a *App, q *queryRequest) (*abci.ResponseQuery, error)
+}
+
+// stateRoutes are the queries of the state, one per path of the table
+// above. No two patterns match the same path.
+var stateRoutes = []stateRoute{
+	{"store-key", []string{"store", "*", "key"}, (*App).queryStoreKey},
+	{"grant", []string{"grant", "*"}, (*App).queryRecord},
+	{"licence", []string{"licence", "*"}, (*App).queryRecord},
+	{"payment", []string{"payment", "*"}, (*App).queryRecord},
+	{"agency", []string{"agency", "*"}, (*App).queryRecord},
+	{"grants", []string{"grants"}, (*App).queryRecordList},
+	{"licences", []string{"licences"}, (*App).queryRecordList},
+	{"payments", []string{"payments"}, (*App).queryRecordList},
+	{"grant-payments", []string{"grant", "*", "payments"}, (*App).queryGrantPayments},
+	{"totals", []string{"totals", "*", "*"}, (*App).queryTotals},
+	{"agencies", []string{"agencies"}, (*App).queryAgencies},
+	{"proposal", []string{"proposal", "*"}, (*App).queryProposal},
+	{"proposals", []string{"proposals"}, (*App).queryProposals},
+	{"list", []string{"list", "*"}, (*App).queryListing},
+	{"params", []string{"params"}, (*App).queryParams},
+}
+
+// nodeRoute is a named query of this node, not of the state: it is
+// answered whatever the height asked, and matched on the whole path.
+type nodeRoute struct {
+	name   string
+	path   string
+	handle func(a *App) (*abci.ResponseQuery, error)
+}
+
+var nodeRoutes = []nodeRoute{
+	{"snapshots", "/snapshots", (*App).querySnapshots},
+}
+
+// matchRoute returns the state route whose pattern parts match, or nil.
+func matchRoute(parts []string) *stateRoute {
+	for i := range stateRoutes {
+		r := &stateRoutes[i]
+		if len(r.pattern) != len(parts) {
+			continue
 		}
-		res, err := a.queryKey(view, recordStores[parts[0]], ledger.RecordKey(parts[1]), req.Prove)
-		if err == nil && res.Code == 0 && res.Value == nil {
-			res.Code = queryCodeNotFound
-			res.Log = fmt.Sprintf("%s %q not found at height %d", parts[0], parts[1], height)
-		}
-		return res, err
-	case len(parts) == 1 && (parts[0] == "grants" || parts[0] == "licences" || parts[0] == "payments"):
-		var f struct {
-			Agency string `json:"agency"`
-			Status string `json:"status"`
-			After  string `json:"after"`
-			Limit  int    `json:"limit"`
-		}
-		if len(req.Data) > 0 {
-			if err := json.Unmarshal(req.Data, &f); err != nil {
-				return badRequest(height, "listing filter: %v", err), nil
+		ok := true
+		for j, seg := range r.pattern {
+			if seg != "*" && seg != parts[j] {
+				ok = false
+				break
 			}
 		}
-		page, err := ledger.List(view, strings.TrimSuffix(parts[0], "s"), ledger.ListFilter{Agency: f.Agency, Status: f.Status, After: f.After, Limit: f.Limit})
-		return jsonResult(height, page, err)
-	case len(parts) == 3 && parts[0] == "grant" && parts[2] == "payments":
-		var f struct {
-			After string `json:"after"`
-			Limit int    `json:"limit"`
+		if ok {
+			return r
 		}
-		if len(req.Data) > 0 {
-			if err := json.Unmarshal(req.Data, &f); err != nil {
-				return badRequest(height, "listing filter: %v", err), nil
-			}
+	}
+	return nil
+}
+
+// querySnapshots answers /snapshots: what this node can serve to joining
+// nodes (not state).
+func (a *App) querySnapshots() (*abci.ResponseQuery, error) {
+	var list []*SnapshotInfo
+	if a.snapshots != nil {
+		var err error
+		if list, err = a.snapshots.List(); err != nil {
+			return nil, err
 		}
-		page, err := ledger.ListPaymentsOfGrant(view, parts[1], f.After, f.Limit)
-		return jsonResult(height, page, err)
-	case len(parts) == 3 && parts[0] == "totals":
-		res, err := a.queryKey(view, ledger.StoreMeta, ledger.TotalsKey(parts[1], parts[2]), req.Prove)
-		if err == nil && res.Code == 0 && res.Value == nil {
-			res.Code = queryCodeNotFound
-			res.Log = fmt.Sprintf("no totals for %s in %s at height %d", parts[1], parts[2], height)
+	}
+	if list == nil {
+		list = []*SnapshotInfo{}
+	}
+	return jsonResult(a.reader.Latest(), list, nil)
+}
+
+// queryStoreKey answers /store/<store>/key.
+func (a *App) queryStoreKey(q *queryRequest) (*abci.ResponseQuery, error) {
+	return a.queryKey(q.view, q.parts[1], q.data, q.prove)
+}
+
+// queryRecord answers /grant/<id>, /licence/<id>, /payment/<id> and
+// /agency/<id>.
+func (a *App) queryRecord(q *queryRequest) (*abci.ResponseQuery, error) {
+	kind, id := q.parts[0], q.parts[1]
+	if !ledger.ValidID(id) {
+		return badRequest(q.height, "invalid id %q", id), nil
+	}
+	res, err := a.queryKey(q.view, recordStores[kind], ledger.RecordKey(id), q.prove)
+	if err == nil && res.Code == 0 && res.Value == nil {
+		res.Code = queryCodeNotFound
+		res.Log = fmt.Sprintf("%s %q not found at height %d", kind, id, q.height)
+	}
+	return res, err
+}
+
+// queryRecordList answers /grants, /licences and /payments.
+func (a *App) queryRecordList(q *queryRequest) (*abci.ResponseQuery, error) {
+	var f struct {
+		Agency string `json:"agency"`
+		Status string `json:"status"`
+		After  string `json:"after"`
+		Limit  int    `json:"limit"`
+	}
+	if len(q.data) > 0 {
+		if err := json.Unmarshal(q.data, &f); err != nil {
+			return badRequest(q.height, "listing filter: %v", err), nil
 		}
-		return res, err
-	case len(parts) == 1 && parts[0] == "agencies":
-		var items []json.RawMessage
-		err := view.Iterate(ledger.StoreAgencies, nil, nil, func(k, v []byte) bool {
-			if string(k) != string(ledger.SeedKey) {
-				items = append(items, append([]byte(nil), v...))
-			}
-			return true
-		})
-		return jsonResult(height, ledger.Page{Items: items}, err)
-	case len(parts) == 2 && parts[0] == "proposal":
-		id, perr := strconv.ParseUint(parts[1], 10, 64)
-		if perr != nil || id == 0 {
-			return badRequest(height, "invalid proposal id %q", parts[1]), nil
+	}
+	page, err := ledger.List(q.view, strings.TrimSuffix(q.parts[0], "s"), ledger.ListFilter{Agency: f.Agency, Status: f.Status, After: f.After, Limit: f.Limit})
+	return jsonResult(q.height, page, err)
+}
+
+// queryGrantPayments answers /grant/<id>/payments.
+func (a *App) queryGrantPayments(q *queryRequest) (*abci.ResponseQuery, error) {
+	var f struct {
+		After string `json:"after"`
+		Limit int    `json:"limit"`
+	}
+	if len(q.data) > 0 {
+		if err := json.Unmarshal(q.data, &f); err != nil {
+			return badRequest(q.height, "listing filter: %v", err), nil
 		}
-		res, err := a.queryKey(view, ledger.StoreMeta, ledger.ProposalKey(id), req.Prove)
-		if err == nil && res.Code == 0 && res.Value == nil {
-			res.Code = queryCodeNotFound
-			res.Log = fmt.Sprintf("proposal %d not found at height %d", id, height)
+	}
+	page, err := ledger.ListPaymentsOfGrant(q.view, q.parts[1], f.After, f.Limit)
+	return jsonResult(q.height, page, err)
+}
+
+// queryTotals answers /totals/<agency>/<currency>.
+func (a *App) queryTotals(q *queryRequest) (*abci.ResponseQuery, error) {
+	agency, currency := q.parts[1], q.parts[2]
+	res, err := a.queryKey(q.view, ledger.StoreMeta, ledger.TotalsKey(agency, currency), q.prove)
+	if err == nil && res.Code == 0 && res.Value == nil {
+		res.Code = queryCodeNotFound
+		res.Log = fmt.Sprintf("no totals for %s in %s at height %d", agency, currency, q.height)
+	}
+	return res, err
+}
+
+// queryAgencies answers /agencies: every agency record, in one page.
+func (a *App) queryAgencies(q *queryRequest) (*abci.ResponseQuery, error) {
+	var items []json.RawMessage
+	err := q.view.Iterate(ledger.StoreAgencies, nil, nil, func(k, v []byte) bool {
+		if string(k) != string(ledger.SeedKey) {
+			items = append(items, append([]byte(nil), v...))
 		}
-		return res, err
-	case len(parts) == 1 && parts[0] == "proposals":
-		var f struct {
-			Status string `json:"status"`
-			After  uint64 `json:"after"`
-			Limit  int    `json:"limit"`
+		return true
+	})
+	return jsonResult(q.height, ledger.Page{Items: items}, err)
+}
+
+// queryProposal answers /proposal/<id>.
+func (a *App) queryProposal(q *queryRequest) (*abci.ResponseQuery, error) {
+	id, perr := strconv.ParseUint(q.parts[1], 10, 64)
+	if perr != nil || id == 0 {
+		return badRequest(q.height, "invalid proposal id %q", q.parts[1]), nil
+	}
+	res, err := a.queryKey(q.view, ledger.StoreMeta, ledger.ProposalKey(id), q.prove)
+	if err == nil && res.Code == 0 && res.Value == nil {
+		res.Code = queryCodeNotFound
+		res.Log = fmt.Sprintf("proposal %d not found at height %d", id, q.height)
+	}
+	return res, err
+}
+
+// queryProposals answers /proposals.
+func (a *App) queryProposals(q *queryRequest) (*abci.ResponseQuery, error) {
+	var f struct {
+		Status string `json:"status"`
+		After  uint64 `json:"after"`
+		Limit  int    `json:"limit"`
+	}
+	if len(q.data) > 0 {
+		if err := json.Unmarshal(q.data, &f); err != nil {
+			return badRequest(q.height, "listing filter: %v", err), nil
 		}
-		if len(req.Data) > 0 {
-			if err := json.Unmarshal(req.Data, &f); err != nil {
-				return badRequest(height, "listing filter: %v", err), nil
-			}
-		}
-		if f.Status != "" && !slices.Contains(ledger.ProposalStatuses, f.Status) {
-			return badRequest(height, "status %q is not one of %v", f.Status, ledger.ProposalStatuses), nil
-		}
-		ps, next, err := ledger.ListProposals(view, f.Status, f.After, f.Limit)
+	}
+	if f.Status != "" && !slices.Contains(ledger.ProposalStatuses, f.Status) {
+		return badRequest(q.height, "status %q is not one of %v", f.Status, ledger.ProposalStatuses), nil
+	}
+	ps, next, err := ledger.ListProposals(q.view, f.Status, f.After, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	page := ledger.Page{Items: []json.RawMessage{}}
+	for _, p := range ps {
+		bz, err := json.Marshal(p)
 		if err != nil {
 			return nil, err
 		}
-		page := ledger.Page{Items: []json.RawMessage{}}
-		for _, p := range ps {
-			bz, err := json.Marshal(p)
-			if err != nil {
-				return nil, err
-			}
-			page.Items = append(page.Items, bz)
-		}
-		if next != 0 {
-			page.Next = strconv.FormatUint(next, 10)
-		}
-		return jsonResult(height, page, nil)
-	case len(parts) == 2 && parts[0] == "list":
-		var f struct {
-			Owner string `json:"owner"`
-			After string `json:"after"`
-			Limit int    `json:"limit"`
-		}
-		if len(req.Data) > 0 {
-			if err := json.Unmarshal(req.Data, &f); err != nil {
-				return badRequest(height, "listing request: %v", err), nil
-			}
-		}
-		page, err := ListingPage(view, parts[1], f.Owner, f.After, f.Limit)
-		return jsonResult(height, page, err)
-	case len(parts) == 1 && parts[0] == "params":
-		return a.queryKey(view, ledger.StoreMeta, ledger.KeyParams, req.Prove)
+		page.Items = append(page.Items, bz)
 	}
-	return badRequest(height, "unknown query path %q", req.Path), nil
+	if next != 0 {
+		page.Next = strconv.FormatUint(next, 10)
+	}
+	return jsonResult(q.height, page, nil)
+}
+
+// queryListing answers /list/<listing>: a page of a provable listing.
+func (a *App) queryListing(q *queryRequest) (*abci.ResponseQuery, error) {
+	var f struct {
+		Owner string `json:"owner"`
+		After string `json:"after"`
+		Limit int    `json:"limit"`
+	}
+	if len(q.data) > 0 {
+		if err := json.Unmarshal(q.data, &f); err != nil {
+			return badRequest(q.height, "listing request: %v", err), nil
+		}
+	}
+	page, err := ListingPage(q.view, q.parts[1], f.Owner, f.After, f.Limit)
+	return jsonResult(q.height, page, err)
+}
+
+// queryParams answers /params.
+func (a *App) queryParams(q *queryRequest) (*abci.ResponseQuery, error) {
+	return a.queryKey(q.view, ledger.StoreMeta, ledger.KeyParams, q.prove)
 }
 
 func badRequest(height int64, format string, args ...any) *abci.ResponseQuery {

@@ -21,7 +21,15 @@ import (
 func TestQueryDoesNotBlockBlocks(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture()
-	a := openApp(t, "")
+	entered, release := make(chan struct{}), make(chan struct{})
+	a := openApp(t, "", func(o *app.Options) {
+		o.OnQuery = func(path string) {
+			if path == "/grants" {
+				close(entered)
+				<-release
+			}
+		}
+	})
 	t.Cleanup(a.Close)
 	f.initChain(t, a)
 	finalize(t, a, 1, f.tx(t, "agency-1", 1, 100, award("G-1", "1000"), "grants"))
@@ -38,13 +46,6 @@ func TestQueryDoesNotBlockBlocks(t *testing.T) {
 	for _, c := range []interface{ Start() error }{query, consensus} {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
-		}
-	}
-	entered, release := make(chan struct{}), make(chan struct{})
-	a.OnQuery = func(path string) {
-		if path == "/grants" {
-			close(entered)
-			<-release
 		}
 	}
 	type answer struct {

@@ -35,9 +35,9 @@ func spoolFiles(t *testing.T, s *app.Snapshots) []string {
 // within the cap restores.
 func TestHostileSnapshotOffers(t *testing.T) {
 	c := newChain(t, 3)
-	src := openApp(t, "")
+	s := newSnapshots(t, 3, 1, 500)
+	src := openApp(t, "", withSnapshots(s))
 	c.f.initChain(t, src)
-	s := withSnapshots(t, src, 3, 1, 500)
 	c.run(t, src, 1, 3)
 	s.Wait()
 	sn := listSnapshots(t, src)[0]
@@ -47,8 +47,8 @@ func TestHostileSnapshotOffers(t *testing.T) {
 		t.Fatalf("want a snapshot of several chunks, got %d", sn.Chunks)
 	}
 
-	dst := openApp(t, "")
-	ds := withSnapshots(t, dst, 0, 1, 500)
+	ds := newSnapshots(t, 0, 1, 500)
+	dst := openApp(t, "", withSnapshots(ds))
 
 	// More chunks than half the free disk can hold (at most the 100,000
 	// chunks any offer may have).

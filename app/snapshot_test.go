@@ -38,16 +38,21 @@ func newChain(t *testing.T, blocks int64) *chain {
 	return c
 }
 
-func withSnapshots(t *testing.T, a *app.App, interval int64, keep, chunk int) *app.Snapshots {
+// newSnapshots opens a snapshot store in a temporary directory.
+func newSnapshots(t *testing.T, interval int64, keep, chunk int) *app.Snapshots {
 	t.Helper()
 	s, err := app.OpenSnapshots(filepath.Join(t.TempDir(), "snapshots"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Interval, s.KeepRecent, s.ChunkSize = interval, keep, chunk
-	a.Snapshots = s
 	t.Cleanup(s.Close)
 	return s
+}
+
+// withSnapshots gives an app the snapshot store s.
+func withSnapshots(s *app.Snapshots) func(*app.Options) {
+	return func(o *app.Options) { o.Snapshots = s }
 }
 
 // run finalizes and commits heights from..to of the chain.
@@ -155,9 +160,9 @@ func restoreAll(t *testing.T, a *app.App, sn *abci.Snapshot, cs [][]byte, appHas
 func TestSnapshotRestore(t *testing.T) {
 	ctx := context.Background()
 	c := newChain(t, 12)
-	src := openApp(t, "")
+	s := newSnapshots(t, 3, 2, 700)
+	src := openApp(t, "", withSnapshots(s))
 	c.f.initChain(t, src)
-	s := withSnapshots(t, src, 3, 2, 700)
 	for h := int64(1); h <= 10; h++ {
 		c.run(t, src, h, h)
 		s.Wait() // a snapshot height reached while one is being written is skipped
@@ -177,9 +182,9 @@ func TestSnapshotRestore(t *testing.T) {
 		}
 	}
 	// Another node with the same blocks offers a byte-identical snapshot.
-	twin := openApp(t, "")
+	ts := newSnapshots(t, 9, 1, 700)
+	twin := openApp(t, "", withSnapshots(ts))
 	c.f.initChain(t, twin)
-	ts := withSnapshots(t, twin, 9, 1, 700)
 	c.run(t, twin, 1, 9)
 	ts.Wait()
 	tsn := listSnapshots(t, twin)
@@ -188,15 +193,15 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	dst := openApp(t, dir)
-	withSnapshots(t, dst, 0, 2, 700)
+	ds := newSnapshots(t, 0, 2, 700)
+	dst := openApp(t, dir, withSnapshots(ds))
 	trusted := appHashAt(t, src, 9)
 	restoreAll(t, dst, sn, cs, trusted)
 	info, err := dst.Info(ctx, &abci.RequestInfo{})
 	if err != nil || info.LastBlockHeight != 9 || !bytes.Equal(info.LastBlockAppHash, trusted) {
 		t.Fatalf("Info after restore: %d %X (%v), want 9 %X", info.LastBlockHeight, info.LastBlockAppHash, err, trusted)
 	}
-	if entries, _ := os.ReadDir(dst.Snapshots.Dir()); len(entries) != 0 {
+	if entries, _ := os.ReadDir(ds.Dir()); len(entries) != 0 {
 		t.Fatalf("restore left files behind: %v", entries)
 	}
 	for _, q := range []abci.RequestQuery{
@@ -233,9 +238,8 @@ func TestSnapshotRestore(t *testing.T) {
 	if err := dst.Store().Close(); err != nil {
 		t.Fatal(err)
 	}
-	dst = openApp(t, dir)
+	dst = openApp(t, dir, withSnapshots(newSnapshots(t, 0, 2, 700)))
 	defer dst.Store().Close()
-	withSnapshots(t, dst, 0, 2, 700)
 	info, err = dst.Info(ctx, &abci.RequestInfo{})
 	if err != nil || info.LastBlockHeight != 9 || !bytes.Equal(info.LastBlockAppHash, trusted) {
 		t.Fatalf("Info after restart: %d %X (%v)", info.LastBlockHeight, info.LastBlockAppHash, err)
@@ -271,19 +275,19 @@ func TestSnapshotRestore(t *testing.T) {
 // empty node are accepted.
 func TestOfferSnapshotRefusals(t *testing.T) {
 	c := newChain(t, 3)
-	src := openApp(t, "")
+	s := newSnapshots(t, 3, 1, 500)
+	src := openApp(t, "", withSnapshots(s))
 	c.f.initChain(t, src)
-	s := withSnapshots(t, src, 3, 1, 500)
 	c.run(t, src, 1, 3)
 	s.Wait()
 	sn := listSnapshots(t, src)[0]
 	trusted := appHashAt(t, src, 3)
 
-	dst := openApp(t, "")
-	if r := offer(t, dst, sn, trusted); r != abci.ResponseOfferSnapshot_ABORT {
+	bare := openApp(t, "")
+	if r := offer(t, bare, sn, trusted); r != abci.ResponseOfferSnapshot_ABORT {
 		t.Fatalf("app without a snapshot directory: %v", r)
 	}
-	withSnapshots(t, dst, 0, 1, 500)
+	dst := openApp(t, "", withSnapshots(newSnapshots(t, 0, 1, 500)))
 	mod := func(f func(s *abci.Snapshot)) *abci.Snapshot {
 		cp := *sn
 		f(&cp)
@@ -322,16 +326,15 @@ func TestOfferSnapshotRefusals(t *testing.T) {
 // is rejected and leaves nothing behind, and a good one restores afterwards.
 func TestApplySnapshotChunkFailures(t *testing.T) {
 	c := newChain(t, 4)
-	src := openApp(t, "")
+	s := newSnapshots(t, 4, 1, 400)
+	src := openApp(t, "", withSnapshots(s))
 	c.f.initChain(t, src)
-	s := withSnapshots(t, src, 4, 1, 400)
 	c.run(t, src, 1, 4)
 	s.Wait()
 	sn := listSnapshots(t, src)[0]
 	cs := chunks(t, src, sn)
 	trusted := appHashAt(t, src, 4)
-	dst := openApp(t, "")
-	withSnapshots(t, dst, 0, 1, 400)
+	dst := openApp(t, "", withSnapshots(newSnapshots(t, 0, 1, 400)))
 	empty := func(what string) {
 		t.Helper()
 		if v := dst.Store().Version(); v != 0 {
@@ -371,8 +374,7 @@ func TestApplySnapshotChunkFailures(t *testing.T) {
 
 	// The same snapshot against a different trusted AppHash is rejected
 	// at its first chunk, whose header declares other store roots.
-	dst = openApp(t, "")
-	withSnapshots(t, dst, 0, 1, 400)
+	dst = openApp(t, "", withSnapshots(newSnapshots(t, 0, 1, 400)))
 	if r := offer(t, dst, sn, appHashAt(t, src, 3)); r != abci.ResponseOfferSnapshot_ACCEPT {
 		t.Fatal(r)
 	}
@@ -456,10 +458,10 @@ func cut(height uint64, stream []byte, size int) (*abci.Snapshot, [][]byte) {
 // share IAVL nodes with FinalizeBlock's writes), then restores the newest.
 func TestSnapshotsWhileBlocksFlow(t *testing.T) {
 	c := newChain(t, 25)
-	src := openApp(t, t.TempDir())
+	s := newSnapshots(t, 1, 3, 256)
+	src := openApp(t, t.TempDir(), withSnapshots(s))
 	defer src.Store().Close()
 	c.f.initChain(t, src)
-	s := withSnapshots(t, src, 1, 3, 256)
 	c.run(t, src, 1, 25)
 	s.Close()
 	sns := listSnapshots(t, src)
@@ -467,8 +469,7 @@ func TestSnapshotsWhileBlocksFlow(t *testing.T) {
 		t.Fatalf("%d snapshots kept, want 1 to 3", len(sns))
 	}
 	sn := sns[0]
-	dst := openApp(t, "")
-	withSnapshots(t, dst, 0, 1, 256)
+	dst := openApp(t, "", withSnapshots(newSnapshots(t, 0, 1, 256)))
 	restoreAll(t, dst, sn, chunks(t, src, sn), appHashAt(t, src, int64(sn.Height)))
 	// Closed: no new snapshot starts.
 	finalize(t, src, 26)
@@ -501,8 +502,7 @@ func TestSnapshotDirectoryRecovery(t *testing.T) {
 			t.Fatalf("%s left behind", gone)
 		}
 	}
-	a := openApp(t, "")
-	a.Snapshots = s
+	a := openApp(t, "", withSnapshots(s))
 	if sns := listSnapshots(t, a); len(sns) != 0 {
 		t.Fatalf("incomplete snapshot listed: %+v", sns)
 	}

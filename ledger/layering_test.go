@@ -6,15 +6,17 @@ import (
 	"testing"
 )
 
-// TestLayering keeps the dependency arrows pointing one way: the domain
-// packages import nothing of ours outside ledger/..., and nothing of the
-// CometBFT node, cobra or Prometheus.
+// TestLayering keeps the dependency arrows pointing one way (cmd → node →
+// app → ledger; client → ledger; genesis → ledger): each package below may
+// import only the packages of ours listed for it, and none of the foreign
+// packages forbidden to it (the CometBFT node, cobra, ...).
 func TestLayering(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go tool not on PATH")
 	}
 	const mod = "github.com/civicledger/civicledger/"
-	forbidden := []string{
+	// domain: what the state machine packages must not depend on.
+	domain := []string{
 		"github.com/spf13/cobra",
 		"github.com/prometheus/",
 		"github.com/cometbft/cometbft/node",
@@ -22,23 +24,52 @@ func TestLayering(t *testing.T) {
 		"github.com/cometbft/cometbft/consensus",
 		"github.com/cometbft/cometbft/p2p",
 	}
-	for _, pkg := range []string{"ledger", "ledger/store", "ledger/verify"} {
-		out, err := exec.Command("go", "list", "-deps", "./"+strings.TrimPrefix(pkg, "ledger")).CombinedOutput()
-		if pkg != "ledger" {
-			out, err = exec.Command("go", "list", "-deps", "./"+strings.TrimPrefix(pkg, "ledger/")).CombinedOutput()
-		}
+	for _, tc := range []struct {
+		pkg       string   // relative to the module root
+		ours      []string // prefixes of our packages it may depend on (itself aside)
+		forbidden []string // prefixes of foreign packages it must not depend on
+	}{
+		{"ledger", []string{"ledger"}, domain},
+		{"ledger/store", []string{"ledger"}, domain},
+		{"ledger/verify", []string{"ledger"}, domain},
+		// The ABCI adapter: the state machine below it, never node, cmd or
+		// client above or beside it, nor CometBFT's node or cobra.
+		{"app", []string{"ledger", "version", "internal/"}, []string{
+			"github.com/spf13/cobra",
+			"github.com/cometbft/cometbft/node",
+		}},
+		// The client library: the ledger's types and verification only,
+		// never the app, node or cmd, nor CometBFT's node or cobra.
+		{"client", []string{"ledger", "version", "internal/"}, []string{
+			"github.com/spf13/cobra",
+			"github.com/cometbft/cometbft/node",
+		}},
+		// Genesis: ledger and CometBFT's types only.
+		{"genesis", []string{"ledger"}, domain},
+	} {
+		out, err := exec.Command("go", "list", "-deps", "../"+tc.pkg).CombinedOutput()
 		if err != nil {
-			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+			t.Fatalf("go list %s: %v\n%s", tc.pkg, err, out)
 		}
 		for _, dep := range strings.Fields(string(out)) {
-			if strings.HasPrefix(dep, mod) && !strings.HasPrefix(dep, mod+"ledger") {
-				t.Errorf("%s imports %s", pkg, dep)
-			}
-			for _, f := range forbidden {
-				if strings.HasPrefix(dep, f) {
-					t.Errorf("%s depends on %s", pkg, dep)
+			if ours, ok := strings.CutPrefix(dep, mod); ok {
+				if ours != tc.pkg && !hasAnyPrefix(ours, tc.ours) {
+					t.Errorf("%s imports %s", tc.pkg, dep)
 				}
+				continue
+			}
+			if hasAnyPrefix(dep, tc.forbidden) {
+				t.Errorf("%s depends on %s", tc.pkg, dep)
 			}
 		}
 	}
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }

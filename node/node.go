@@ -30,6 +30,7 @@ type Node struct {
 	cmt   *cmtnode.Node
 	app   *app.App
 	store *store.MultiStore
+	snaps *app.Snapshots
 }
 
 // Options tune New.
@@ -94,17 +95,20 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := app.New(st, logger.With("module", "ledger"))
-	a.Snapshots = snaps
-	a.LiveWindow = 10 * time.Minute
-	a.OnFatal = opts.OnFatal
-	a.InvariantEvery = app.DefaultInvariantEvery
+	ao := app.DefaultOptions()
+	ao.Logger = logger.With("module", "ledger")
+	ao.Snapshots = snaps
+	ao.LiveWindow = 10 * time.Minute
+	ao.OnFatal = opts.OnFatal
 	if cfg.Instrumentation.Prometheus {
 		// CometBFT registers its metrics on the default registerer and
 		// serves it on prometheus_listen_addr: ours join them there.
-		a.Metrics = app.NewMetrics(prometheus.DefaultRegisterer)
-	} else {
-		a.Metrics = app.NopMetrics()
+		ao.Metrics = app.NewMetrics(prometheus.DefaultRegisterer)
+	}
+	a, err := app.New(st, ao)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
 	}
 	dbs := &dbTracker{}
 	n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, app.ClientCreator(a),
@@ -116,7 +120,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &Node{cfg: cfg, dbs: dbs, cmt: n, app: a, store: st}, nil
+	return &Node{cfg: cfg, dbs: dbs, cmt: n, app: a, store: st, snaps: snaps}, nil
 }
 
 // Start starts consensus, p2p and RPC.
@@ -135,8 +139,8 @@ func (n *Node) Stop() error {
 	if n.app == nil { // Options.App: the caller closes it
 		return err
 	}
-	n.app.Close()           // the metrics worker reads the state
-	n.app.Snapshots.Close() // so does a snapshot being written
+	n.app.Close()   // the metrics worker reads the state
+	n.snaps.Close() // so does a snapshot being written
 	if cerr := n.store.Close(); err == nil {
 		err = cerr
 	}
