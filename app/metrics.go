@@ -513,7 +513,7 @@ func (a *App) updateMetrics(j metricsJob, counted int64) int64 {
 			m.GrantsOverdisbursed.Set(float64(over.n))
 			m.InvariantChecks.Inc()
 			for _, b := range broken {
-				a.logger.Error("LEDGER INVARIANT BROKEN", "version", j.version, "invariant", b)
+				a.logger.Error("LEDGER INVARIANT BROKEN", "version", j.version, "rule", b.Rule, "invariant", b.Message)
 			}
 		}
 	}
