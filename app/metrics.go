@@ -612,7 +612,7 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 			m.GrantsOverdisbursed.Set(float64(over.n))
 			m.InvariantChecks.Inc()
 			for _, b := range broken {
-				o.logger.Error("LEDGER INVARIANT BROKEN", "version", j.version, "invariant", b)
+				o.logger.Error("LEDGER INVARIANT BROKEN", "version", j.version, "rule", b.Rule, "invariant", b.Message)
 			}
 		}
 	}

@@ -33,13 +33,7 @@ type AuditData struct {
 }
 
 // AuditTotals is the reconciliation of one agency's totals in one currency.
-type AuditTotals struct {
-	Agency     string         `json:"agency"`
-	Currency   string         `json:"currency"`
-	Stored     *ledger.Totals `json:"stored"` // nil: no totals record in state
-	Recomputed ledger.Totals  `json:"recomputed"`
-	OK         bool           `json:"ok"`
-}
+type AuditTotals = ledger.TotalsCheck
 
 // Discrepancy kinds.
 const (
@@ -55,6 +49,19 @@ const (
 	DiscListingChanged = "listing_differs_from_proof"
 )
 
+// discKinds names the discrepancy kind of each accounting rule that
+// ledger.Reconcile checks. Proof failures break no rule of the ledger.
+var discKinds = map[string]string{
+	ledger.InvAgencyTotals:       DiscTotals,
+	ledger.InvGrantDisbursed:     DiscGrantTotals,
+	ledger.InvGrantWithinAward:   DiscOverDisbursed,
+	ledger.InvGrantStatus:        DiscGrantStatus,
+	ledger.InvPaymentStatus:      DiscPaymentStatus,
+	ledger.InvPaymentGrant:       DiscMissingGrant,
+	ledger.InvPaymentGrantAgency: DiscForeignGrant,
+	ledger.InvPaymentCurrency:    DiscCurrency,
+}
+
 // Discrepancy is one thing that does not reconcile.
 type Discrepancy struct {
 	Kind     string `json:"kind"`
@@ -62,6 +69,9 @@ type Discrepancy struct {
 	Currency string `json:"currency,omitempty"`
 	ID       string `json:"id,omitempty"` // grant, payment or totals key
 	Detail   string `json:"detail"`
+	// Rule is the id of the ledger invariant the discrepancy breaks
+	// (ledger.Invariants), empty for a failed proof.
+	Rule string `json:"rule,omitempty"`
 }
 
 // AuditReport is the outcome of Reconcile.
@@ -78,126 +88,32 @@ type AuditReport struct {
 func (r *AuditReport) OK() bool { return len(r.Discrepancies) == 0 }
 
 // TotalsID is the "agency/currency" key used in AuditData.Stored.
-func TotalsID(agency, currency string) string { return agency + "/" + currency }
+func TotalsID(agency, currency string) string { return ledger.TotalsID(agency, currency) }
 
 // Reconcile recomputes every running total and each grant's disbursed
-// amount and payment count from the records, exactly as
-// ledger.CheckInvariants does, and compares them with what the state
-// stores. It is pure: it reads only d.
+// amount and payment count from the records with ledger.Reconcile, the
+// recomputation ledger.CheckInvariants uses, and reports each broken
+// accounting rule as a discrepancy of its kind, naming the rule. It is
+// pure: it reads only d.
 func Reconcile(d *AuditData) *AuditReport {
+	rec := ledger.Reconcile(&ledger.Books{Grants: d.Grants, Payments: d.Payments, Referenced: d.Foreign, Stored: d.Stored})
 	rep := &AuditReport{Height: d.Height, Agencies: append([]string{}, d.Agencies...),
-		Totals: []AuditTotals{}, Discrepancies: []Discrepancy{}, Grants: len(d.Grants), Payments: len(d.Payments)}
-	add := func(kind, agency, cur, id, format string, args ...any) {
-		rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: kind, Agency: agency, Currency: cur, ID: id, Detail: fmt.Sprintf(format, args...)})
+		Totals: rec.Totals, Discrepancies: []Discrepancy{}, Grants: len(d.Grants), Payments: len(d.Payments)}
+	totals := map[string]AuditTotals{}
+	for _, t := range rec.Totals {
+		totals[TotalsID(t.Agency, t.Currency)] = t
 	}
-	want := map[string]*ledger.Totals{}
-	tot := func(agency, cur string) *ledger.Totals {
-		k := TotalsID(agency, cur)
-		if want[k] == nil {
-			want[k] = &ledger.Totals{Agency: agency, Currency: cur}
-		}
-		return want[k]
-	}
-	type sum struct {
-		amount ledger.Amount
-		count  int64
-	}
-	grants := map[string]*ledger.Grant{}
-	perGrant := map[string]*sum{}
-	for i := range d.Grants {
-		g := &d.Grants[i]
-		grants[g.ID] = g
-		t := tot(g.Agency, g.Currency)
-		t.Awarded += g.Awarded
-		t.Grants++
-		perGrant[g.ID] = &sum{}
-	}
-	payments := append([]ledger.Payment{}, d.Payments...)
-	sort.Slice(payments, func(i, j int) bool { return payments[i].ID < payments[j].ID })
-	for _, p := range payments {
-		t := tot(p.Agency, p.Currency)
-		switch p.Status {
-		case ledger.PaymentRecorded:
-			t.Paid += p.Amount
-			t.Payments++
-			if p.Grant == "" {
-				continue
-			}
-			t.PaidAgainstGrant += p.Amount
-			g := grants[p.Grant]
-			if g == nil {
-				if fg := d.Foreign[p.Grant]; fg != nil {
-					add(DiscForeignGrant, p.Agency, p.Currency, p.ID, "payment %s of %s references grant %s of %s", p.ID, p.Agency, p.Grant, fg.Agency)
-				} else {
-					add(DiscMissingGrant, p.Agency, p.Currency, p.ID, "payment %s references missing grant %s", p.ID, p.Grant)
-				}
-				continue
-			}
-			if g.Agency != p.Agency {
-				add(DiscForeignGrant, p.Agency, p.Currency, p.ID, "payment %s of %s references grant %s of %s", p.ID, p.Agency, p.Grant, g.Agency)
-			}
-			if g.Currency != p.Currency {
-				add(DiscCurrency, p.Agency, p.Currency, p.ID, "payment %s in %s against grant %s in %s", p.ID, p.Currency, g.ID, g.Currency)
-			}
-			s := perGrant[g.ID]
-			s.amount += p.Amount
-			s.count++
-		case ledger.PaymentReversed:
-			t.Reversed += p.Amount
-			t.Reversals++
-		default:
-			add(DiscPaymentStatus, p.Agency, p.Currency, p.ID, "payment %s has unknown status %q", p.ID, p.Status)
-		}
-	}
-	ids := make([]string, 0, len(grants))
-	for id := range grants {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		g := grants[id]
-		switch g.Status {
-		case ledger.GrantAwarded, ledger.GrantAmended, ledger.GrantClosed, ledger.GrantRevoked:
-		default:
-			add(DiscGrantStatus, g.Agency, g.Currency, id, "grant %s has unknown status %q", id, g.Status)
-		}
-		if g.Disbursed < 0 || g.Disbursed > g.Awarded {
-			add(DiscOverDisbursed, g.Agency, g.Currency, id, "grant %s: disbursed %s outside [0, awarded %s]", id,
-				ledger.MoneyWithMinor(int64(g.Disbursed), g.Currency), ledger.MoneyWithMinor(int64(g.Awarded), g.Currency))
-		}
-		if s := perGrant[id]; s.amount != g.Disbursed || s.count != g.Payments {
-			add(DiscGrantTotals, g.Agency, g.Currency, id, "grant %s: disbursed %s in %d payments, but its payments sum to %s in %d", id,
-				ledger.MoneyWithMinor(int64(g.Disbursed), g.Currency), g.Payments, ledger.MoneyWithMinor(int64(s.amount), g.Currency), s.count)
-		}
-	}
-	keys := make([]string, 0, len(want)+len(d.Stored))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	for k, s := range d.Stored {
-		if want[k] == nil && s != nil {
-			keys = append(keys, k)
-			want[k] = &ledger.Totals{Agency: s.Agency, Currency: s.Currency}
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		w := *want[k]
-		s := d.Stored[k]
-		row := AuditTotals{Agency: w.Agency, Currency: w.Currency, Stored: s, Recomputed: w}
-		have := ledger.Totals{Agency: w.Agency, Currency: w.Currency}
-		if s != nil {
-			have = *s
-		}
-		row.OK = have == w
-		if !row.OK {
-			if s == nil {
-				add(DiscTotals, w.Agency, w.Currency, k, "total/%s: no totals record in state, recomputed %s", k, totalsString(w, w.Currency))
+	for _, v := range rec.Violations {
+		detail := v.Message
+		if t, ok := totals[v.ID]; ok && v.Rule == ledger.InvAgencyTotals {
+			if t.Stored == nil {
+				detail = fmt.Sprintf("total/%s: no totals record in state, recomputed %s", v.ID, totalsString(t.Recomputed, t.Currency))
 			} else {
-				add(DiscTotals, w.Agency, w.Currency, k, "total/%s: stored %s, recomputed %s", k, totalsString(*s, w.Currency), totalsString(w, w.Currency))
+				detail = fmt.Sprintf("total/%s: stored %s, recomputed %s", v.ID, totalsString(*t.Stored, t.Currency), totalsString(t.Recomputed, t.Currency))
 			}
 		}
-		rep.Totals = append(rep.Totals, row)
+		rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: discKinds[v.Rule], Agency: v.Agency, Currency: v.Currency,
+			ID: v.ID, Detail: detail, Rule: v.Rule})
 	}
 	return rep
 }

@@ -124,6 +124,16 @@
 // single-key proof. Every store holds a seed key ("!store") from genesis, so
 // no tree is ever empty.
 //
+// # Invariants
+//
+// invariants.go declares every rule that holds after every block once, in
+// the Invariants table, each under a stable id (agency-totals,
+// grant-disbursed, index-status, gov-tally, ...) that a node's log, "ledger
+// audit" and the tests all use. CheckInvariants checks them all on a whole
+// state; its accounting part, Reconcile, is pure over decoded records (grants,
+// payments, totals), so that the audit runs the very same recomputation on
+// the records it has proved.
+//
 // # Errors
 //
 // errors.go holds the append-only table of ABCI codes. Codes are hashed into

@@ -270,9 +270,11 @@ func LoadProposal(r Reader, id uint64) (*Proposal, bool, error) {
 
 // govInvariants checks the validator set and the proposals (see
 // CheckInvariants).
-func govInvariants(r Reader) ([]string, error) {
-	var broken []string
-	fail := func(format string, args ...any) { broken = append(broken, fmt.Sprintf(format, args...)) }
+func govInvariants(r Reader) ([]Violation, error) {
+	var broken []Violation
+	fail := func(rule, id, format string, args ...any) {
+		broken = append(broken, Violation{Rule: rule, ID: id, Message: fmt.Sprintf(format, args...)})
+	}
 	var active int
 	err := r.Iterate(StoreAgencies, nil, nil, func(k, v []byte) bool {
 		if bytes.Equal(k, SeedKey) {
@@ -280,20 +282,20 @@ func govInvariants(r Reader) ([]string, error) {
 		}
 		var a Agency
 		if err := json.Unmarshal(v, &a); err != nil {
-			fail("agency %s: undecodable: %v", k, err)
+			fail(InvRecordDecodes, string(k), "agency %s: undecodable: %v", k, err)
 			return true
 		}
 		switch {
 		case a.Active() && a.Power <= 0:
-			fail("agency %s is active with power %d", a.ID, a.Power)
+			fail(InvAgencyPower, a.ID, "agency %s is active with power %d", a.ID, a.Power)
 		case !a.Active() && a.Power != 0:
-			fail("agency %s was removed but has power %d", a.ID, a.Power)
+			fail(InvAgencyPower, a.ID, "agency %s was removed but has power %d", a.ID, a.Power)
 		}
 		if a.Active() {
 			active++
 		}
 		if owner, err := r.Get(StoreIndex, IndexValidator(a.ValidatorKey)); err != nil || string(owner) != a.ID {
-			fail("validator key of agency %s is indexed to %q", a.ID, owner)
+			fail(InvValidatorIndex, a.ID, "validator key of agency %s is indexed to %q", a.ID, owner)
 		}
 		return true
 	})
@@ -301,7 +303,7 @@ func govInvariants(r Reader) ([]string, error) {
 		return nil, err
 	}
 	if active == 0 {
-		fail("no active agency: the validator set is empty")
+		fail(InvValidatorSet, "", "no active agency: the validator set is empty")
 	}
 	reserved := map[string]string{} // key hex → proposal id
 	if err := r.Iterate(StoreIndex, []byte("reserved/"), PrefixEnd([]byte("reserved/")), func(k, v []byte) bool {
@@ -322,9 +324,10 @@ func govInvariants(r Reader) ([]string, error) {
 	err = r.Iterate(StoreMeta, ProposalPrefix(), PrefixEnd(ProposalPrefix()), func(k, v []byte) bool {
 		var p Proposal
 		if err := json.Unmarshal(v, &p); err != nil {
-			fail("proposal %s: undecodable: %v", k, err)
+			fail(InvRecordDecodes, string(k), "proposal %s: undecodable: %v", k, err)
 			return true
 		}
+		pid := strconv.FormatUint(p.ID, 10)
 		power := map[string]int64{}
 		var total int64
 		for _, e := range p.Electorate {
@@ -344,12 +347,12 @@ func govInvariants(r Reader) ([]string, error) {
 			}
 		}
 		if t != p.Tally {
-			fail("proposal %d: tally %+v, votes sum to %+v", p.ID, p.Tally, t)
+			fail(InvGovTally, pid, "proposal %d: tally %+v, votes sum to %+v", p.ID, p.Tally, t)
 		}
 		endKey := string(govQueueKey(govEndPrefix, p.VotingEnd, p.ID))
 		execKey := string(govQueueKey(govExecPrefix, p.Effective, p.ID))
 		if queued[endKey] != (p.Status == ProposalVoting) {
-			fail("proposal %d is %s but its voting-end queue entry is present=%v", p.ID, p.Status, queued[endKey])
+			fail(InvGovQueue, pid, "proposal %d is %s but its voting-end queue entry is present=%v", p.ID, p.Status, queued[endKey])
 		}
 		delete(queued, endKey)
 		if p.Status == ProposalNotice {
@@ -362,21 +365,21 @@ func govInvariants(r Reader) ([]string, error) {
 				}
 			}
 			if !found {
-				fail("proposal %d is in notice but not queued for execution", p.ID)
+				fail(InvGovQueue, pid, "proposal %d is in notice but not queued for execution", p.ID)
 			}
 		}
 		if p.Change.Kind == ProposalAgencyAdd {
 			open := p.Status == ProposalVoting || p.Status == ProposalNotice
 			k := hex.EncodeToString(p.Change.AdminKey)
 			if got, ok := reserved[k]; open != (ok && got == strconv.FormatUint(p.ID, 10)) {
-				fail("proposal %d is %s but the reservation of its admin key is %q", p.ID, p.Status, got)
+				fail(InvGovReservation, pid, "proposal %d is %s but the reservation of its admin key is %q", p.ID, p.Status, got)
 			}
 			if open {
 				delete(reserved, k)
 			}
 		}
 		if p.Status == ProposalNotice != p.Tally.Passes() && p.Status != ProposalExecuted && p.Status != ProposalFailed {
-			fail("proposal %d is %s with tally %+v", p.ID, p.Status, p.Tally)
+			fail(InvGovStatus, pid, "proposal %d is %s with tally %+v", p.ID, p.Status, p.Tally)
 		}
 		return true
 	})
@@ -384,10 +387,10 @@ func govInvariants(r Reader) ([]string, error) {
 		return nil, err
 	}
 	for q := range queued {
-		fail("queue entry %s has no open proposal", q)
+		fail(InvGovQueue, q, "queue entry %s has no open proposal", q)
 	}
 	for k, id := range reserved {
-		fail("officer key %s is reserved by proposal %s, which is not an open agency-add", k, id)
+		fail(InvGovReservation, k, "officer key %s is reserved by proposal %s, which is not an open agency-add", k, id)
 	}
 	return broken, nil
 }

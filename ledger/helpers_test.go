@@ -214,9 +214,13 @@ func (c *chain) blockWith(fn func(blk *ledger.Block) []ledger.Result) *blockResu
 // on a committed view and fails the test on any broken rule.
 func checkAllInvariants(t testing.TB, view ledger.Reader) {
 	t.Helper()
-	broken, err := ledger.CheckInvariants(view)
+	violations, err := ledger.CheckInvariants(view)
 	if err != nil {
 		t.Fatalf("CheckInvariants: %v", err)
+	}
+	var broken []string
+	for _, v := range violations {
+		broken = append(broken, v.String())
 	}
 	broken = append(broken, indexInvariants(t, view)...)
 	if len(broken) > 0 {

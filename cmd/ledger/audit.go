@@ -19,7 +19,7 @@ const auditHelp = `reconcile the ledger: read, at one state height H, every gran
 every agency (or of --agency), recompute each agency's running totals per
 currency (awarded, grants, paid, paid against grants, payments, reversed,
 reversals) and each grant's disbursed amount and payment count, exactly as the
-chain's own invariant check does, and compare them with the totals records
+chain's own invariant check does (the same recomputation), and compare them with the totals records
 (store meta, total/<agency>/<currency>) and the grant records in state.
 
 H is the node's latest block minus one (or --height), used for every listing,
@@ -41,8 +41,10 @@ another agency, payments in another currency than their grant, failed proofs.
 -o json prints the same as one document; -o csv prints a header row, one row
 per agency/currency (type "totals") and one per discrepancy (type
 "discrepancy"); amounts are in minor units, and again as decimals in the
-currency's units in the *_decimal columns at the end. progress goes to stderr
-every 500 records.
+currency's units in the *_decimal columns, then the id of the ledger invariant
+the row checks in the rule column (agency-totals for a totals row, empty for a
+failed proof; -o json gives it as "rule"). progress goes to stderr every 500
+records.
 
 exit status: 0 everything reconciles; 1 a discrepancy (or a failed proof,
 fork, or header conflict); 2 could not audit: usage error, the node or the
@@ -294,7 +296,10 @@ var auditCSVHeader = []string{"type", "agency", "currency", "id", "result",
 	// after the columns above so that their positions stay as they were.
 	"stored_awarded_decimal", "recomputed_awarded_decimal", "stored_paid_decimal", "recomputed_paid_decimal",
 	"stored_paid_against_grant_decimal", "recomputed_paid_against_grant_decimal",
-	"stored_reversed_decimal", "recomputed_reversed_decimal"}
+	"stored_reversed_decimal", "recomputed_reversed_decimal",
+	// The id of the ledger invariant the row checks (ledger.Invariants),
+	// last for the same reason; empty for a failed proof.
+	"rule"}
 
 func writeAuditCSV(w io.Writer, out *auditOutput) error {
 	cw := csv.NewWriter(w)
@@ -331,6 +336,7 @@ func writeAuditCSV(w io.Writer, out *auditOutput) error {
 			}
 			rec = append(rec, stored, dec(field(&r)))
 		}
+		rec = append(rec, ledger.InvAgencyTotals)
 		_ = cw.Write(rec)
 	}
 	for _, d := range out.Discrepancies {
@@ -339,6 +345,7 @@ func writeAuditCSV(w io.Writer, out *auditOutput) error {
 		copy(rec, []string{"discrepancy", d.Agency, d.Currency, d.ID, d.Kind})
 		rec[slices.Index(auditCSVHeader, "height")] = h
 		rec[slices.Index(auditCSVHeader, "detail")] = sanitize(d.Detail)
+		rec[slices.Index(auditCSVHeader, "rule")] = d.Rule
 		_ = cw.Write(rec)
 	}
 	cw.Flush()

@@ -254,3 +254,36 @@ func TestAudit(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditCSVRule: the last CSV column names the ledger invariant of each
+// row: agency-totals for a totals row, the rule a discrepancy breaks, none
+// for a failed proof.
+func TestAuditCSVRule(t *testing.T) {
+	tot := ledger.Totals{Agency: "agency-1", Currency: "EUR", Awarded: 100, Grants: 1}
+	out := &auditOutput{Height: 7, Agencies: []string{"agency-1"}, Result: auditMismatch,
+		Totals: []client.AuditTotals{{Agency: "agency-1", Currency: "EUR", Stored: &tot, Recomputed: tot, OK: true}},
+		Discrepancies: []client.Discrepancy{
+			{Kind: client.DiscGrantTotals, Agency: "agency-1", Currency: "EUR", ID: "G-1", Detail: "grant G-1: …", Rule: ledger.InvGrantDisbursed},
+			{Kind: client.DiscProof, ID: "G-2", Detail: "grant G-2: the node returned no proof"},
+		}}
+	var b bytes.Buffer
+	if err := printAudit(&b, "csv", out); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("csv (%v): %q", err, recs)
+	}
+	last := len(auditCSVHeader) - 1
+	if auditCSVHeader[last] != "rule" {
+		t.Fatalf("last column %q, want rule", auditCSVHeader[last])
+	}
+	for i, want := range []string{"rule", ledger.InvAgencyTotals, ledger.InvGrantDisbursed, ""} {
+		if len(recs[i]) != len(auditCSVHeader) || recs[i][last] != want {
+			t.Errorf("row %d: %q, want rule %q", i, recs[i], want)
+		}
+	}
+	if recs[2][4] != client.DiscGrantTotals {
+		t.Errorf("discrepancy row: result %q, want its kind", recs[2][4])
+	}
+}
