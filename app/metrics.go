@@ -37,6 +37,7 @@ type Metrics struct {
 	Records             *prometheus.GaugeVec     // kind, status
 	Amount              *prometheus.GaugeVec     // agency, currency, measure
 	InvariantViolations prometheus.Gauge         //
+	InvariantRule       *prometheus.GaugeVec     // rule
 	InvariantChecks     prometheus.Counter       //
 	GrantsOverdisbursed prometheus.Gauge         //
 	ValidatorSigned     *prometheus.CounterVec   // agency
@@ -68,7 +69,7 @@ var PublicationLagBuckets = []float64{3600, 86400, 7 * 86400, 30 * 86400, 90 * 8
 // restarted in the same process) is reused.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	ns := MetricsNamespace
-	return &Metrics{
+	m := &Metrics{
 		Txs: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "txs_total",
 			Help: "Transactions delivered in decided blocks, by tx type (\"undecodable\" if it could not be decoded) and ABCI result code."},
 			[]string{"type", "code"})),
@@ -83,6 +84,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"agency", "currency", "measure"})),
 		InvariantViolations: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "invariant_violations",
 			Help: "Ledger invariants broken at the last check of the committed state (must be 0)."})),
+		InvariantRule: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "invariant_rule_violations",
+			Help: "Breaks of each ledger invariant at the last check of the committed state, by rule id (ledger.Invariants; the ids ledger audit reports). Must be 0."},
+			[]string{"rule"})),
 		InvariantChecks: register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "invariant_checks_total",
 			Help: "Completed invariant checks of the committed state."})),
 		GrantsOverdisbursed: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "grants_overdisbursed",
@@ -125,6 +129,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Governance proposals by status (voting, notice: passed and waiting out the public notice period, executed, rejected, failed)."},
 			[]string{"status"})),
 	}
+	// Every rule has a series from the start, like the total above.
+	for _, inv := range ledger.Invariants {
+		m.InvariantRule.WithLabelValues(inv.ID)
+	}
+	return m
 }
 
 // NopMetrics returns metrics that are registered nowhere.
@@ -609,6 +618,13 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 			o.logger.Error("metrics: invariant check", "version", j.version, "err", err)
 		} else {
 			m.InvariantViolations.Set(float64(len(broken)))
+			perRule := make(map[string]int, len(ledger.Invariants))
+			for _, b := range broken {
+				perRule[b.Rule]++
+			}
+			for _, inv := range ledger.Invariants {
+				m.InvariantRule.WithLabelValues(inv.ID).Set(float64(perRule[inv.ID]))
+			}
 			m.GrantsOverdisbursed.Set(float64(over.n))
 			m.InvariantChecks.Inc()
 			for _, b := range broken {

@@ -135,6 +135,9 @@ func TestMetrics(t *testing.T) {
 	gauge(t, m.Misbehavior.WithLabelValues("agency-2", "duplicate_vote"), 1, "misbehavior")
 
 	gauge(t, m.InvariantViolations, 0, "invariant violations")
+	for _, inv := range ledger.Invariants {
+		gauge(t, m.InvariantRule.WithLabelValues(inv.ID), 0, "invariant "+inv.ID)
+	}
 	gauge(t, m.GrantsOverdisbursed, 0, "grants overdisbursed")
 	gauge(t, m.InvariantChecks, 3, "invariant checks")
 	gauge(t, m.BlockHeight, 3, "block height")

@@ -51,6 +51,7 @@ var knownMetrics = map[string]bool{
 	"civicledger_records":                       false,
 	"civicledger_amount_minor":                  false,
 	"civicledger_invariant_violations":          false,
+	"civicledger_invariant_rule_violations":     false,
 	"civicledger_grants_overdisbursed":          false,
 	"civicledger_invariant_checks_total":        false,
 	"civicledger_validator_signed_blocks_total": false,

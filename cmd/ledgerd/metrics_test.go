@@ -135,7 +135,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	for _, name := range []string{
 		"civicledger_txs_total", "civicledger_records", "civicledger_amount_minor", "civicledger_invariant_violations",
-		"civicledger_invariant_checks_total", "civicledger_grants_overdisbursed", "civicledger_validator_signed_blocks_total",
+		"civicledger_invariant_rule_violations", "civicledger_invariant_checks_total", "civicledger_grants_overdisbursed", "civicledger_validator_signed_blocks_total",
 		"civicledger_validator_last_signed_height", "civicledger_publication_lag_seconds", "civicledger_finalize_block_seconds",
 		"civicledger_commit_seconds", "civicledger_block_height", "civicledger_queries_total", "civicledger_query_seconds",
 		"civicledger_state_keys", "civicledger_proposals",
@@ -155,6 +155,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		{"civicledger_amount_minor", map[string]string{"agency": ag.ID, "currency": "EUR", "measure": "awarded"}, 125000},
 		{"civicledger_amount_minor", map[string]string{"agency": ag.ID, "currency": "EUR", "measure": "paid"}, 0},
 		{"civicledger_invariant_violations", nil, 0},
+		{"civicledger_invariant_rule_violations", map[string]string{"rule": ledger.InvAgencyTotals}, 0},
+		{"civicledger_invariant_rule_violations", map[string]string{"rule": ledger.InvGovTally}, 0},
 		{"civicledger_grants_overdisbursed", nil, 0},
 		{"civicledger_state_keys", map[string]string{"store": ledger.StoreGrants}, 2},
 	} {
