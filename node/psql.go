@@ -123,21 +123,9 @@ func AddAuditorNode(tn *Testnet, o AuditorOptions) (*AgencyHome, error) {
 	if _, err := os.Stat(cfg.GenesisFile()); err == nil {
 		return nil, fmt.Errorf("%s already exists: refusing to overwrite a home", cfg.GenesisFile())
 	}
-	var p2pPort, rpcPort, metricsPort int
-	if o.BasePort > 0 {
-		p2pPort, rpcPort, metricsPort = o.BasePort, o.BasePort+1, o.BasePort+4
-	} else {
-		ports, err := FreePorts(3)
-		if err != nil {
-			return nil, err
-		}
-		p2pPort, rpcPort, metricsPort = ports[0], ports[1], ports[2]
+	if err := listenLoopback(cfg, max(o.BasePort, 0)); err != nil {
+		return nil, err
 	}
-	cfg.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)
-	cfg.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
-	cfg.Instrumentation.PrometheusListenAddr = fmt.Sprintf("127.0.0.1:%d", metricsPort)
-	cfg.P2P.AllowDuplicateIP = true
-	cfg.P2P.AddrBookStrict = false
 	var peers []string
 	for _, a := range tn.Agencies {
 		peers = append(peers, a.NodeID+"@"+a.P2P)

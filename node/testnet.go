@@ -122,21 +122,13 @@ func GenerateTestnet(o TestnetOptions) (*Testnet, error) {
 		if o.Fast {
 			FastConsensus(cfg.Config)
 		}
-		var p2pPort, rpcPort, metricsPort int
+		base := 0
 		if o.BasePort > 0 {
-			p2pPort, rpcPort, metricsPort = o.BasePort+100*i, o.BasePort+100*i+1, o.BasePort+100*i+4
-		} else {
-			ports, err := FreePorts(3)
-			if err != nil {
-				return nil, err
-			}
-			p2pPort, rpcPort, metricsPort = ports[0], ports[1], ports[2]
+			base = o.BasePort + 100*i
 		}
-		cfg.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)
-		cfg.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
-		cfg.Instrumentation.PrometheusListenAddr = fmt.Sprintf("127.0.0.1:%d", metricsPort)
-		cfg.P2P.AllowDuplicateIP = true
-		cfg.P2P.AddrBookStrict = false
+		if err := listenLoopback(cfg, base); err != nil {
+			return nil, err
+		}
 		nk, pv, err := newNodeKeys(cfg)
 		if err != nil {
 			return nil, err
@@ -354,6 +346,27 @@ func newAdminKey(home, agency string, backend keystore.Backend, pass keystore.Pa
 		return nil, err
 	}
 	return info.PublicKey()
+}
+
+// listenLoopback sets a local node's P2P, RPC and metrics listeners on
+// loopback: at base, base+1 and base+4 (CometBFT's layout), or on free ports
+// when base is 0; peers on loopback may share an IP and need no strict
+// address book.
+func listenLoopback(cfg *Config, base int) error {
+	p2pPort, rpcPort, metricsPort := base, base+1, base+4
+	if base == 0 {
+		ports, err := FreePorts(3)
+		if err != nil {
+			return err
+		}
+		p2pPort, rpcPort, metricsPort = ports[0], ports[1], ports[2]
+	}
+	cfg.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)
+	cfg.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
+	cfg.Instrumentation.PrometheusListenAddr = fmt.Sprintf("127.0.0.1:%d", metricsPort)
+	cfg.P2P.AllowDuplicateIP = true
+	cfg.P2P.AddrBookStrict = false
+	return nil
 }
 
 // FreePorts returns n distinct free TCP ports on 127.0.0.1.
