@@ -30,20 +30,17 @@ import (
 	"github.com/civicledger/civicledger/node"
 )
 
-// The engine of `ledgerd bench`. A run goes through these phases, in order
-// (newBenchCmd lists them and prints the report):
-//
-//	start    generate the network's homes and start its validators
-//	prepare  pre-sign every tx, setup and timed, before anything is timed
-//	seed     commit the setup grants the timed payments pay against, untimed
-//	submit   send the timed txs with --concurrency workers, noting when each was sent
-//	confirm  wait until every validator has committed them; collect the blocks
-//	measure  throughput, submit→commit latency, txs per block; the verdict
-//
-// Each phase is a benchRun method that reads what the earlier ones left in
-// the benchRun and fills in its part of the report.
+// The engine of `ledgerd bench`: newBenchCmd runs its phases in order
+// (start, prepare, seed, submit, confirm, measure) and prints the report.
+// Each phase is a benchRun method with a doc comment saying what it does
+// and how it fails; it reads what the earlier phases left in the benchRun
+// and fills in its part of the report.
 
 const benchChainID = "civic-bench"
+
+// benchErrorsKept is how many errors a phase keeps for the report: the
+// first ones.
+const benchErrorsKept = 5
 
 // benchTxsHook, when set (tests), may alter the generated txs before they
 // are sent.
@@ -77,6 +74,8 @@ type benchRun struct {
 	commits *benchCommits
 }
 
+// newBenchRun starts a run of o; its progress lines go to logw, each with
+// the seconds since this call.
 func newBenchRun(logw io.Writer, o *benchOpts) *benchRun {
 	start := time.Now()
 	r := &benchRun{o: o}
@@ -123,8 +122,8 @@ type benchFailure struct{ err error }
 func (f *benchFailure) Error() string { return f.err.Error() }
 func (f *benchFailure) Unwrap() error { return f.err }
 
-// failed marks err as a failure of the measured run.
-func failed(err error) error { return &benchFailure{err} }
+// benchFailed marks err as a failure of the measured run.
+func benchFailed(err error) error { return &benchFailure{err} }
 
 // nodeOf is the validator timed tx (or setup tx) i is sent to, and whose
 // commit time counts for it.
@@ -375,6 +374,8 @@ func ledgerBenchTxs(n int, officers []benchOfficer, expiresAt int64) (setup, tim
 	return all[n:], all[:n], nil
 }
 
+// signParallel builds and signs count txs, tx j from build(j) (signer,
+// key, nonce, payload), on as many goroutines as GOMAXPROCS.
 func signParallel(count int, build func(j int) (benchOfficer, ed25519.PrivateKey, uint64, ledger.Payload), expiresAt int64) ([][]byte, error) {
 	out := make([][]byte, count)
 	var firstErr error
@@ -451,13 +452,13 @@ func (r *benchRun) seed(ctx context.Context) error {
 	switch {
 	case sent.rejected > 0:
 		r.rep.Errors = sent.errs
-		return failed(fmt.Errorf("setup: %d of %d txs rejected at submission", sent.rejected, len(setup)))
+		return benchFailed(fmt.Errorf("setup: %d of %d txs rejected at submission", sent.rejected, len(setup)))
 	case err != nil:
-		return failed(fmt.Errorf("setup: %w", err))
+		return benchFailed(fmt.Errorf("setup: %w", err))
 	}
 	if c := collectCommits(ws, setup); c.failed > 0 {
 		r.rep.Errors = c.errs
-		return failed(fmt.Errorf("setup: %d txs failed in FinalizeBlock", c.failed))
+		return benchFailed(fmt.Errorf("setup: %d txs failed in FinalizeBlock", c.failed))
 	}
 	return nil
 }
@@ -490,7 +491,7 @@ func (r *benchRun) submit(ctx context.Context) error {
 	rep := r.rep
 	rep.Submitted, rep.CheckTxRejected, rep.SubmitSeconds, rep.Errors = r.sent.submitted, r.sent.rejected, r.sent.last.Seconds(), r.sent.errs
 	if r.sent.rejected > 0 {
-		return failed(fmt.Errorf("%d of %d txs rejected at submission", r.sent.rejected, len(txs)))
+		return benchFailed(fmt.Errorf("%d of %d txs rejected at submission", r.sent.rejected, len(txs)))
 	}
 	r.logf("all %d txs accepted by CheckTx in %.2f s; waiting for the blocks", len(txs), r.sent.last.Seconds())
 	return nil
@@ -520,7 +521,7 @@ func sendTxs(ctx context.Context, urls []string, txs [][]byte, nodeOf func(int) 
 	noteErr := func(s string) {
 		rejected.Add(1)
 		mu.Lock()
-		if len(r.errs) < 5 {
+		if len(r.errs) < benchErrorsKept {
 			r.errs = append(r.errs, s)
 		}
 		mu.Unlock()
@@ -579,6 +580,9 @@ type blockWatch struct {
 	done   chan struct{} // closed once txs ≥ want or on error
 }
 
+// watchBlocks collects, subscribed as name, the blocks node nd commits
+// until ctx ends; done closes once they hold want txs or the subscription
+// fails.
 func watchBlocks(ctx context.Context, nd *node.Node, name string, want int) (*blockWatch, error) {
 	bus := nd.CometBFT().EventBus()
 	sub, err := bus.Subscribe(ctx, name, cmttypes.EventQueryNewBlock, 100_000)
@@ -633,6 +637,7 @@ func watchBlocks(ctx context.Context, nd *node.Node, name string, want int) (*bl
 	return w, nil
 }
 
+// committed is how many txs the watched blocks hold so far.
 func (w *blockWatch) committed() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -659,7 +664,7 @@ func watchAll(ctx context.Context, net *node.Network, name string, want int) ([]
 func (r *benchRun) confirm(ctx context.Context) error {
 	if n, err := waitAll(ctx, r.watches, r.tn, len(r.txs), r.o.maxWait); err != nil {
 		r.rep.Committed = n
-		return failed(err)
+		return benchFailed(err)
 	}
 	if r.o.cpuprofile != "" {
 		pprof.StopCPUProfile()
@@ -698,6 +703,8 @@ type benchCommits struct {
 	maxTxs      int
 }
 
+// collectCommits finds txs in every validator's watched blocks; the codes
+// and blocks counted are the first validator's.
 func collectCommits(ws []*blockWatch, txs [][]byte) *benchCommits {
 	index := make(map[[32]byte]int, len(txs))
 	for i, tx := range txs {
@@ -720,7 +727,7 @@ func collectCommits(ws []*blockWatch, txs [][]byte) *benchCommits {
 				c.at[k][i] = b.at
 				if k == 0 && j < len(b.codes) && b.codes[j] != 0 {
 					c.failed++
-					if len(c.errs) < 5 {
+					if len(c.errs) < benchErrorsKept {
 						c.errs = append(c.errs, fmt.Sprintf("tx %d: FinalizeBlock code %d in block %d", i, b.codes[j], b.height))
 					}
 				}
@@ -784,9 +791,9 @@ func (r *benchRun) measure(context.Context) error {
 	}
 	switch {
 	case rep.BlockRejected > 0:
-		return failed(fmt.Errorf("%d txs failed in FinalizeBlock", rep.BlockRejected))
+		return benchFailed(fmt.Errorf("%d txs failed in FinalizeBlock", rep.BlockRejected))
 	case committed != len(txs):
-		return failed(fmt.Errorf("only %d of %d txs committed on every validator", committed, len(txs)))
+		return benchFailed(fmt.Errorf("only %d of %d txs committed on every validator", committed, len(txs)))
 	}
 	return nil
 }
