@@ -20,16 +20,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/internal/exitcode"
 	"github.com/civicledger/civicledger/ledger"
 )
 
 // Exit statuses of the tx and query commands (an interface: scripts rely on
 // them).
 const (
-	exitOK          = 0
-	exitFailed      = 1 // the chain rejected the tx, or the record was not found
-	exitUsage       = 2 // bad flags or arguments, bad amount, missing key: nothing was sent
-	exitUnreachable = 3 // the node could not be reached, or inclusion timed out
+	exitOK          = exitcode.OK
+	exitFailed      = exitcode.Failed      // the chain rejected the tx, or the record was not found
+	exitUsage       = exitcode.Usage       // bad flags or arguments, bad amount, missing key: nothing was sent
+	exitUnreachable = exitcode.Unreachable // the node could not be reached, or inclusion timed out
 )
 
 // usagef returns a usage error (exit status 2).
