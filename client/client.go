@@ -371,27 +371,6 @@ func (c *Client) StateAppHash(ctx context.Context, h int64) ([]byte, error) {
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Record returns one record (grant, licence, payment, agency) as JSON, with
-// the height it was read at.
-func (c *Client) Record(ctx context.Context, kind, id string, height int64) (json.RawMessage, int64, error) {
-	switch kind {
-	case "grant", "licence", "payment", "agency":
-	default:
-		return nil, 0, fmt.Errorf("unknown record kind %q", kind)
-	}
-	res, err := c.Query(ctx, "/"+kind+"/"+id, nil, height, false)
-	if err != nil {
-		return nil, 0, err
-	}
-	if res.Code == 3 {
-		return nil, res.Height, fmt.Errorf("%s %q: %w (height %d)", kind, id, ErrNotFound, res.Height)
-	}
-	if res.Code != 0 {
-		return nil, res.Height, fmt.Errorf("%s %q: %s", kind, id, res.Log)
-	}
-	return res.Value, res.Height, nil
-}
-
 // ListFilter selects a page of records.
 type ListFilter struct {
 	Agency string `json:"agency,omitempty"`
@@ -453,10 +432,19 @@ type HistoryEntry struct {
 }
 
 // History returns, oldest first, the transactions whose events touched the
-// record (from the node's kv tx index: tx_search "<kind>.id='<id>'").
+// record (from the node's kv tx index: tx_search "<kind>.id='<id>'"), for
+// every kind: a grant's includes the payments made against it, a licence's
+// its expiry (a block event), an agency's its officer changes (Status: the
+// officer's roles). RecordHistory adds what each changed.
 func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, error) {
+	if !validKind(kind) {
+		return nil, fmt.Errorf("%w %q", ErrUnknownKind, kind)
+	}
 	if !ledger.ValidID(id) {
 		return nil, fmt.Errorf("invalid id %q", id)
+	}
+	if kind == "agency" {
+		return c.agencyHistory(ctx, id)
 	}
 	q := fmt.Sprintf("%s.id='%s'", kind, id)
 	var out []HistoryEntry

@@ -691,18 +691,8 @@ func tallyText(t ledger.Tally) string {
 // fetchProposal reads a proposal; exit statuses as for the other queries (1
 // not found, 3 unreachable).
 func fetchProposal(ctx context.Context, c *client.Client, id uint64, height int64) (json.RawMessage, *ledger.Proposal, int64, error) {
-	v, h, err := queryNode(ctx, c, "/proposal/"+strconv.FormatUint(id, 10), nil, height)
-	if err != nil {
-		return nil, nil, h, err
-	}
-	if len(v) == 0 {
-		return nil, nil, h, withExit(exitFailed, fmt.Errorf("proposal %d not found at height %d", id, h))
-	}
-	var p ledger.Proposal
-	if err := json.Unmarshal(v, &p); err != nil {
-		return nil, nil, h, fmt.Errorf("proposal %d: bad record from node: %w", id, err)
-	}
-	return v, &p, h, nil
+	p, raw, h, err := c.Proposal(ctx, id, height)
+	return raw, p, h, queryExit(err)
 }
 
 func newProposalQueryCmd(g *globalOpts) *cobra.Command {
@@ -827,11 +817,7 @@ func printProposal(w io.Writer, names officerNamer, p *ledger.Proposal, height i
 }
 
 func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
-	var f struct {
-		Status string `json:"status,omitempty"`
-		After  uint64 `json:"after,omitempty"`
-		Limit  int    `json:"limit"`
-	}
+	var f client.ProposalFilter
 	var height int64
 	cmd := &cobra.Command{
 		Use:   "proposals",
@@ -854,14 +840,11 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		data, err := json.Marshal(f)
+		page, err := c.Proposals(cmd.Context(), f, height)
 		if err != nil {
-			return err
+			return queryExit(err)
 		}
-		page, h, err := queryPage(cmd.Context(), c, "/proposals", data, height)
-		if err != nil {
-			return err
-		}
+		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
 			return writeJSON(out, struct {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,9 +188,9 @@ func newGrantAmendCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			},
 			resolve: func(ctx context.Context, c *client.Client, p ledger.Payload) error {
 				a := p.(*ledger.GrantAmend)
-				var gr ledger.Grant
-				if err := readRecord(ctx, c, "grant", a.ID, 0, &gr); err != nil {
-					return err
+				gr, _, err := c.Grant(ctx, a.ID, 0)
+				if err != nil {
+					return queryExit(err)
 				}
 				if amount == "" {
 					a.Amount = strconv.FormatInt(int64(gr.Awarded), 10)
@@ -839,19 +838,6 @@ func printTxResult(w io.Writer, g *globalOpts, r *client.TxResult, noWait bool, 
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// readRecord reads one record into v; exit statuses as for the query
-// commands (1 not found, 3 unreachable).
-func readRecord(ctx context.Context, c *client.Client, kind, id string, height int64, v any) error {
-	raw, _, err := fetchRecord(ctx, c, kind, id, height)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("%s %q: bad record from node: %w", kind, id, err)
 	}
 	return nil
 }
