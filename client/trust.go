@@ -67,8 +67,9 @@ func GenesisPath(home, chainID string) (string, error) {
 	return filepath.Join(TrustDir(home), chainID+".genesis.json"), nil
 }
 
-// ErrNoTrust is returned when no trust root was set up for a chain.
-var ErrNoTrust = errors.New("no trust root for this chain: run 'ledger trust init --genesis FILE' (or --height H --hash HEX)")
+// ErrNoTrust is returned when no trust root was set up for a chain
+// (InitTrustFromGenesis or InitTrustCheckpoint set one up).
+var ErrNoTrust = errors.New("no trust root for this chain")
 
 // LoadTrust reads the trust state of a chain.
 func LoadTrust(home, chainID string) (*TrustState, error) {

@@ -194,6 +194,7 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 		}
 		return nil
 	}()
+	out.reword()
 	if out.Witnesses == nil {
 		out.Witnesses = []client.WitnessCheck{}
 	}
@@ -264,6 +265,27 @@ func txNext(r *client.TxReport) *client.HeaderInfo {
 		return nil
 	}
 	return &r.Next
+}
+
+// reword puts the library's text in the report (steps, witness answers) in
+// the CLI's words (cliText).
+func (out *verifyOutput) reword() {
+	steps := func(ss []client.Step) {
+		for i := range ss {
+			ss[i].Detail = cliText(ss[i].Detail)
+		}
+	}
+	witnesses := func(ws []client.WitnessCheck) {
+		for i := range ws {
+			ws[i].Detail = cliText(ws[i].Detail)
+		}
+	}
+	steps(out.Steps)
+	witnesses(out.Witnesses)
+	if out.Tx != nil {
+		steps(out.Tx.Steps)
+		witnesses(out.Tx.Witnesses)
+	}
 }
 
 // fillKey copies a key report into the output.
