@@ -180,6 +180,16 @@ func touched(events []abciEvent) []recordLink {
 	for _, ev := range events {
 		switch ev.Type {
 		case "grant", "licence", "payment", "agency":
+		case "gov_proposal", "gov_vote":
+			for _, a := range ev.Attributes {
+				if (a.Key == "id" || a.Key == "proposal") && !seen["proposal/"+a.Value] {
+					if _, err := strconv.ParseUint(a.Value, 10, 64); err == nil {
+						seen["proposal/"+a.Value] = true
+						out = append(out, recordLink{Kind: "proposal", ID: a.Value, Href: "/proposal/" + a.Value})
+					}
+				}
+			}
+			continue
 		default:
 			continue
 		}
