@@ -27,9 +27,12 @@ const (
 	// DefaultScanBudget is the most records one search request examines.
 	DefaultScanBudget = 2000
 	// DefaultPageSize is the number of rows of a list page; MaxPageSize
-	// the most a request may ask for (downloads included).
+	// the most a download may ask for.
 	DefaultPageSize = 25
 	MaxPageSize     = 200
+	// MaxPageRows bounds the rows of a list shown as a page (a download
+	// may hold MaxPageSize), so that a page stays under 100 KB.
+	MaxPageRows = 100
 	// MaxQueryBytes bounds a request's query string; longer is refused.
 	MaxQueryBytes = 2048
 	// historyShown is the number of a record's latest changes shown

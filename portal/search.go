@@ -89,6 +89,9 @@ func parseSearch(r *http.Request) (searchQuery, error) {
 		}
 		q.Limit = min(n, MaxPageSize)
 	}
+	if q.Format == "" {
+		q.Limit = min(q.Limit, MaxPageRows)
+	}
 	switch q.Format {
 	case "", "csv", "json":
 	default:
