@@ -33,6 +33,15 @@ func statusLabel(c catalogue, s string) string {
 	return s
 }
 
+// actionLabel is what a transaction did to a record, in plain words (the
+// event's action word when the catalogue has none).
+func actionLabel(c catalogue, a string) string {
+	if t, ok := c.texts["action."+a]; ok {
+		return t
+	}
+	return a
+}
+
 // field is one labelled value of a record page.
 type field struct {
 	Label string

@@ -405,7 +405,6 @@ func (s *server) tx(w http.ResponseWriter, r *http.Request) {
 	}
 	times := s.blockTimes(ctx, []int64{res.Height})
 	v.Fields = []field{
-		{Label: t.get("f.tx"), Value: hash, Hash: true},
 		{Label: t.get("f.height"), Value: strconv.FormatInt(res.Height, 10)},
 		{Label: t.get("f.time"), Value: times[res.Height]},
 		{Label: t.get("f.result"), Value: v.Result},

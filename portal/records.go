@@ -247,9 +247,9 @@ func (s *server) history(ctx context.Context, kind, id string, upTo int64) (*his
 	t := s.texts
 	for _, e := range hist {
 		row := historyRow{Height: e.Height, Time: times[e.Height], Hash: e.Hash, Reason: e.Reason, AtLink: atPath(kind, id, e.Height)}
-		row.What = e.Action
+		row.What = actionLabel(t, e.Action)
 		if e.Status != "" {
-			row.What += " → " + statusLabel(t, e.Status)
+			row.What += " — " + t.get("f.status") + ": " + statusLabel(t, e.Status)
 		}
 		if e.Created {
 			row.Changes = append(row.Changes, t.get("created"))
