@@ -628,6 +628,13 @@ func (s *server) verifyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &verifyView{ChainID: st.NodeInfo.Network, GenesisSum: s.genesisSum, HasGenesis: s.genesis != nil, Example: "G-2026-001"}
+	// The example names a grant of this ledger, if it has one.
+	if p, err := s.c.Records(ctx, "grant", client.ListFilter{Limit: 1}, 0); err == nil && len(p.Items) == 1 {
+		var g ledger.Grant
+		if json.Unmarshal(p.Items[0], &g) == nil {
+			v.Example = g.ID
+		}
+	}
 	// Compare the header of a block both have: the node's latest but one.
 	h := st.SyncInfo.LatestBlockHeight - 1
 	if h >= 1 {

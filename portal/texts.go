@@ -281,6 +281,7 @@ var english = map[string]string{
 	"verify.genesis":      "The fingerprint of this ledger's genesis file is:",
 	"verify.genesis.file": "Download the genesis file",
 	"verify.nogenesis":    "Ask the agencies for the genesis file and its fingerprint: they publish them.",
+	"verify.nodeurl":      "NODE_URL is the address of an agency's computer (its RPC address), which the agencies publish; WITNESS_URL that of another agency.",
 	"verify.means":        "When the program says the record is verified, the record you read is exactly the one the agencies signed in a block, and that block descends from the genesis you chose. A node that changed, hid or invented a record would be caught.",
 	"verify.witnesses":    "Witnesses",
 	"verify.witness.ok":   "agrees with this site at block %d",
