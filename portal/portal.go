@@ -35,9 +35,9 @@ const (
 	MaxPageRows = 100
 	// MaxQueryBytes bounds a request's query string; longer is refused.
 	MaxQueryBytes = 2048
-	// historyShown is the number of a record's latest changes shown
-	// with what each changed and when.
-	historyShown = 50
+	// DefaultHistoryRows is the number of a record's latest changes
+	// shown with what each changed and when.
+	DefaultHistoryRows = 50
 	// signingWindow is the number of latest blocks over which an agency
 	// page shows whether its validator signed.
 	signingWindow = 20
@@ -65,6 +65,9 @@ type Options struct {
 	// ScanBudget bounds the records one search examines (0:
 	// DefaultScanBudget).
 	ScanBudget int
+	// HistoryRows is the number of a record's latest changes its page
+	// shows (0: DefaultHistoryRows).
+	HistoryRows int
 	// Logger receives the details of failed requests (nil: discarded).
 	Logger *slog.Logger
 }
@@ -100,6 +103,9 @@ func New(o Options) (http.Handler, error) {
 	}
 	if o.ScanBudget <= 0 {
 		o.ScanBudget = DefaultScanBudget
+	}
+	if o.HistoryRows <= 0 {
+		o.HistoryRows = DefaultHistoryRows
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

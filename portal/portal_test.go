@@ -391,6 +391,29 @@ func TestPortal(t *testing.T) {
 		}
 	})
 
+	t.Run("history", func(t *testing.T) {
+		at := get(t, base, "/grant/G-T-001?height="+fmt.Sprint(f.award.Height))
+		if !strings.Contains(at.body, "Grant awarded") || strings.Contains(at.body, "Payment made under this grant") {
+			t.Errorf("the history at the award's height holds later changes:\n%s", at.body)
+		}
+		now := get(t, base, "/grant/G-T-001")
+		for _, w := range []string{"Grant awarded", "Payment made under this grant", "disbursed: 0.00 EUR → 250.00 EUR", "ledger --node NODE_URL verify grant G-T-001"} {
+			if !strings.Contains(now.body, w) {
+				t.Errorf("the grant's page lacks %q", w)
+			}
+		}
+		h, err := portal.New(portal.Options{Node: f.net.Testnet.Agencies[0].RPC, HistoryRows: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		short := httptest.NewServer(h)
+		defer short.Close()
+		a := get(t, short.URL, "/grant/G-T-001")
+		if !strings.Contains(a.body, "Showing the latest 1 of 2 changes") || strings.Contains(a.body, "Grant awarded") {
+			t.Errorf("a bounded history:\n%s", a.body)
+		}
+	})
+
 	t.Run("caching", func(t *testing.T) {
 		if cc := get(t, base, "/grant/G-T-001").header.Get("Cache-Control"); cc != "public, max-age=5" {
 			t.Errorf("latest record: %q", cc)

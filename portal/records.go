@@ -212,30 +212,18 @@ func (s *server) finishRecord(w http.ResponseWriter, r *http.Request, v *recordV
 	s.render(w, r, "record", &view{Title: v.Heading, Height: h, At: asked > 0, Data: v})
 }
 
-// history reads a record's history: every transaction that touched it
-// (up to height upTo, if not 0), the latest historyShown of them with what
-// each changed and the time of its block.
+// history reads a record's history: the latest Options.HistoryRows transactions
+// that touched it (up to height upTo, if not 0), with what each changed and
+// the time of its block, and how many there are in all.
 func (s *server) history(ctx context.Context, kind, id string, upTo int64) (*historyView, error) {
-	hist, err := s.c.History(ctx, kind, id)
+	hist, total, err := s.recentHistory(ctx, kind, id, upTo, s.opts.HistoryRows)
 	if errors.Is(err, client.ErrNoTxIndex) {
 		return &historyView{NoIndex: true}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if upTo > 0 {
-		kept := hist[:0]
-		for _, e := range hist {
-			if e.Height <= upTo {
-				kept = append(kept, e)
-			}
-		}
-		hist = kept
-	}
-	hv := &historyView{Total: len(hist)}
-	if len(hist) > historyShown {
-		hist, hv.Cut = hist[len(hist)-historyShown:], true
-	}
+	hv := &historyView{Total: total, Cut: total > len(hist)}
 	if err := s.c.HistoryChanges(ctx, kind, id, hist); err != nil {
 		return nil, err
 	}
