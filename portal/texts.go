@@ -238,7 +238,7 @@ var english = map[string]string{
 	"search.programme":  "Programme or type of licence",
 	"search.grant":      "Payments under grant",
 	"search.dates":      "Date of the decision or payment",
-	"search.date.hint":  "As YYYY-MM-DD.",
+	"search.date.hint":  "If your browser shows no calendar, write dates as YYYY-MM-DD.",
 	"search.limit":      "Results per page",
 	"search.submit":     "Search",
 	"search.results":    "Results",
