@@ -224,6 +224,8 @@ func TestPortal(t *testing.T) {
 			{"kind=payment&from=2026-02-01&to=2026-02-28", []string{"P-T-001"}},
 			{"grant=G-T-001", []string{"P-T-001"}},
 			{"kind=payment&grant=G-T-001&status=reversed", nil},
+			{"kind=payment&grant=G-T-001&agency=agency-2", nil},
+			{"kind=payment&grant=G-T-001&agency=agency-1", []string{"P-T-001"}},
 		} {
 			a := get(t, base, "/search?format=json&"+c.query)
 			if a.status != http.StatusOK {

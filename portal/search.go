@@ -131,7 +131,7 @@ func (q searchQuery) values() url.Values {
 
 // local reports whether the query filters on what the node cannot.
 func (q searchQuery) local() bool {
-	return q.Q != "" || q.Programme != "" || q.From != "" || q.To != "" || (q.Grant != "" && q.Status != "")
+	return q.Q != "" || q.Programme != "" || q.From != "" || q.To != "" || (q.Grant != "" && (q.Status != "" || q.Agency != ""))
 }
 
 // matches reports whether a record meets the filters the node does not
@@ -139,6 +139,7 @@ func (q searchQuery) local() bool {
 func (q searchQuery) matches(kind string, raw json.RawMessage) (bool, string, error) {
 	var r struct {
 		ID           string       `json:"id"`
+		Agency       string       `json:"agency"`
 		Status       string       `json:"status"`
 		Programme    string       `json:"programme"`
 		LicenceType  string       `json:"licence_type"`
@@ -159,7 +160,7 @@ func (q searchQuery) matches(kind string, raw json.RawMessage) (bool, string, er
 	case "payment":
 		party, programme, date = r.Payee, r.Grant, r.Date
 	}
-	if q.Status != "" && r.Status != q.Status {
+	if (q.Status != "" && r.Status != q.Status) || (q.Agency != "" && r.Agency != q.Agency) {
 		return false, r.ID, nil
 	}
 	if q.Q != "" {
