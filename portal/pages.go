@@ -205,7 +205,8 @@ func touched(events []abciEvent) []recordLink {
 
 // agenciesView is the list of agencies.
 type agenciesView struct {
-	Agencies []ledger.Agency
+	Agencies  []ledger.Agency
+	CSV, JSON string
 }
 
 func (s *server) agencies(w http.ResponseWriter, r *http.Request) {
@@ -219,7 +220,40 @@ func (s *server) agencies(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	cache(w, height > 0)
+	switch r.URL.Query().Get("format") {
+	case "":
+	case "json":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="agencies-%d.json"`, p.Height))
+		_ = json.NewEncoder(w).Encode(struct {
+			Height int64             `json:"height"`
+			Items  []json.RawMessage `json:"items"`
+		}{p.Height, p.Items})
+		return
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="agencies-%d.csv"`, p.Height))
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"id", "name", "jurisdiction", "power", "validator_key", "officers", "joined_height", "removed_height"})
+		for _, raw := range p.Items {
+			var a ledger.Agency
+			if json.Unmarshal(raw, &a) != nil {
+				continue
+			}
+			i := func(n int64) string { return strconv.FormatInt(n, 10) }
+			_ = cw.Write([]string{csvSafe(a.ID), csvSafe(a.Name), csvSafe(a.Jurisdiction), i(a.Power), base64.StdEncoding.EncodeToString(a.ValidatorKey),
+				strconv.Itoa(len(a.Officers)), i(a.Joined), i(a.Removed)})
+		}
+		cw.Flush()
+		return
+	default:
+		s.fail(w, r, &pageError{status: http.StatusBadRequest, key: "err.badrequest", detail: "format"})
+		return
+	}
 	v := &agenciesView{}
+	hq := "height=" + strconv.FormatInt(p.Height, 10)
+	v.CSV, v.JSON = "/agencies?"+hq+"&format=csv", "/agencies?"+hq+"&format=json"
 	for _, raw := range p.Items {
 		var a ledger.Agency
 		if err := json.Unmarshal(raw, &a); err != nil {
@@ -228,7 +262,6 @@ func (s *server) agencies(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Agencies = append(v.Agencies, a)
 	}
-	cache(w, height > 0)
 	s.render(w, r, "agencies", &view{Title: s.texts.get("agencies.title"), Height: p.Height, At: height > 0, Data: v})
 }
 

@@ -315,7 +315,13 @@ func TestPortal(t *testing.T) {
 		if a := get(t, base, "/search?format=csv&kind=grant&q=G-T-001"); !strings.Contains(a.body, `"Acme <script>alert(""x"")</script> & <b onmouseover=alert(1)>Co</b>"`) {
 			t.Errorf("CSV lacks the recipient's name as recorded:\n%s", a.body)
 		}
-		// Governance proposals download too.
+		// Agencies and governance proposals download too.
+		if a := get(t, base, "/agencies?format=csv"); a.status != http.StatusOK || !strings.HasPrefix(a.body, "id,name,jurisdiction") || !strings.Contains(a.body, "\nagency-2,") {
+			t.Errorf("agencies CSV: %d %s", a.status, a.body)
+		}
+		if a := get(t, base, "/agencies?format=json"); a.status != http.StatusOK || len(ids(t, a.body)) != 2 {
+			t.Errorf("agencies JSON: %d %s", a.status, a.body)
+		}
 		if a := get(t, base, "/proposals?format=csv"); a.status != http.StatusOK || !strings.HasPrefix(a.body, "id,kind,title") {
 			t.Errorf("proposals CSV: %d %s", a.status, a.body)
 		}
