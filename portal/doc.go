@@ -17,9 +17,11 @@
 //	/search              records by id, name or identifier, programme, agency, status, dates
 //	/grant/<id>  /licence/<id>  /payment/<id>   a record, its history (?height=H: as at H)
 //	/agency/<id>         an agency, its records, totals and validator's signing record
+//	/agencies            every agency
 //	/tx/<hash>           one transaction
 //	/proposals  /proposal/<id>   governance
 //	/verify              how to verify a record yourself
+//	/genesis.json        the chain's genesis file, when Options.GenesisFile names it
 //
 // Lists take format=csv or format=json for a download of the same page. A
 // page read at a given height (?height=H) never changes: it is served with

@@ -101,6 +101,14 @@ func start(t *testing.T, ctx context.Context) *fixture {
 	submit(1, &ledger.PaymentRecord{ID: "P-T-002", Payee: ledger.Party{Name: "Kobe Translation KK", Scheme: "JP-CN", ID: "1234567890123"},
 		Amount: "48000", Currency: "JPY", Date: "2026-03-03", Purpose: "Translation"}, "finance")
 
+	params, _, _, err := c.Params(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params.FourEyesThreshold = 500000
+	submit(0, &ledger.GovPropose{Kind: ledger.ProposalParamsChange, Title: "Lower the <i>four-eyes</i> threshold",
+		LegalBasis: "Finance Act 2026, s. 12", DocumentHash: docHash, Params: params}, "admin")
+
 	h, err := portal.New(portal.Options{Node: a[0].RPC, Witnesses: []string{a[1].RPC}, GenesisFile: net.Testnet.Genesis, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +330,7 @@ func TestPortal(t *testing.T) {
 		if a := get(t, base, "/agencies?format=json"); a.status != http.StatusOK || len(ids(t, a.body)) != 2 {
 			t.Errorf("agencies JSON: %d %s", a.status, a.body)
 		}
-		if a := get(t, base, "/proposals?format=csv"); a.status != http.StatusOK || !strings.HasPrefix(a.body, "id,kind,title") {
+		if a := get(t, base, "/proposals?format=csv"); a.status != http.StatusOK || !strings.HasPrefix(a.body, "id,kind,title") || !strings.Contains(a.body, "\n1,params-change,Lower the <i>four-eyes</i> threshold,agency-1,voting,") {
 			t.Errorf("proposals CSV: %d %s", a.status, a.body)
 		}
 	})
