@@ -149,6 +149,7 @@ var english = map[string]string{
 	"f.signers":           "Signed by",
 	"f.nonce":             "Nonce",
 	"f.expires":           "Valid until block",
+	"f.params":            "Proposed parameters",
 	"f.payload":           "Content",
 	"f.records":           "Records it changed",
 	"f.from":              "From",
