@@ -30,6 +30,7 @@ unit:
 # Integration tests start real CometBFT validators on loopback.
 integration:
 	$(GO) test -count=1 -timeout 20m ./node/... ./cmd/... ./deploy/...
+	$(GO) test -race -count=1 -timeout 10m ./portal/...
 
 fuzz:
 	$(GO) test ./ledger -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $(FUZZTIME)

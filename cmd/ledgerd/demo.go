@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
 	"github.com/civicledger/civicledger/node"
+	"github.com/civicledger/civicledger/portal"
 )
 
 const demoChainID = "civic-demo"
@@ -84,6 +86,11 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 	for i, a := range tn.Agencies {
 		fmt.Fprintf(out, "  started %-9s validator: pid %d  rpc %s  metrics %s  log %s\n", a.ID, net.procs[i].Process.Pid, a.RPC, a.Metrics, filepath.Join(a.Home, "node.log"))
 	}
+	stopPortal, err := startDemoPortal(ctx, out, tn)
+	if err != nil {
+		return err
+	}
+	defer stopPortal()
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	err = net.waitReady(wctx)
 	cancel()
@@ -108,6 +115,32 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 	}
 	fmt.Fprintln(out, "\nThe network keeps running; press Ctrl-C to stop it.")
 	return net.watch(ctx, out)
+}
+
+// startDemoPortal serves the public web portal on a free loopback port,
+// reading agency-1's node with the other agencies' nodes as witnesses, and
+// prints its address. The returned function stops it.
+func startDemoPortal(ctx context.Context, out io.Writer, tn *node.Testnet) (func(), error) {
+	var witnesses []string
+	for _, a := range tn.Agencies[1:] {
+		witnesses = append(witnesses, a.RPC)
+	}
+	h, err := portal.New(portal.Options{Node: tn.Agencies[0].RPC, Witnesses: witnesses, GenesisFile: tn.Genesis})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	fmt.Fprintf(out, "  started portal    http://%s  (the public web portal, reading %s's node)\n", ln.Addr(), tn.Agencies[0].ID)
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = servePortal(pctx, ln, h, portal.DefaultTimeout)
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // watch reports each node that exits while the others keep running, as

@@ -55,6 +55,7 @@ func newRootCmd() *cobra.Command {
 		newStartCmd(),
 		newDemoCmd(),
 		newBenchCmd(),
+		newPortalCmd(),
 		newVersionCmd(),
 	)
 	return root
