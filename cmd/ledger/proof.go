@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/internal/atomicfile"
-	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
 )
 
@@ -148,11 +146,8 @@ func newExportTotalCmd(g *globalOpts) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		agency, cur := args[0], args[1]
-		if !ledger.ValidID(agency) {
-			return usagef("agency %q must match [A-Za-z0-9._:-]{1,64}", agency)
-		}
-		if _, ok := ledger.CurrencyExponent(cur); !ok {
-			return usagef("unknown currency %q (want an active ISO 4217 code in upper case, e.g. EUR)", cur)
+		if err := checkTotalsArgs(agency, cur); err != nil {
+			return err
 		}
 		return runExportRecord(cmd, g, o, verify.KindTotal, verify.TotalID(agency, cur))
 	}
@@ -186,8 +181,8 @@ func newExportTxCmd(g *globalOpts) *cobra.Command {
 		Args:  keysArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		hash, err := hex.DecodeString(strings.TrimPrefix(strings.TrimPrefix(args[0], "0x"), "0X"))
-		if err != nil || len(hash) != 32 {
+		hash, ok := parseTxHash(args[0])
+		if !ok {
 			return usagef("tx hash %q: want 64 hex digits", args[0])
 		}
 		if err := o.check(); err != nil {

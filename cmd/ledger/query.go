@@ -367,8 +367,8 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 			default:
 				return usagef("unknown record kind %q (grant, licence, payment or agency)", kind)
 			}
-			if !ledger.ValidID(id) {
-				return usagef("%s id %q must match [A-Za-z0-9._:-]{1,64}", kind, id)
+			if err := checkID(kind+" id", id); err != nil {
+				return err
 			}
 			c, err := newQueryClient(g)
 			if err != nil {
@@ -420,19 +420,19 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if f.Limit < 1 || f.Limit > maxListLimit {
 			return usagef("--limit must be between 1 and %d", maxListLimit)
 		}
-		if f.Agency != "" && !ledger.ValidID(f.Agency) {
-			return usagef("--agency %q must match [A-Za-z0-9._:-]{1,64}", f.Agency)
+		if err := checkOptionalID("--agency", f.Agency); err != nil {
+			return err
 		}
-		if f.After != "" && !ledger.ValidID(f.After) {
-			return usagef("--after %q must match [A-Za-z0-9._:-]{1,64}", f.After)
+		if err := checkOptionalID("--after", f.After); err != nil {
+			return err
 		}
 		if f.Status != "" && !slices.Contains(recordStatuses[kind], f.Status) {
 			return usagef("--status %q: %s statuses are %s", f.Status, kind, strings.Join(recordStatuses[kind], ", "))
 		}
 		byGrant := cmd.Flags().Changed("grant")
 		if byGrant {
-			if !ledger.ValidID(grant) {
-				return usagef("--grant %q must match [A-Za-z0-9._:-]{1,64}", grant)
+			if err := checkID("--grant", grant); err != nil {
+				return err
 			}
 			if f.Agency != "" || f.Status != "" {
 				return usagef("--grant cannot be combined with --agency or --status")
@@ -565,11 +565,8 @@ func newTotalsQueryCmd(g *globalOpts) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		agency, cur := args[0], args[1]
-		if !ledger.ValidID(agency) {
-			return usagef("agency %q must match [A-Za-z0-9._:-]{1,64}", agency)
-		}
-		if _, ok := ledger.CurrencyExponent(cur); !ok {
-			return usagef("unknown currency %q (want an active ISO 4217 code in upper case, e.g. EUR)", cur)
+		if err := checkTotalsArgs(agency, cur); err != nil {
+			return err
 		}
 		if err := checkHeight(height); err != nil {
 			return err

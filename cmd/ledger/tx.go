@@ -164,8 +164,8 @@ func newGrantAmendCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				if cmd.Flags().Changed("period-end") && end == "" {
 					return nil, usagef("--period-end must not be empty")
 				}
-				if !ledger.ValidID(id) {
-					return nil, usagef("--id %q must match [A-Za-z0-9._:-]{1,64}", id)
+				if err := checkID("--id", id); err != nil {
+					return nil, err
 				}
 				if amount != "" {
 					// Check the amount now if its currency is known, so that a
@@ -739,8 +739,8 @@ func (o *txFlags) check() error {
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	if o.agency != "" && !ledger.ValidID(o.agency) {
-		return usagef("--agency %q must match [A-Za-z0-9._:-]{1,64}", o.agency)
+	if err := checkOptionalID("--agency", o.agency); err != nil {
+		return err
 	}
 	if n := 1 + len(o.cosign); n > ledger.MaxSignatures {
 		return usagef("at most %d signers (--from and %d --cosign), got %d", ledger.MaxSignatures, ledger.MaxSignatures-1, n)
