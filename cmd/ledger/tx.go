@@ -219,10 +219,24 @@ func newGrantAmendCmd(g *globalOpts, o *txFlags) *cobra.Command {
 
 // newGrantEndCmd is "grant close" or "grant revoke".
 func newGrantEndCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
+	short := map[string]string{"close": "close a grant: no further payments", "revoke": "revoke a grant"}[action]
+	return newDecisionCmd(g, o, action, short, "grant", func(id, hash, reason string) ledger.Payload {
+		c := ledger.GrantClose{ID: id, DocumentHash: hash, Reason: reason}
+		if action == "revoke" {
+			r := ledger.GrantRevoke(c)
+			return &r
+		}
+		return &c
+	})
+}
+
+// newDecisionCmd is a command that changes the status of one record of
+// kind by a decision: --id, --reason and the decision document, from which
+// payload builds the tx.
+func newDecisionCmd(g *globalOpts, o *txFlags, use, short, kind string, payload func(id, hash, reason string) ledger.Payload) *cobra.Command {
 	var id, reason string
 	var doc docFlags
-	short := map[string]string{"close": "close a grant: no further payments", "revoke": "revoke a grant"}[action]
-	cmd := &cobra.Command{Use: action, Short: short, Args: keysArgs(0)}
+	cmd := &cobra.Command{Use: use, Short: short, Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
 			if err := requireFlags(cmd, "id", "reason"); err != nil {
@@ -232,16 +246,11 @@ func newGrantEndCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			c := ledger.GrantClose{ID: id, DocumentHash: hash, Reason: reason}
-			if action == "revoke" {
-				r := ledger.GrantRevoke(c)
-				return &r, nil
-			}
-			return &c, nil
+			return payload(id, hash, reason), nil
 		}})
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&id, "id", "", "grant id (required)")
+	fs.StringVar(&id, "id", "", kind+" id (required)")
 	fs.StringVar(&reason, "reason", "", "reason (required)")
 	doc.register(fs, "document", "the decision document")
 	return cmd
@@ -309,40 +318,23 @@ func newLicenceRenewCmd(g *globalOpts, o *txFlags) *cobra.Command {
 
 // newLicenceActionCmd is "licence suspend", "reinstate" or "revoke".
 func newLicenceActionCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
-	var id, reason string
-	var doc docFlags
 	short := map[string]string{
 		"suspend": "suspend a licence", "reinstate": "lift a licence's suspension", "revoke": "revoke a licence for good",
 	}[action]
-	cmd := &cobra.Command{Use: action, Short: short, Args: keysArgs(0)}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "id", "reason"); err != nil {
-				return nil, err
-			}
-			hash, err := doc.hash()
-			if err != nil {
-				return nil, err
-			}
-			a := ledger.LicenceAction{ID: id, DocumentHash: hash, Reason: reason}
-			switch action {
-			case "suspend":
-				p := ledger.LicenceSuspend(a)
-				return &p, nil
-			case "reinstate":
-				p := ledger.LicenceReinstate(a)
-				return &p, nil
-			default:
-				p := ledger.LicenceRevoke(a)
-				return &p, nil
-			}
-		}})
-	}
-	fs := cmd.Flags()
-	fs.StringVar(&id, "id", "", "licence id (required)")
-	fs.StringVar(&reason, "reason", "", "reason (required)")
-	doc.register(fs, "document", "the decision document")
-	return cmd
+	return newDecisionCmd(g, o, action, short, "licence", func(id, hash, reason string) ledger.Payload {
+		a := ledger.LicenceAction{ID: id, DocumentHash: hash, Reason: reason}
+		switch action {
+		case "suspend":
+			p := ledger.LicenceSuspend(a)
+			return &p
+		case "reinstate":
+			p := ledger.LicenceReinstate(a)
+			return &p
+		default:
+			p := ledger.LicenceRevoke(a)
+			return &p
+		}
+	})
 }
 
 // ---- payments ----
