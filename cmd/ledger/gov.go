@@ -630,10 +630,7 @@ func newProposalQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
@@ -765,14 +762,9 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return queryExit(err)
 		}
-		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
-			return writeJSON(out, struct {
-				Height int64             `json:"height"`
-				Items  []json.RawMessage `json:"items"`
-				Next   string            `json:"next,omitempty"`
-			}{h, page.Items, page.Next})
+			return writeJSON(out, pageJSON{page.Height, page.Items, page.Next})
 		}
 		if len(page.Items) == 0 {
 			_, err := fmt.Fprintln(out, "no proposals found")
@@ -780,21 +772,17 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		}
 		tw := newTable(out)
 		row(tw, "ID", "KIND", "STATUS", "TARGET", "PROPOSER", "YES/TOTAL", "VOTING END", "EFFECTIVE", "TITLE")
-		for _, it := range page.Items {
-			var p ledger.Proposal
-			if err := json.Unmarshal(it, &p); err != nil {
-				return fmt.Errorf("proposal: bad record from node: %w", err)
-			}
-			row(tw, strconv.FormatUint(p.ID, 10), p.Change.Kind, p.Status, orDash(p.Change.Target), p.Proposer,
+		if err := tableRows(tw, "proposal", page.Items, func(p *ledger.Proposal) []string {
+			return []string{strconv.FormatUint(p.ID, 10), p.Change.Kind, p.Status, orDash(p.Change.Target), p.Proposer,
 				fmt.Sprintf("%d/%d", p.Tally.Yes, p.Tally.Total), strconv.FormatInt(p.VotingEnd, 10),
-				heightOrDash(p.Effective), p.Change.Title)
+				heightOrDash(p.Effective), p.Change.Title}
+		}); err != nil {
+			return err
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		if page.Next != "" {
-			fmt.Fprintf(out, "next page: --after %s\n", sanitize(page.Next))
-		}
+		printNextPage(out, page.Next)
 		return nil
 	}
 	fs := cmd.Flags()

@@ -107,6 +107,51 @@ func checkHeight(h int64) error {
 	return nil
 }
 
+// heightClient checks --height, then returns the client of --node.
+func heightClient(g *globalOpts, height int64) (*client.Client, error) {
+	if err := checkHeight(height); err != nil {
+		return nil, err
+	}
+	return newQueryClient(g)
+}
+
+// decodeRecord decodes a record of kind (or a proposal) as the node
+// served it.
+func decodeRecord[T any](kind string, raw []byte) (*T, error) {
+	var r T
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("%s: bad record from node: %w", kind, err)
+	}
+	return &r, nil
+}
+
+// tableRows adds a row of cells to tw for each of items, decoded as records
+// of kind.
+func tableRows[T any](tw io.Writer, kind string, items []json.RawMessage, cells func(r *T) []string) error {
+	for _, it := range items {
+		r, err := decodeRecord[T](kind, it)
+		if err != nil {
+			return err
+		}
+		row(tw, cells(r)...)
+	}
+	return nil
+}
+
+// pageJSON is a listing page as -o json prints it.
+type pageJSON struct {
+	Height int64             `json:"height"`
+	Items  []json.RawMessage `json:"items"`
+	Next   string            `json:"next,omitempty"`
+}
+
+// printNextPage names the --after value of the next page, if there is one.
+func printNextPage(w io.Writer, next string) {
+	if next != "" {
+		fmt.Fprintf(w, "next page: --after %s\n", sanitize(next))
+	}
+}
+
 // ---- one record ----
 
 func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
@@ -120,10 +165,7 @@ func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		Args: keysArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
@@ -178,18 +220,25 @@ func nodeOfficerNames(ctx context.Context, c *client.Client, height int64) offic
 
 // printRecord prints a record as aligned key/value lines.
 func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, height int64) error {
-	bad := func(err error) error { return fmt.Errorf("%s: bad record from node: %w", kind, err) }
 	kv := newKV(w)
 	kv.add("height", "%d", height)
+	// What grants, licences and payments all have: first, then last.
+	head := func(id, agency, status string) {
+		kv.add("id", "%s", id)
+		kv.add("agency", "%s", agency)
+		kv.add("status", "%s", status)
+	}
+	tail := func(created, updated int64) {
+		kv.add("created_height", "%d", created)
+		kv.add("updated_height", "%d", updated)
+	}
 	switch kind {
 	case "grant":
-		var r ledger.Grant
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return bad(err)
+		r, err := decodeRecord[ledger.Grant](kind, raw)
+		if err != nil {
+			return err
 		}
-		kv.add("id", "%s", r.ID)
-		kv.add("agency", "%s", r.Agency)
-		kv.add("status", "%s", r.Status)
+		head(r.ID, r.Agency, r.Status)
 		kv.add("recipient", "%s", party(r.Recipient))
 		kv.add("programme", "%s", r.Programme)
 		kv.add("purpose", "%s", r.Purpose)
@@ -205,16 +254,13 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 		if r.AmendmentHash != "" {
 			kv.add("amendment_document_hash", "%s (the latest amendment; each is in --history)", r.AmendmentHash)
 		}
-		kv.add("created_height", "%d", r.Created)
-		kv.add("updated_height", "%d", r.Updated)
+		tail(r.Created, r.Updated)
 	case "licence":
-		var r ledger.Licence
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return bad(err)
+		r, err := decodeRecord[ledger.Licence](kind, raw)
+		if err != nil {
+			return err
 		}
-		kv.add("id", "%s", r.ID)
-		kv.add("agency", "%s", r.Agency)
-		kv.add("status", "%s", r.Status)
+		head(r.ID, r.Agency, r.Status)
 		kv.add("holder", "%s", party(r.Holder))
 		kv.add("licence_type", "%s", r.LicenceType)
 		kv.add("scope", "%s", r.Scope)
@@ -225,16 +271,13 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 		if r.RenewalHash != "" {
 			kv.add("renewal_document_hash", "%s (the latest renewal; each is in --history)", r.RenewalHash)
 		}
-		kv.add("created_height", "%d", r.Created)
-		kv.add("updated_height", "%d", r.Updated)
+		tail(r.Created, r.Updated)
 	case "payment":
-		var r ledger.Payment
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return bad(err)
+		r, err := decodeRecord[ledger.Payment](kind, raw)
+		if err != nil {
+			return err
 		}
-		kv.add("id", "%s", r.ID)
-		kv.add("agency", "%s", r.Agency)
-		kv.add("status", "%s", r.Status)
+		head(r.ID, r.Agency, r.Status)
 		kv.add("payee", "%s", party(r.Payee))
 		kv.add("amount", "%s", money(r.Amount, r.Currency))
 		kv.add("currency", "%s", r.Currency)
@@ -253,12 +296,11 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 				kv.add(key, "%s", b64(k))
 			}
 		}
-		kv.add("created_height", "%d", r.Created)
-		kv.add("updated_height", "%d", r.Updated)
+		tail(r.Created, r.Updated)
 	case "agency":
-		var r ledger.Agency
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return bad(err)
+		r, err := decodeRecord[ledger.Agency](kind, raw)
+		if err != nil {
+			return err
 		}
 		kv.add("id", "%s", r.ID)
 		kv.add("name", "%s", r.Name)
@@ -451,21 +493,14 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if err != nil {
 			return queryExit(err)
 		}
-		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
-			return writeJSON(out, struct {
-				Height int64             `json:"height"`
-				Items  []json.RawMessage `json:"items"`
-				Next   string            `json:"next,omitempty"`
-			}{h, page.Items, page.Next})
+			return writeJSON(out, pageJSON{page.Height, page.Items, page.Next})
 		}
 		if err := printListing(out, kind, page.Items); err != nil {
 			return err
 		}
-		if page.Next != "" {
-			fmt.Fprintf(out, "next page: --after %s\n", sanitize(page.Next))
-		}
+		printNextPage(out, page.Next)
 		return nil
 	}
 	fs := cmd.Flags()
@@ -486,34 +521,26 @@ func printListing(w io.Writer, kind string, items []json.RawMessage) error {
 		return err
 	}
 	tw := newTable(w)
+	var err error
 	switch kind {
 	case "grant":
 		row(tw, "ID", "AGENCY", "STATUS", "AWARDED", "DISBURSED", "RECIPIENT", "PROGRAMME")
-		for _, it := range items {
-			var r ledger.Grant
-			if err := json.Unmarshal(it, &r); err != nil {
-				return fmt.Errorf("grant: bad record from node: %w", err)
-			}
-			row(tw, r.ID, r.Agency, r.Status, shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme)
-		}
+		err = tableRows(tw, kind, items, func(r *ledger.Grant) []string {
+			return []string{r.ID, r.Agency, r.Status, shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme}
+		})
 	case "licence":
 		row(tw, "ID", "AGENCY", "STATUS", "TYPE", "HOLDER", "VALID FROM", "VALID UNTIL")
-		for _, it := range items {
-			var r ledger.Licence
-			if err := json.Unmarshal(it, &r); err != nil {
-				return fmt.Errorf("licence: bad record from node: %w", err)
-			}
-			row(tw, r.ID, r.Agency, r.Status, r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil)
-		}
+		err = tableRows(tw, kind, items, func(r *ledger.Licence) []string {
+			return []string{r.ID, r.Agency, r.Status, r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil}
+		})
 	case "payment":
 		row(tw, "ID", "AGENCY", "STATUS", "AMOUNT", "DATE", "PAYEE", "GRANT")
-		for _, it := range items {
-			var r ledger.Payment
-			if err := json.Unmarshal(it, &r); err != nil {
-				return fmt.Errorf("payment: bad record from node: %w", err)
-			}
-			row(tw, r.ID, r.Agency, r.Status, shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant))
-		}
+		err = tableRows(tw, kind, items, func(r *ledger.Payment) []string {
+			return []string{r.ID, r.Agency, r.Status, shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant)}
+		})
+	}
+	if err != nil {
+		return err
 	}
 	return tw.Flush()
 }
@@ -522,10 +549,7 @@ func newAgenciesQueryCmd(g *globalOpts) *cobra.Command {
 	var height int64
 	cmd := &cobra.Command{Use: "agencies", Short: "list every agency", Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
@@ -533,22 +557,17 @@ func newAgenciesQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return queryExit(err)
 		}
-		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
-			return writeJSON(out, struct {
-				Height int64             `json:"height"`
-				Items  []json.RawMessage `json:"items"`
-			}{h, page.Items})
+			// The agencies come in one page: no next.
+			return writeJSON(out, pageJSON{Height: page.Height, Items: page.Items})
 		}
 		tw := newTable(out)
 		row(tw, "ID", "NAME", "JURISDICTION", "POWER", "OFFICERS")
-		for _, it := range page.Items {
-			var a ledger.Agency
-			if err := json.Unmarshal(it, &a); err != nil {
-				return fmt.Errorf("agency: bad record from node: %w", err)
-			}
-			row(tw, a.ID, a.Name, a.Jurisdiction, strconv.FormatInt(a.Power, 10), strconv.Itoa(len(a.Officers)))
+		if err := tableRows(tw, "agency", page.Items, func(a *ledger.Agency) []string {
+			return []string{a.ID, a.Name, a.Jurisdiction, strconv.FormatInt(a.Power, 10), strconv.Itoa(len(a.Officers))}
+		}); err != nil {
+			return err
 		}
 		return tw.Flush()
 	}
@@ -568,10 +587,7 @@ func newTotalsQueryCmd(g *globalOpts) *cobra.Command {
 		if err := checkTotalsArgs(agency, cur); err != nil {
 			return err
 		}
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
@@ -607,10 +623,7 @@ func newParamsQueryCmd(g *globalOpts) *cobra.Command {
 	var height int64
 	cmd := &cobra.Command{Use: "params", Short: "show the chain parameters", Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
