@@ -92,8 +92,9 @@ func newTxCmd(g *globalOpts) *cobra.Command {
 
 func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	var f struct {
-		id, rName, rScheme, rID, programme, purpose string
-		amount, currency, start, end, decision      string
+		id, programme, purpose                 string
+		amount, currency, start, end, decision string
+		recipient                              partyFlags
 	}
 	var doc docFlags
 	cmd := &cobra.Command{
@@ -116,7 +117,7 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				return nil, err
 			}
 			return &ledger.GrantAward{
-				ID: f.id, Recipient: ledger.Party{Name: f.rName, Scheme: f.rScheme, ID: f.rID},
+				ID: f.id, Recipient: f.recipient.party(),
 				Programme: f.programme, Purpose: f.purpose, Amount: minor, Currency: cur,
 				PeriodStart: f.start, PeriodEnd: f.end, DecisionDate: f.decision, DocumentHash: hash,
 			}, nil
@@ -124,9 +125,7 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "grant id (required)")
-	fs.StringVar(&f.rName, "recipient-name", "", "recipient's name (required)")
-	fs.StringVar(&f.rScheme, "recipient-scheme", "", "recipient identifier scheme, e.g. GB-COH (required)")
-	fs.StringVar(&f.rID, "recipient-id", "", "recipient identifier in that scheme (required)")
+	f.recipient.register(fs, "recipient", ", e.g. GB-COH")
 	fs.StringVar(&f.programme, "programme", "", "funding programme (required)")
 	fs.StringVar(&f.purpose, "purpose", "", "purpose of the grant (required)")
 	amountFlags(fs, &f.amount, &f.currency, "awarded amount")
@@ -259,7 +258,10 @@ func newDecisionCmd(g *globalOpts, o *txFlags, use, short, kind string, payload 
 // ---- licences ----
 
 func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var f struct{ id, hName, hScheme, hID, typ, scope, from, until, decision string }
+	var f struct {
+		id, typ, scope, from, until, decision string
+		holder                                partyFlags
+	}
 	var cond docFlags
 	cmd := &cobra.Command{Use: "issue", Short: "issue a licence", Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -273,7 +275,7 @@ func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				return nil, err
 			}
 			return &ledger.LicenceIssue{
-				ID: f.id, Holder: ledger.Party{Name: f.hName, Scheme: f.hScheme, ID: f.hID},
+				ID: f.id, Holder: f.holder.party(),
 				LicenceType: f.typ, Scope: f.scope, ValidFrom: f.from, ValidUntil: f.until,
 				DecisionDate: f.decision, ConditionsHash: hash,
 			}, nil
@@ -281,9 +283,7 @@ func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "licence id (required)")
-	fs.StringVar(&f.hName, "holder-name", "", "holder's name (required)")
-	fs.StringVar(&f.hScheme, "holder-scheme", "", "holder identifier scheme (required)")
-	fs.StringVar(&f.hID, "holder-id", "", "holder identifier in that scheme (required)")
+	f.holder.register(fs, "holder", "")
 	fs.StringVar(&f.typ, "type", "", "licence type (required)")
 	fs.StringVar(&f.scope, "scope", "", "what the licence permits (required)")
 	fs.StringVar(&f.from, "valid-from", "", "first day of validity, YYYY-MM-DD (required)")
@@ -340,7 +340,10 @@ func newLicenceActionCmd(g *globalOpts, o *txFlags, action string) *cobra.Comman
 // ---- payments ----
 
 func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var f struct{ id, pName, pScheme, pID, amount, currency, date, purpose, grant string }
+	var f struct {
+		id, amount, currency, date, purpose, grant string
+		payee                                      partyFlags
+	}
 	cmd := &cobra.Command{
 		Use:   "record",
 		Short: "record a payment, optionally against a grant",
@@ -361,16 +364,14 @@ func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				return nil, usagef("--grant must not be empty")
 			}
 			return &ledger.PaymentRecord{
-				ID: f.id, Payee: ledger.Party{Name: f.pName, Scheme: f.pScheme, ID: f.pID},
+				ID: f.id, Payee: f.payee.party(),
 				Amount: minor, Currency: cur, Date: f.date, Purpose: f.purpose, Grant: f.grant,
 			}, nil
 		}})
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "payment id (required)")
-	fs.StringVar(&f.pName, "payee-name", "", "payee's name (required)")
-	fs.StringVar(&f.pScheme, "payee-scheme", "", "payee identifier scheme (required)")
-	fs.StringVar(&f.pID, "payee-id", "", "payee identifier in that scheme (required)")
+	f.payee.register(fs, "payee", "")
 	amountFlags(fs, &f.amount, &f.currency, "amount paid")
 	fs.StringVar(&f.date, "date", "", fmt.Sprintf("payment date, YYYY-MM-DD; with --grant, from %d days before the grant period to %d days after it (required)", ledger.PaymentLeadDays, ledger.PaymentTailDays))
 	fs.StringVar(&f.purpose, "purpose", "", "purpose of the payment (required)")
@@ -544,7 +545,23 @@ func newOfficerSetRolesCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	return cmd
 }
 
-// ---- amounts and documents ----
+// ---- parties, amounts and documents ----
+
+// partyFlags are --X-name, --X-scheme and --X-id: the party (recipient,
+// holder, payee) of a record.
+type partyFlags struct{ name, scheme, id string }
+
+// register registers the flags of party who; example, if set, follows the
+// scheme's description.
+func (p *partyFlags) register(fs *pflag.FlagSet, who, example string) {
+	fs.StringVar(&p.name, who+"-name", "", who+"'s name (required)")
+	fs.StringVar(&p.scheme, who+"-scheme", "", who+" identifier scheme"+example+" (required)")
+	fs.StringVar(&p.id, who+"-id", "", who+" identifier in that scheme (required)")
+}
+
+func (p *partyFlags) party() ledger.Party {
+	return ledger.Party{Name: p.name, Scheme: p.scheme, ID: p.id}
+}
 
 func amountFlags(fs *pflag.FlagSet, amount, currency *string, what string) {
 	fs.StringVar(amount, "amount", "", what+` in major units: "1250.50 EUR" (or "EUR 1250.50"), or "1250.50" with --currency; no thousands separators (required)`)
