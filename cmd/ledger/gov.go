@@ -745,14 +745,11 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		Args: keysArgs(0),
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkHeight(height); err != nil {
+		if err := checkPageFlags(height, f.Limit); err != nil {
 			return err
 		}
-		if f.Limit < 1 || f.Limit > maxListLimit {
-			return usagef("--limit must be between 1 and %d", maxListLimit)
-		}
-		if f.Status != "" && !slices.Contains(ledger.ProposalStatuses, f.Status) {
-			return usagef("--status %q: proposal statuses are %s", f.Status, strings.Join(ledger.ProposalStatuses, ", "))
+		if err := checkStatusFlag("proposal", f.Status, ledger.ProposalStatuses); err != nil {
+			return err
 		}
 		c, err := newQueryClient(g)
 		if err != nil {
@@ -786,8 +783,7 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		return nil
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.Status, "status", "", "only proposals with this status ("+strings.Join(ledger.ProposalStatuses, ", ")+")")
-	fs.IntVar(&f.Limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
+	pageFlags(fs, "proposals", ledger.ProposalStatuses, &f.Status, &f.Limit)
 	fs.Uint64Var(&f.After, "after", 0, "start after this proposal id (from the previous page's 'next page' line)")
 	heightFlag(fs, &height)
 	return cmd

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/ledger"
@@ -134,6 +135,33 @@ func tableRows[T any](tw io.Writer, kind string, items []json.RawMessage, cells 
 			return err
 		}
 		row(tw, cells(r)...)
+	}
+	return nil
+}
+
+// pageFlags registers --status (one of statuses) and --limit of a listing
+// of plural.
+func pageFlags(fs *pflag.FlagSet, plural string, statuses []string, status *string, limit *int) {
+	fs.StringVar(status, "status", "", "only "+plural+" with this status ("+strings.Join(statuses, ", ")+")")
+	fs.IntVar(limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
+}
+
+// checkPageFlags checks --height and --limit of a listing.
+func checkPageFlags(height int64, limit int) error {
+	if err := checkHeight(height); err != nil {
+		return err
+	}
+	if limit < 1 || limit > maxListLimit {
+		return usagef("--limit must be between 1 and %d", maxListLimit)
+	}
+	return nil
+}
+
+// checkStatusFlag checks that --status, if given, is one of the statuses
+// of kind.
+func checkStatusFlag(kind, status string, statuses []string) error {
+	if status != "" && !slices.Contains(statuses, status) {
+		return usagef("--status %q: %s statuses are %s", status, kind, strings.Join(statuses, ", "))
 	}
 	return nil
 }
@@ -456,11 +484,8 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		Args: keysArgs(0),
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkHeight(height); err != nil {
+		if err := checkPageFlags(height, f.Limit); err != nil {
 			return err
-		}
-		if f.Limit < 1 || f.Limit > maxListLimit {
-			return usagef("--limit must be between 1 and %d", maxListLimit)
 		}
 		if err := checkOptionalID("--agency", f.Agency); err != nil {
 			return err
@@ -468,8 +493,8 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if err := checkOptionalID("--after", f.After); err != nil {
 			return err
 		}
-		if f.Status != "" && !slices.Contains(recordStatuses[kind], f.Status) {
-			return usagef("--status %q: %s statuses are %s", f.Status, kind, strings.Join(recordStatuses[kind], ", "))
+		if err := checkStatusFlag(kind, f.Status, recordStatuses[kind]); err != nil {
+			return err
 		}
 		byGrant := cmd.Flags().Changed("grant")
 		if byGrant {
@@ -505,8 +530,7 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.Agency, "agency", "", "only "+plural+" of this agency")
-	fs.StringVar(&f.Status, "status", "", "only "+plural+" with this status ("+strings.Join(recordStatuses[kind], ", ")+")")
-	fs.IntVar(&f.Limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
+	pageFlags(fs, plural, recordStatuses[kind], &f.Status, &f.Limit)
 	fs.StringVar(&f.After, "after", "", "start after this id (from the previous page's 'next page' line)")
 	heightFlag(fs, &height)
 	if kind == "payment" {
