@@ -476,13 +476,26 @@ func parseRoles(in []string) ([]ledger.Role, error) {
 }
 
 func newOfficerAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var k officerKeyFlags
 	var name string
+	return newOfficerRolesCmd(g, o, "add", "add an officer to the acting agency", []string{"name"},
+		func(fs *pflag.FlagSet) { fs.StringVar(&name, "name", "", "the officer's name or title (required)") },
+		func(key []byte, roles []ledger.Role) ledger.Payload {
+			return &ledger.OfficerAdd{Key: key, Name: name, Roles: roles}
+		})
+}
+
+// newOfficerRolesCmd is a command that gives an officer (--key or
+// --key-name) roles (--roles): "officer add" and "officer set-roles".
+// flags registers its other flags, required lists the ones that must be
+// set; payload builds the tx.
+func newOfficerRolesCmd(g *globalOpts, o *txFlags, use, short string, required []string, flags func(fs *pflag.FlagSet),
+	payload func(key []byte, roles []ledger.Role) ledger.Payload) *cobra.Command {
+	var k officerKeyFlags
 	var roles []string
-	cmd := &cobra.Command{Use: "add", Short: "add an officer to the acting agency", Args: keysArgs(0)}
+	cmd := &cobra.Command{Use: use, Short: short, Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "name", "roles"); err != nil {
+			if err := requireFlags(cmd, append(slices.Clone(required), "roles")...); err != nil {
 				return nil, err
 			}
 			key, err := k.resolve(cmd, g)
@@ -493,12 +506,14 @@ func newOfficerAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return &ledger.OfficerAdd{Key: key, Name: name, Roles: rs}, nil
+			return payload(key, rs), nil
 		}})
 	}
 	fs := cmd.Flags()
 	k.register(fs)
-	fs.StringVar(&name, "name", "", "the officer's name or title (required)")
+	if flags != nil {
+		flags(fs)
+	}
 	fs.StringSliceVar(&roles, "roles", nil, "comma-separated roles: admin, finance, grants, licensing (required)")
 	return cmd
 }
@@ -520,29 +535,10 @@ func newOfficerRemoveCmd(g *globalOpts, o *txFlags) *cobra.Command {
 }
 
 func newOfficerSetRolesCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var k officerKeyFlags
-	var roles []string
-	cmd := &cobra.Command{Use: "set-roles", Short: "replace an officer's roles", Args: keysArgs(0)}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "roles"); err != nil {
-				return nil, err
-			}
-			key, err := k.resolve(cmd, g)
-			if err != nil {
-				return nil, err
-			}
-			rs, err := parseRoles(roles)
-			if err != nil {
-				return nil, err
-			}
-			return &ledger.OfficerSetRoles{Key: key, Roles: rs}, nil
-		}})
-	}
-	fs := cmd.Flags()
-	k.register(fs)
-	fs.StringSliceVar(&roles, "roles", nil, "comma-separated roles: admin, finance, grants, licensing (required)")
-	return cmd
+	return newOfficerRolesCmd(g, o, "set-roles", "replace an officer's roles", nil, nil,
+		func(key []byte, roles []ledger.Role) ledger.Payload {
+			return &ledger.OfficerSetRoles{Key: key, Roles: roles}
+		})
 }
 
 // ---- parties, amounts and documents ----
