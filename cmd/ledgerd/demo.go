@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/internal/exitcode"
 	"github.com/civicledger/civicledger/internal/keystore"
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
@@ -43,7 +44,7 @@ func newDemoCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.agencies < 1 || o.agencies > 10 {
-				return withExit(2, errors.New("--agencies must be between 1 and 10"))
+				return withExit(exitcode.Usage, errors.New("--agencies must be between 1 and 10"))
 			}
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
 		},
@@ -108,7 +109,7 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 		w.printCommands()
 	}
 	if w.passed != w.steps {
-		return withExit(1, fmt.Errorf("%d demo step(s) failed", w.steps-w.passed))
+		return withExit(exitcode.Failed, fmt.Errorf("%d demo step(s) failed", w.steps-w.passed))
 	}
 	if o.exit {
 		return nil
@@ -181,7 +182,7 @@ func resetDemoHome(home string) error {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(home, "testnet.json")); err != nil {
-		return withExit(2, fmt.Errorf("%s is not empty and holds no earlier demo: choose another --home", home))
+		return withExit(exitcode.Usage, fmt.Errorf("%s is not empty and holds no earlier demo: choose another --home", home))
 	}
 	return os.RemoveAll(home)
 }
