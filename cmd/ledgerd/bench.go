@@ -620,7 +620,7 @@ func runBench(ctx context.Context, logw io.Writer, o *benchOpts) (*benchReport, 
 	}
 	window := ledger.DefaultParams().ReplayWindow
 	if o.app == "ledger" {
-		res, err := rpc0.Query(ctx, "/params", nil, 0, false)
+		res, err := rpc0.Query(ctx, ledger.QueryParams, nil, 0, false)
 		if err != nil {
 			return nil, err
 		}
