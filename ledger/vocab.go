@@ -18,7 +18,8 @@ import (
 // unchanged; they name what a string holds in a declaration.
 
 // Kind is a kind of record: the first segment of its query path
-// ("/grant/<id>") and the type of its events.
+// ("/grant/<id>") and, but for proposals (EventProposal), the type of its
+// events.
 type Kind = string
 
 // Record kinds. Each of KindAgency, KindGrant, KindLicence and KindPayment is
@@ -200,7 +201,8 @@ func CanTransition(kind Kind, from, to string) bool {
 // not depend on its grant's status.
 var GrantPayableStatuses = []GrantStatus{GrantAwarded, GrantAmended}
 
-// Event types. A record's events have its kind as their type.
+// Event types. The events of a grant, licence, payment or agency have its
+// kind as their type.
 const (
 	EventTx       = "tx"           // every successful transaction: type, agency, signer
 	EventGrant    = KindGrant      // a grant changed: see grantEvent
@@ -255,7 +257,8 @@ const (
 func EventKey(eventType, attr string) string { return eventType + "." + attr }
 
 // RecordEventQuery is the tx_search and block_search query for the events
-// of one record: "<kind>.id='<id>'". id must be a ValidID.
+// of one record of a kind of RecordKinds: "<kind>.id='<id>'". id must be a
+// ValidID.
 func RecordEventQuery(kind Kind, id string) string {
 	return EventKey(kind, AttrID) + "='" + id + "'"
 }

@@ -506,3 +506,30 @@ func checkTransitionEvent(t *testing.T, evs []ledger.Event, tr ledger.Transition
 		t.Errorf("%s %s: made by %q, the table says %q", tr.Kind, id, typ, tr.Tx)
 	}
 }
+
+// The other names a client sends or reads: transaction types, roles,
+// proposal kinds, vote options and provable listings.
+func TestVocabularyPayloadValues(t *testing.T) {
+	want := []string{"agency/officer-add", "agency/officer-remove", "agency/officer-roles", "gov/propose", "gov/vote",
+		"grant/amend", "grant/award", "grant/close", "grant/revoke", "licence/issue", "licence/reinstate", "licence/renew",
+		"licence/revoke", "licence/suspend", "payment/record", "payment/reverse"}
+	if got := ledger.TxTypes(); !slices.Equal(got, want) {
+		t.Errorf("TxTypes = %v, want %v", got, want)
+	}
+	roles := make([]string, len(ledger.AllRoles))
+	for i, r := range ledger.AllRoles {
+		roles[i] = string(r)
+	}
+	if want := []string{"admin", "finance", "grants", "licensing"}; !slices.Equal(roles, want) {
+		t.Errorf("AllRoles = %v, want %v", roles, want)
+	}
+	if want := []string{"agency-add", "agency-power", "agency-remove", "params-change", "validator-rotate"}; !slices.Equal(ledger.ProposalKinds, want) {
+		t.Errorf("ProposalKinds = %v, want %v", ledger.ProposalKinds, want)
+	}
+	for _, p := range []struct{ got, want string }{{ledger.VoteYes, "yes"}, {ledger.VoteNo, "no"}, {ledger.VoteAbstain, "abstain"}} {
+		pin(t, "vote option", p.got, p.want)
+	}
+	if want := []string{"agencies", "grant-payments", "grants", "licences", "payments"}; !slices.Equal(ledger.Listings, want) {
+		t.Errorf("Listings = %v, want %v", ledger.Listings, want)
+	}
+}
