@@ -29,15 +29,15 @@ const (
 //
 //	/store/<store>/key           data = key; prove=true gives ICS23 proof ops
 //	/grant/<id>  /licence/<id>  /payment/<id>  /agency/<id>   one record (proofs as for /store)
-//	/grants  /licences  /payments   data = JSON {"agency","status","after","limit"}
-//	/grant/<id>/payments         data = JSON {"after","limit"}
-//	/list/<listing>              data = JSON {"owner","after","limit"}: a page of a provable listing
+//	/grants  /licences  /payments   data = JSON ledger.RecordFilter {"agency","status","after","limit"}
+//	/grant/<id>/payments         data = JSON ledger.PageRequest {"after","limit"}
+//	/list/<listing>              data = JSON ledger.ListingRequest {"owner","after","limit"}: a page of a provable listing
 //	                             (grants, licences, payments, grant-payments, agencies) with the
 //	                             proofs that it is complete (ledger.ProvedPage)
 //	/totals/<agency>/<currency>  the agency's provable totals
 //	/params                      the chain parameters
 //	/proposal/<id>               one governance proposal (proofs as for /store)
-//	/proposals                   data = JSON {"status","after","limit"}
+//	/proposals                   data = JSON ledger.ProposalFilter {"status","after","limit"}
 //	/snapshots                   this node's state-sync snapshots (height, chunks, hashes), newest first
 //
 // height=0 means the latest committed version. The answer codes are
