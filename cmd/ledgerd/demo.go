@@ -423,7 +423,7 @@ func (w *walkthrough) run(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		raw, h, err := c.Record(ctx, "grant", "G-2026-001", 0)
+		raw, h, err := c.Record(ctx, ledger.KindGrant, "G-2026-001", 0)
 		if err != nil {
 			return "", err
 		}
@@ -438,9 +438,9 @@ func (w *walkthrough) run(ctx context.Context) {
 			ledger.FormatMoney(int64(g.Disbursed), g.Currency), ledger.FormatMoney(int64(g.Awarded), g.Currency)), nil
 	})
 	for _, rec := range []struct{ kind, store, id string }{
-		{"grant", ledger.StoreGrants, "G-2026-001"},
-		{"licence", ledger.StoreLicences, "L-2026-001"},
-		{"payment", ledger.StorePayments, "P-2026-003"},
+		{ledger.KindGrant, ledger.StoreGrants, "G-2026-001"},
+		{ledger.KindLicence, ledger.StoreLicences, "L-2026-001"},
+		{ledger.KindPayment, ledger.StorePayments, "P-2026-003"},
 	} {
 		what := "present"
 		if rec.id == "P-2026-003" {
@@ -461,7 +461,7 @@ func (w *walkthrough) run(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		hist, err := c.History(ctx, "grant", "G-2026-001")
+		hist, err := c.History(ctx, ledger.KindGrant, "G-2026-001")
 		if err != nil {
 			return "", err
 		}
@@ -484,7 +484,7 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, err := c.Query(ctx, "/params", nil, 0, false)
+	res, err := c.Query(ctx, ledger.QueryParams, nil, 0, false)
 	if err != nil {
 		return "", err
 	}
@@ -503,7 +503,7 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 	var id uint64
 	for _, ev := range r.Events {
 		for _, at := range ev.Attributes {
-			if ev.Type == "gov_proposal" && at.Key == "id" {
+			if ev.Type == ledger.EventProposal && at.Key == ledger.AttrID {
 				id, _ = strconv.ParseUint(at.Value, 10, 64)
 			}
 		}
@@ -518,7 +518,7 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 		if err := c.WaitForHeight(ctx, height); err != nil {
 			return nil, err
 		}
-		res, err := c.Query(ctx, fmt.Sprintf("/proposal/%d", id), nil, height, false)
+		res, err := c.Query(ctx, ledger.QueryProposalID(id), nil, height, false)
 		if err != nil {
 			return nil, err
 		}
@@ -551,7 +551,7 @@ func (w *walkthrough) checkProof(ctx context.Context, store, id string) (string,
 	if err != nil {
 		return "", err
 	}
-	res, err := c.Query(ctx, "/store/"+store+"/key", []byte(id), 0, true)
+	res, err := c.Query(ctx, ledger.QueryStoreKey(store), []byte(id), 0, true)
 	if err != nil {
 		return "", err
 	}
