@@ -18,7 +18,7 @@ import (
 // trust root is a checkpoint: a bundle is checked from the genesis file
 // alone, so the headers it carries must start at the chain's first block,
 // verified from the genesis validators.
-var ErrCheckpointRoot = errors.New("the trust root is a checkpoint, not the genesis file: an evidence bundle must be verifiable from the genesis file alone; run 'ledger trust init --genesis FILE'")
+var ErrCheckpointRoot = errors.New("the trust root is a checkpoint, not the genesis file: an evidence bundle must be verifiable from the genesis file alone")
 
 // ErrNodeRefused is wrapped when the node answers a query with an error
 // code (e.g. a height it does not have).

@@ -1,21 +1,3 @@
-// Package client talks to a Civic Ledger node over CometBFT's RPC: it builds
-// and signs transactions, submits them and waits for inclusion, reads records
-// and listings, and a record's history from the indexed events. The `ledger`
-// CLI and `ledgerd demo` use it; it trusts the node it talks to (for
-// trust-free reads, verify proofs: Verifier checks records, transactions and,
-// with VerifyListing, whole listings proved complete against headers from the
-// user's trust root), except that a tx's expiry counts from the height this
-// client verified when the node reports less, and a node far behind that
-// height is refused (ExpiresAt).
-//
-// Trust store: <home>/trust/<chain-id>.json holds a chain's trust root and
-// last verified header, <chain-id>.genesis.json its trusted genesis file.
-// Chain ids are checked (ValidChainID) before they name any file. Writers
-// take an advisory lock (<chain-id>.lock, flock on Unix) across
-// load-modify-save and replace files atomically (unique temporary file,
-// fsync, rename, directory fsync). UpdateLastVerified and SaveTrust never
-// lower the last verified height, so concurrent 'ledger verify' runs can
-// neither corrupt the file nor move it back.
 package client
 
 import (
@@ -129,6 +111,11 @@ type BuildOptions struct {
 // cannot be the chain's.
 var ErrImplausibleHeight = errors.New("implausible node height")
 
+// ErrNodeFarBehind is returned by ExpiresAt (with ErrImplausibleHeight)
+// for a node far behind a height this client verified: another node is
+// needed.
+var ErrNodeFarBehind = errors.New("the node is far behind or serving an old state")
+
 // ErrTrustState is returned by BuildTx when o.TrustHome holds a trust state
 // for the chain that cannot be read.
 var ErrTrustState = errors.New("cannot read the trust state")
@@ -154,8 +141,8 @@ func ExpiresAt(nodeHeight, verified, expiresIn int64) (int64, error) {
 		return 0, fmt.Errorf("node reports height %d: %w", nodeHeight, ErrImplausibleHeight)
 	}
 	if verified > 0 && nodeHeight < verified-expiresIn {
-		return 0, fmt.Errorf("node reports height %d, but this client verified height %d of the chain: the node is far behind or serving an old state (use another --node): %w",
-			nodeHeight, verified, ErrImplausibleHeight)
+		return 0, fmt.Errorf("node reports height %d, but this client verified height %d of the chain: %w: %w",
+			nodeHeight, verified, ErrNodeFarBehind, ErrImplausibleHeight)
 	}
 	base := max(nodeHeight, verified)
 	if base > math.MaxInt64-expiresIn {
@@ -371,27 +358,6 @@ func (c *Client) StateAppHash(ctx context.Context, h int64) ([]byte, error) {
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Record returns one record (grant, licence, payment, agency) as JSON, with
-// the height it was read at.
-func (c *Client) Record(ctx context.Context, kind, id string, height int64) (json.RawMessage, int64, error) {
-	switch kind {
-	case "grant", "licence", "payment", "agency":
-	default:
-		return nil, 0, fmt.Errorf("unknown record kind %q", kind)
-	}
-	res, err := c.Query(ctx, "/"+kind+"/"+id, nil, height, false)
-	if err != nil {
-		return nil, 0, err
-	}
-	if res.Code == 3 {
-		return nil, res.Height, fmt.Errorf("%s %q: %w (height %d)", kind, id, ErrNotFound, res.Height)
-	}
-	if res.Code != 0 {
-		return nil, res.Height, fmt.Errorf("%s %q: %s", kind, id, res.Log)
-	}
-	return res.Value, res.Height, nil
-}
-
 // ListFilter selects a page of records.
 type ListFilter struct {
 	Agency string `json:"agency,omitempty"`
@@ -453,10 +419,19 @@ type HistoryEntry struct {
 }
 
 // History returns, oldest first, the transactions whose events touched the
-// record (from the node's kv tx index: tx_search "<kind>.id='<id>'").
+// record (from the node's kv tx index: tx_search "<kind>.id='<id>'"), for
+// every kind: a grant's includes the payments made against it, a licence's
+// its expiry (a block event), an agency's its officer changes (Status: the
+// officer's roles). RecordHistory adds what each changed.
 func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, error) {
+	if !validKind(kind) {
+		return nil, fmt.Errorf("%w %q", ErrUnknownKind, kind)
+	}
 	if !ledger.ValidID(id) {
 		return nil, fmt.Errorf("invalid id %q", id)
+	}
+	if kind == "agency" {
+		return c.agencyHistory(ctx, id)
 	}
 	q := fmt.Sprintf("%s.id='%s'", kind, id)
 	var out []HistoryEntry

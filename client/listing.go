@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmttypes "github.com/cometbft/cometbft/types"
@@ -117,4 +118,66 @@ func ValidatorNames(agencies []verify.ListedRecord) map[string]string {
 		}
 	}
 	return names
+}
+
+// ListingVerification is a listing verified complete with what proved it:
+// the checks in order (the trust root, header H+1, the listing, the
+// validators named from the agencies listing proved complete at H, every
+// signature of the commit, the witnesses), the validators that signed
+// header H+1 and the witnesses' answers. Report is nil until the listing
+// verified, Signers until the commit did, Witnesses until they were asked.
+type ListingVerification struct {
+	Report     *ListingReport
+	Steps      []Step
+	Signers    []CommitSigner
+	Signed     int64
+	TotalPower int64
+	Witnesses  []WitnessCheck
+}
+
+// VerifyListingComplete verifies listing for owner at height as
+// VerifyListing does, then names the validators of header H+1 from the
+// agencies listing proved complete at H, checks every signature of its
+// commit and asks the witnesses for it. On failure it returns what was
+// verified so far, whose last step failed, with the error.
+func (v *Verifier) VerifyListingComplete(ctx context.Context, listing, owner string, height int64, pageSize int) (*ListingVerification, error) {
+	out := &ListingVerification{Steps: []Step{v.TrustStep()}}
+	fail := func(name string, err error) (*ListingVerification, error) {
+		out.Steps = append(out.Steps, Step{Name: name, Detail: err.Error()})
+		return out, err
+	}
+	r, err := v.VerifyListing(ctx, listing, owner, height, pageSize)
+	if err != nil {
+		return fail("listing", err)
+	}
+	lb := r.LightBlock
+	out.Report = r
+	out.Steps = append(out.Steps,
+		Step{Name: StepHeader, OK: true, Detail: fmt.Sprintf("header %d %X verified from the trust root; AppHash %X, time %s",
+			lb.Height, lb.Hash(), []byte(lb.AppHash), lb.Time.UTC().Format(time.RFC3339))},
+		Step{Name: "listing", OK: true, Detail: fmt.Sprintf("%d entries of %s %q in %d pages, each proved complete (no key of the range left out) and each record proved, against AppHash %X of header %d",
+			len(r.Entries), listing, owner, r.Pages, []byte(lb.AppHash), lb.Height)})
+	agencies := r
+	if listing != ledger.ListingAgencies {
+		if agencies, err = VerifyListingAt(ctx, v.Primary, lb, ledger.ListingAgencies, "", r.Height, 0); err != nil {
+			return fail(StepAgencies, err)
+		}
+	}
+	names := ValidatorNames(agencies.Entries)
+	out.Steps = append(out.Steps, Step{Name: StepAgencies, OK: true,
+		Detail: fmt.Sprintf("%d validators named from the agencies listing proved complete at state height %d", len(names), r.Height)})
+	signers, signed, total, err := CommitSignatures(v.ChainID, lb, names)
+	if err != nil {
+		return fail(StepCommit, err)
+	}
+	out.Signers, out.Signed, out.TotalPower = signers, signed, total
+	out.Steps = append(out.Steps, Step{Name: StepCommit, OK: true,
+		Detail: fmt.Sprintf("all %d signatures of the commit of header %d verify: %d of %d voting power", len(signers), lb.Height, signed, total)})
+	checks, err := v.CheckWitnesses(ctx, lb)
+	out.Witnesses = checks
+	if err != nil {
+		return fail(StepWitnesses, err)
+	}
+	out.Steps = append(out.Steps, Step{Name: StepWitnesses, OK: true, Detail: fmt.Sprintf("%d witness answers for header %d", len(checks), lb.Height)})
+	return out, nil
 }

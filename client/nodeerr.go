@@ -97,6 +97,10 @@ func (t *nodeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Reason: fmt.Sprintf("answered HTTP %q with %s, not CometBFT JSON-RPC: this is not the node's RPC port (a metrics or other web port?); the RPC port is 26657 by default, 'rpc' in a testnet's testnet.json", resp.Status, what)}
 }
 
+// HostTypoHint is what a NodeError says of a host name that does not
+// resolve.
+const HostTypoHint = "a typo in the node's address?"
+
 // describeDialError says in a sentence what a transport error means.
 func describeDialError(raw string, err error) string {
 	port := "its port"
@@ -109,7 +113,7 @@ func describeDialError(raw string, err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Sprintf("connection refused: nothing listens on %s (is the node running, and is %s its RPC port? 26657 by default, 'rpc' in a testnet's testnet.json)", port, port)
 	case errors.As(err, &dns) && dns.IsNotFound:
-		return fmt.Sprintf("host %q not found (a typo in --node?)", dns.Name)
+		return fmt.Sprintf("host %q not found (%s)", dns.Name, HostTypoHint)
 	case errors.As(err, &dns):
 		return fmt.Sprintf("cannot resolve host %q: %v", dns.Name, dns.Err)
 	case isTimeout(err):

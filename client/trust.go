@@ -67,8 +67,9 @@ func GenesisPath(home, chainID string) (string, error) {
 	return filepath.Join(TrustDir(home), chainID+".genesis.json"), nil
 }
 
-// ErrNoTrust is returned when no trust root was set up for a chain.
-var ErrNoTrust = errors.New("no trust root for this chain: run 'ledger trust init --genesis FILE' (or --height H --hash HEX)")
+// ErrNoTrust is returned when no trust root was set up for a chain
+// (InitTrustFromGenesis or InitTrustCheckpoint set one up).
+var ErrNoTrust = errors.New("no trust root for this chain")
 
 // LoadTrust reads the trust state of a chain.
 func LoadTrust(home, chainID string) (*TrustState, error) {
@@ -240,8 +241,10 @@ func InitTrustFromGenesis(ctx context.Context, home, genesisPath, node string) (
 	if err := verifyFirstBlock(doc, lb); err != nil {
 		return nil, err
 	}
-	if old, err := LoadTrust(home, doc.ChainID); err == nil && old.GenesisSHA256 != "" && old.GenesisSHA256 != sum {
-		return nil, fmt.Errorf("chain %s is already trusted from a different genesis (sha256 %s); remove %s to start over", doc.ChainID, old.GenesisSHA256, TrustDir(home))
+	// Refuse a conflicting root before writing the genesis file; storeRoot
+	// checks again under the lock.
+	if old, err := CheckNewRoot(home, &TrustState{ChainID: doc.ChainID, GenesisSHA256: sum}); err != nil || old != nil {
+		return old, err
 	}
 	bz, err := os.ReadFile(genesisPath)
 	if err != nil {
@@ -255,25 +258,107 @@ func InitTrustFromGenesis(ctx context.Context, home, genesisPath, node string) (
 		return nil, err
 	}
 	cp := Checkpoint{Height: lb.Height, Hash: fmt.Sprintf("%X", lb.Hash())}
-	ts := &TrustState{ChainID: doc.ChainID, GenesisSHA256: sum, Root: cp, LastVerified: cp}
-	return ts, SaveTrust(home, ts)
+	return storeRoot(home, &TrustState{ChainID: doc.ChainID, GenesisSHA256: sum, Root: cp, LastVerified: cp})
 }
 
-// InitTrustCheckpoint trusts a header the user obtained out of band.
+// ErrBadCheckpoint is returned for a checkpoint that cannot name a header:
+// a height below 1, or a hash that is not 32 bytes in hex.
+var ErrBadCheckpoint = errors.New("bad checkpoint")
+
+// InitTrustCheckpoint trusts a header the user obtained out of band, under
+// the trust-root policy of CheckNewRoot: a chain trusted from another root
+// is refused (*RootConflictError), one trusted from this very checkpoint
+// keeps its stored state.
 func InitTrustCheckpoint(home, chainID string, height int64, hash string) (*TrustState, error) {
 	b, err := hex.DecodeString(hash)
 	if err != nil || len(b) != 32 {
-		return nil, fmt.Errorf("--hash must be a 32-byte header hash in hex")
+		return nil, fmt.Errorf("%w: the header hash must be 32 bytes in hex (64 digits)", ErrBadCheckpoint)
 	}
 	if height < 1 {
-		return nil, fmt.Errorf("--height must be positive")
+		return nil, fmt.Errorf("%w: the height must be positive", ErrBadCheckpoint)
 	}
 	if err := ValidChainID(chainID); err != nil {
 		return nil, err
 	}
 	cp := Checkpoint{Height: height, Hash: fmt.Sprintf("%X", b)}
-	ts := &TrustState{ChainID: chainID, Root: cp, LastVerified: cp}
-	return ts, SaveTrust(home, ts)
+	return storeRoot(home, &TrustState{ChainID: chainID, Root: cp, LastVerified: cp})
+}
+
+// ErrRootConflict is matched by a *RootConflictError.
+var ErrRootConflict = errors.New("the chain is already trusted from another root")
+
+// RootConflictError refuses a new trust root for a chain trusted from
+// another one. Only ResetTrust removes a stored root: neither a genesis file
+// nor a checkpoint replaces it, as that would discard what was verified
+// from it (a node could otherwise talk a client into trusting another chain).
+type RootConflictError struct {
+	ChainID string
+	Stored  *TrustState // the stored state, whose root stays
+}
+
+func (e *RootConflictError) Error() string {
+	return fmt.Sprintf("chain %s: %v", e.ChainID, ErrRootConflict)
+}
+
+// Is matches ErrRootConflict.
+func (e *RootConflictError) Is(target error) bool { return target == ErrRootConflict }
+
+// CheckNewRoot is the trust-root replacement policy for root, a state a
+// user asks to trust for root.ChainID: by a genesis file (root.GenesisSHA256
+// set: the file's sha256 names the root, whatever its first header) or by a
+// checkpoint (Root's height and hash). It returns nil, nil when the chain is
+// not trusted yet (the root may be stored); the stored state, nil when the
+// chain is already trusted from this very root (keep it: its last verified
+// header stays); a *RootConflictError when it is trusted from another root,
+// genesis or checkpoint alike; any error reading the stored state as it is.
+func CheckNewRoot(home string, root *TrustState) (*TrustState, error) {
+	old, err := LoadTrust(home, root.ChainID)
+	switch {
+	case errors.Is(err, ErrNoTrust):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return rootPolicy(old, root)
+}
+
+// rootPolicy decides between a stored state and a new root (CheckNewRoot).
+func rootPolicy(old, root *TrustState) (*TrustState, error) {
+	same := old.GenesisSHA256 == root.GenesisSHA256
+	if root.GenesisSHA256 == "" {
+		same = same && old.Root.Height == root.Root.Height && strings.EqualFold(old.Root.Hash, root.Root.Hash)
+	}
+	if same {
+		return old, nil
+	}
+	return nil, &RootConflictError{ChainID: root.ChainID, Stored: old}
+}
+
+// storeRoot saves ts as a chain's new trust root under the chain's trust
+// lock, applying rootPolicy to the state stored at that moment: the stored
+// state is returned unchanged when it has the same root, and a conflicting
+// root is refused.
+func storeRoot(home string, ts *TrustState) (*TrustState, error) {
+	p, err := trustPath(home, ts.ChainID)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockTrust(home, ts.ChainID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	old, err := readTrust(p, ts.ChainID)
+	switch {
+	case err == nil:
+		return rootPolicy(old, ts)
+	case !errors.Is(err, ErrNoTrust):
+		return nil, err
+	}
+	if err := writeTrust(p, ts); err != nil {
+		return nil, err
+	}
+	return ts, nil
 }
 
 func fetchLightBlock(ctx context.Context, chainID, node string, h int64) (*cmttypes.LightBlock, error) {

@@ -92,6 +92,10 @@ var ErrConflictWithPast = errors.New("conflicts with a header verified earlier")
 // older state on purpose takes an explicit height.
 var ErrOlderThanVerified = errors.New("older than the last header verified before")
 
+// ErrOldState comes with ErrOlderThanVerified: the nodes may serve an old
+// state; an earlier state is verified only when asked for by height.
+var ErrOldState = errors.New("the nodes may be serving an old state")
+
 // ErrPrimaryBehind is returned when a witness has blocks the primary does not
 // serve within a few seconds.
 var ErrPrimaryBehind = errors.New("the primary node is behind a witness")
@@ -404,8 +408,8 @@ func (v *Verifier) LatestBlock(ctx context.Context) (int64, error) {
 		}
 	}
 	if last := v.Trust.LastVerified; l < last.Height {
-		return 0, fmt.Errorf("the latest block the nodes offer is %d, but header %d (%s) was verified before: %w; the nodes may be serving an old state (pass --height to verify an earlier state on purpose)",
-			l, last.Height, last.Hash, ErrOlderThanVerified)
+		return 0, fmt.Errorf("the latest block the nodes offer is %d, but header %d (%s) was verified before: %w; %w",
+			l, last.Height, last.Hash, ErrOlderThanVerified, ErrOldState)
 	}
 	return l, nil
 }

@@ -28,6 +28,10 @@ type TxSigner struct {
 	Roles []ledger.Role `json:"roles,omitempty"` // the officer's roles before the tx's block
 }
 
+// ErrFirstBlockNeedsGenesis is returned when the signers of a tx in the
+// chain's first block are to be checked from a checkpoint trust root.
+var ErrFirstBlockNeedsGenesis = errors.New("the tx is in the chain's first block: its signers can be checked only against a trusted genesis file")
+
 // TxReport is a verified transaction: in which block, with which result,
 // signed by whom.
 type TxReport struct {
@@ -242,7 +246,7 @@ func (v *Verifier) agencyBefore(ctx context.Context, id string, h int64) ([]byte
 		return nil, 0, "genesis", fmt.Sprintf("agency %s is ABSENT from the trusted genesis file", id), nil
 	}
 	if h-1 < 1 {
-		return nil, 0, "", "", errors.New("the tx is in the chain's first block: its signers can be checked only against a trusted genesis file ('ledger trust init --genesis')")
+		return nil, 0, "", "", ErrFirstBlockNeedsGenesis
 	}
 	kp, err := v.VerifyKey(ctx, ledger.StoreAgencies, ledger.RecordKey(id), h-1)
 	if err != nil {

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -395,9 +391,7 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			}
 			// Check the given values now, against the defaults for the
 			// others, so that a bad value fails before the node is asked.
-			d := ledger.DefaultParams()
-			apply(&d)
-			if err := d.Validate(); err != nil {
+			if err := client.CheckParamsChange(apply); err != nil {
 				return usagef("invalid parameter: %v", err)
 			}
 			return nil
@@ -407,9 +401,8 @@ func newProposeParamsChangeCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			np := cur
-			apply(&np)
-			if np.Equal(cur) {
+			np, err := client.ProposedParams(cur, apply)
+			if errors.Is(err, client.ErrNoChange) {
 				return usagef("the proposal would change nothing: the parameters at height %d already have these values", h)
 			}
 			if err := writeParamsDiff(errOut, cur, np, h, note); err != nil {
@@ -434,28 +427,22 @@ func fourEyesLines(kv *kvWriter, key string, p *ledger.Params) {
 // trust root. It returns them with their state height and a note on how far
 // the headers were cross-checked.
 func verifiedParams(ctx context.Context, g *globalOpts, witnesses []string) (ledger.Params, int64, string, error) {
-	var cur ledger.Params
 	v, err := newVerifier(ctx, g, witnesses)
 	if err != nil {
+		return ledger.Params{}, 0, "", paramsVerifyError(err)
+	}
+	cur, h, err := v.VerifiedParams(ctx)
+	switch {
+	case errors.Is(err, client.ErrParamsAbsent), errors.Is(err, client.ErrUnknownParams):
+		return cur, 0, "", withExit(exitFailed, err)
+	case err != nil:
 		return cur, 0, "", paramsVerifyError(err)
-	}
-	kp, err := v.VerifyKey(ctx, ledger.StoreMeta, ledger.KeyParams, 0)
-	if err != nil {
-		return cur, 0, "", paramsVerifyError(err)
-	}
-	if !kp.Present {
-		return cur, 0, "", withExit(exitFailed, fmt.Errorf("the chain holds no parameters at height %d (proved absent)", kp.Height))
-	}
-	dec := json.NewDecoder(bytes.NewReader(kp.Value))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cur); err != nil {
-		return cur, 0, "", withExit(exitFailed, fmt.Errorf("the proved parameters at height %d are not ones this client knows: %w", kp.Height, err))
 	}
 	note := "headers cross-checked with the witnesses"
 	if v.NoIndependentWitness {
 		note = "no independent witness: pass --witness URL of a node run by another agency to cross-check the headers"
 	}
-	return cur, kp.Height, note, nil
+	return cur, h, note, nil
 }
 
 // paramsVerifyError gives a failed verification of the current parameters
@@ -465,7 +452,7 @@ func verifiedParams(ctx context.Context, g *globalOpts, witnesses []string) (led
 func paramsVerifyError(err error) error {
 	err = fmt.Errorf("verify the current parameters: %w", err)
 	switch {
-	case verificationFailed(err):
+	case client.VerdictOf(err) == client.Failed:
 		return withExit(exitFailed, err)
 	case errors.Is(err, client.ErrNoTrust):
 		return withExit(exitUsage, err)
@@ -514,13 +501,12 @@ func writeParamsDiff(w io.Writer, cur, np ledger.Params, h int64, note string) e
 // proposeReport reads the new proposal's id from the tx's gov_proposal event
 // and its voting deadline from the node.
 func proposeReport(ctx context.Context, c *client.Client, res *client.TxResult) *txReport {
-	s, ok := eventAttr(res.Events, "gov_proposal", "id")
-	id, err := strconv.ParseUint(s, 10, 64)
-	if !ok || err != nil || id == 0 {
+	id, ok := client.ProposalID(res)
+	if !ok {
 		return &txReport{lines: []string{"proposal submitted (its id is not in the tx's events: see 'ledger query proposals')"}}
 	}
 	rep := &txReport{ProposalID: id, ProposalStatus: ledger.ProposalVoting}
-	_, p, _, err := fetchProposal(ctx, c, id, res.Height)
+	p, _, _, err := c.Proposal(ctx, id, res.Height)
 	if err != nil {
 		rep.lines = []string{fmt.Sprintf("proposal %d submitted (see 'ledger query proposal %d')", id, id)}
 		return rep
@@ -528,21 +514,6 @@ func proposeReport(ctx context.Context, c *client.Client, res *client.TxResult) 
 	rep.ProposalStatus, rep.VotingEnd = p.Status, p.VotingEnd
 	rep.lines = []string{fmt.Sprintf("proposal %d submitted: voting until height %d", id, p.VotingEnd)}
 	return rep
-}
-
-// eventAttr returns the value of attribute key of the first event of type typ.
-func eventAttr(evs []abci.Event, typ, key string) (string, bool) {
-	for _, e := range evs {
-		if e.Type != typ {
-			continue
-		}
-		for _, a := range e.Attributes {
-			if a.Key == key {
-				return a.Value, true
-			}
-		}
-	}
-	return "", false
 }
 
 // ---- validator keys ----
@@ -578,46 +549,12 @@ func (k *validatorKeyFlags) resolve(cmd *cobra.Command) ([]byte, error) {
 	return nil, usagef("required flag --validator-key (or --validator-key-file) not set (see '%s --help')", cmd.CommandPath())
 }
 
-// cometPubKeyEd25519 is the amino JSON type name of a CometBFT ed25519 key.
-const cometPubKeyEd25519 = "tendermint/PubKeyEd25519"
-
-// parseValidatorKey reads a validator key given as base64, hex, CometBFT's
-// JSON {"type","value"} or a priv_validator_key.json (its pub_key).
+// parseValidatorKey reads a validator key (client.ParseValidatorKey); what
+// names where it came from in the usage error.
 func parseValidatorKey(what, s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if !strings.HasPrefix(s, "{") {
-		if len(s) == 2*ed25519.PublicKeySize {
-			if b, err := hex.DecodeString(s); err == nil {
-				return b, nil
-			}
-		}
-		b, err := base64.StdEncoding.Strict().DecodeString(s)
-		if err != nil || len(b) != ed25519.PublicKeySize {
-			return nil, usagef("%s: want a %d-byte ed25519 public key as base64, 64 hex digits or CometBFT JSON", what, ed25519.PublicKeySize)
-		}
-		return b, nil
-	}
-	type pubKey struct {
-		Type  string `json:"type"`
-		Value string `json:"value"`
-	}
-	var v struct {
-		pubKey
-		PubKey *pubKey `json:"pub_key"` // priv_validator_key.json
-	}
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return nil, usagef("%s: not a CometBFT key in JSON: %v", what, err)
-	}
-	pk := v.pubKey
-	if v.PubKey != nil {
-		pk = *v.PubKey
-	}
-	if pk.Type != cometPubKeyEd25519 {
-		return nil, usagef("%s: key type %q, want %q", what, pk.Type, cometPubKeyEd25519)
-	}
-	b, err := base64.StdEncoding.Strict().DecodeString(pk.Value)
-	if err != nil || len(b) != ed25519.PublicKeySize {
-		return nil, usagef("%s: the key's value is not a %d-byte key in base64", what, ed25519.PublicKeySize)
+	b, err := client.ParseValidatorKey(s)
+	if err != nil {
+		return nil, usagef("%s: %v", what, err)
 	}
 	return b, nil
 }
@@ -691,18 +628,8 @@ func tallyText(t ledger.Tally) string {
 // fetchProposal reads a proposal; exit statuses as for the other queries (1
 // not found, 3 unreachable).
 func fetchProposal(ctx context.Context, c *client.Client, id uint64, height int64) (json.RawMessage, *ledger.Proposal, int64, error) {
-	v, h, err := queryNode(ctx, c, "/proposal/"+strconv.FormatUint(id, 10), nil, height)
-	if err != nil {
-		return nil, nil, h, err
-	}
-	if len(v) == 0 {
-		return nil, nil, h, withExit(exitFailed, fmt.Errorf("proposal %d not found at height %d", id, h))
-	}
-	var p ledger.Proposal
-	if err := json.Unmarshal(v, &p); err != nil {
-		return nil, nil, h, fmt.Errorf("proposal %d: bad record from node: %w", id, err)
-	}
-	return v, &p, h, nil
+	p, raw, h, err := c.Proposal(ctx, id, height)
+	return raw, p, h, queryExit(err)
 }
 
 func newProposalQueryCmd(g *globalOpts) *cobra.Command {
@@ -827,11 +754,7 @@ func printProposal(w io.Writer, names officerNamer, p *ledger.Proposal, height i
 }
 
 func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
-	var f struct {
-		Status string `json:"status,omitempty"`
-		After  uint64 `json:"after,omitempty"`
-		Limit  int    `json:"limit"`
-	}
+	var f client.ProposalFilter
 	var height int64
 	cmd := &cobra.Command{
 		Use:   "proposals",
@@ -854,14 +777,11 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		data, err := json.Marshal(f)
+		page, err := c.Proposals(cmd.Context(), f, height)
 		if err != nil {
-			return err
+			return queryExit(err)
 		}
-		page, h, err := queryPage(cmd.Context(), c, "/proposals", data, height)
-		if err != nil {
-			return err
-		}
+		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
 			return writeJSON(out, struct {

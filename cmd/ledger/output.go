@@ -20,16 +20,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/internal/exitcode"
 	"github.com/civicledger/civicledger/ledger"
 )
 
 // Exit statuses of the tx and query commands (an interface: scripts rely on
 // them).
 const (
-	exitOK          = 0
-	exitFailed      = 1 // the chain rejected the tx, or the record was not found
-	exitUsage       = 2 // bad flags or arguments, bad amount, missing key: nothing was sent
-	exitUnreachable = 3 // the node could not be reached, or inclusion timed out
+	exitOK          = exitcode.OK
+	exitFailed      = exitcode.Failed      // the chain rejected the tx, or the record was not found
+	exitUsage       = exitcode.Usage       // bad flags or arguments, bad amount, missing key: nothing was sent
+	exitUnreachable = exitcode.Unreachable // the node could not be reached, or inclusion timed out
 )
 
 // usagef returns a usage error (exit status 2).
@@ -237,10 +238,41 @@ func heightFlag(fs *pflag.FlagSet, h *int64) {
 // client.NodeError after it already names the node and says what failed.
 var rpcTransportNoise = regexp.MustCompile(`post failed: (?:Post|Get) "[^"]*": `)
 
-// errorText is the message of err as the user reads it: without the RPC
-// transport's noise before a client.NodeError, and sanitized.
+// cliWords are the CLI's words for the client library's errors, whose
+// messages name no command or flag: each phrase of the library, and what the
+// CLI says instead (the phrase, with what to do about it).
+var cliWords = [][2]string{
+	{client.ErrNoTrust.Error(), client.ErrNoTrust.Error() + ": run 'ledger trust init --genesis FILE' (or --height H --hash HEX)"},
+	{client.ErrCheckpointRoot.Error(), client.ErrCheckpointRoot.Error() + "; run 'ledger trust init --genesis FILE'"},
+	{client.ErrFirstBlockNeedsGenesis.Error(), client.ErrFirstBlockNeedsGenesis.Error() + " ('ledger trust init --genesis')"},
+	{client.ErrNodeFarBehind.Error(), client.ErrNodeFarBehind.Error() + " (use another --node)"},
+	{client.ErrOldState.Error(), client.ErrOldState.Error() + " (pass --height to verify an earlier state on purpose)"},
+	{"(" + client.HostTypoHint + ")", "(a typo in --node?)"},
+}
+
+// cliReplacer rewords with cliWords; text already in the CLI's words is
+// kept as it is (each worded phrase comes first, replaced by itself), so
+// rewording twice changes nothing.
+var cliReplacer = func() *strings.Replacer {
+	var oldnew []string
+	for _, w := range cliWords {
+		oldnew = append(oldnew, w[1], w[1])
+	}
+	for _, w := range cliWords {
+		oldnew = append(oldnew, w[0], w[1])
+	}
+	return strings.NewReplacer(oldnew...)
+}()
+
+// cliText is library text (an error's message, a step's detail) in the
+// CLI's words (cliWords).
+func cliText(s string) string { return cliReplacer.Replace(s) }
+
+// errorText is the message of err as the user reads it: in the CLI's words
+// (cliText), without the RPC transport's noise before a client.NodeError,
+// and sanitized.
 func errorText(err error) string {
-	s := err.Error()
+	s := cliText(err.Error())
 	var ne *client.NodeError
 	if errors.As(err, &ne) {
 		s = rpcTransportNoise.ReplaceAllString(s, "")

@@ -40,3 +40,18 @@ func TestSanitizeEscapesUnusualCodePoints(t *testing.T) {
 		t.Fatalf("kv output %q", got)
 	}
 }
+
+// TestCLITextRewordsOnce: the library's phrases get the CLI's words, and
+// text already in the CLI's words keeps them.
+func TestCLITextRewordsOnce(t *testing.T) {
+	for _, w := range cliWords {
+		in := "x: " + w[0] + ": y"
+		want := "x: " + w[1] + ": y"
+		if got := cliText(in); got != want {
+			t.Errorf("cliText(%q) = %q, want %q", in, got, want)
+		}
+		if got := cliText(want); got != want {
+			t.Errorf("cliText twice: %q, want %q", got, want)
+		}
+	}
+}

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cometbft/cometbft/light"
-	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
 	"github.com/spf13/cobra"
 
 	"github.com/civicledger/civicledger/client"
@@ -244,21 +242,19 @@ func writeBundle(file string, bz []byte, overwrite bool) error {
 	return err
 }
 
-// exportExit maps an export error to an exit status.
+// exportExit maps an export error to an exit status by its outcome
+// (client.ExportOutcomeOf).
 func exportExit(err error) error {
 	var ee *exitError
-	var fe *client.ForkError
-	var re *rpctypes.RPCError
-	switch {
-	case errors.As(err, &ee):
+	if errors.As(err, &ee) {
 		return err
-	case errors.Is(err, client.ErrNoTrust), errors.Is(err, client.ErrCheckpointRoot), errors.Is(err, client.ErrTxNotFound), errors.Is(err, client.ErrNoTxIndex):
+	}
+	switch client.ExportOutcomeOf(err) {
+	case client.Exported:
+		return nil
+	case client.ExportUnavailable:
 		return withExit(exitUsage, err)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return withExit(exitUnreachable, err)
-	case errors.As(err, &fe), errors.Is(err, client.ErrConflictWithPast), errors.Is(err, light.ErrLightClientAttack),
-		errors.Is(err, verify.ErrHeader), errors.Is(err, verify.ErrProof), errors.Is(err, verify.ErrTx),
-		errors.Is(err, verify.ErrBundle), errors.Is(err, client.ErrNodeRefused), errors.As(err, &re):
+	case client.ExportFailed:
 		return withExit(exitFailed, err)
 	}
 	return withExit(exitUnreachable, err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,13 +15,6 @@ import (
 
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/ledger"
-)
-
-// Query codes of the node (app/query.go).
-const (
-	queryCodeBadRequest = 2
-	queryCodeNotFound   = 3
-	queryCodeNoVersion  = 4
 )
 
 // Listing page sizes.
@@ -52,126 +44,52 @@ func newQueryCmd(g *globalOpts) *cobra.Command {
 	return q
 }
 
-// queryNode sends an ABCI query and maps its outcome to exit statuses:
-// unreachable 3, not found or unavailable height 1, bad request 2.
-func queryNode(ctx context.Context, c *client.Client, path string, data []byte, height int64) ([]byte, int64, error) {
-	res, err := c.Query(ctx, path, data, height, false)
-	if err != nil {
-		return nil, 0, nodeError(err)
+// queryExit maps the error of a read to an exit status: not found, or a
+// height the node does not keep, 1; an invalid id, an unknown agency or a
+// query the node refused 2; a node that could not be reached 3 (nodeError).
+func queryExit(err error) error {
+	var ue *client.UnknownAgencyError
+	var qe *client.QueryError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ue):
+		return usagef("unknown agency %q at height %d ('ledger query agencies' lists them)", ue.Agency, ue.Height)
+	case errors.Is(err, client.ErrInvalidID), errors.Is(err, client.ErrQueryRefused):
+		return withExit(exitUsage, err)
+	case errors.Is(err, client.ErrBadResponse):
+		return err
+	case errors.As(err, &qe):
+		return withExit(exitFailed, err)
 	}
-	switch res.Code {
-	case 0:
-		return res.Value, res.Height, nil
-	case queryCodeNotFound:
-		return nil, res.Height, withExit(exitFailed, fmt.Errorf("%s", sanitize(res.Log)))
-	case queryCodeNoVersion:
-		return nil, res.Height, withExit(exitFailed, fmt.Errorf("height %d is not available on the node: %s", height, sanitize(res.Log)))
-	case queryCodeBadRequest:
-		return nil, res.Height, withExit(exitUsage, fmt.Errorf("the node refused the query %s: %s", path, sanitize(res.Log)))
-	}
-	return nil, res.Height, withExit(exitFailed, fmt.Errorf("query %s: code %d: %s", path, res.Code, sanitize(res.Log)))
-}
-
-// queryPage runs a listing query and decodes its page (items never nil).
-func queryPage(ctx context.Context, c *client.Client, path string, data []byte, height int64) (*ledger.Page, int64, error) {
-	v, h, err := queryNode(ctx, c, path, data, height)
-	if err != nil {
-		return nil, h, err
-	}
-	var page ledger.Page
-	if err := json.Unmarshal(v, &page); err != nil {
-		return nil, h, fmt.Errorf("%s: bad response from node: %w", path, err)
-	}
-	if page.Items == nil {
-		page.Items = []json.RawMessage{}
-	}
-	return &page, h, nil
+	return nodeError(err)
 }
 
 // fetchRecord reads one record's JSON as stored on chain.
 func fetchRecord(ctx context.Context, c *client.Client, kind, id string, height int64) (json.RawMessage, int64, error) {
-	if !ledger.ValidID(id) {
-		return nil, 0, usagef("%s id %q must match [A-Za-z0-9._:-]{1,64}", kind, id)
-	}
-	v, h, err := queryNode(ctx, c, "/"+kind+"/"+id, nil, height)
-	if err != nil {
-		return nil, h, err
-	}
-	if len(v) == 0 {
-		return nil, h, withExit(exitFailed, fmt.Errorf("%s %q not found at height %d", kind, id, h))
-	}
-	return v, h, nil
+	raw, h, err := c.Record(ctx, kind, id, height)
+	return raw, h, queryExit(err)
 }
 
 // requireAgency fails with a usage error (exit 2) naming an agency the
 // state at height does not know, as query and audit both report it.
 func requireAgency(ctx context.Context, c *client.Client, agency string, height int64) error {
-	_, h, err := c.Record(ctx, "agency", agency, height)
-	if errors.Is(err, client.ErrNotFound) {
-		return usagef("unknown agency %q at height %d ('ledger query agencies' lists them)", agency, h)
+	err := c.RequireAgency(ctx, agency, height)
+	var ue *client.UnknownAgencyError
+	if errors.As(err, &ue) {
+		return queryExit(err)
 	}
 	return err
 }
 
-// fetchHistory returns the transactions that touched a record, oldest first.
-// An agency's history is its officer changes.
+// fetchHistory returns the transactions that touched a record, oldest first,
+// with what each changed.
 func fetchHistory(ctx context.Context, c *client.Client, kind, id string) ([]client.HistoryEntry, error) {
-	var (
-		hist []client.HistoryEntry
-		err  error
-	)
-	if kind == "agency" {
-		hist, err = agencyHistory(ctx, c, id)
-	} else {
-		hist, err = c.History(ctx, kind, id)
-	}
+	hist, err := c.RecordHistory(ctx, kind, id)
 	if err != nil {
 		return nil, nodeError(err)
 	}
-	if err := c.HistoryChanges(ctx, kind, id, hist); err != nil {
-		return nil, nodeError(err)
-	}
-	if hist == nil {
-		hist = []client.HistoryEntry{}
-	}
 	return hist, nil
-}
-
-// agencyHistory lists the officer changes of an agency (events
-// officer.agency=<id>); the status column shows the officer's roles.
-func agencyHistory(ctx context.Context, c *client.Client, id string) ([]client.HistoryEntry, error) {
-	q := fmt.Sprintf("officer.agency='%s'", id)
-	var out []client.HistoryEntry
-	for page := 1; ; page++ {
-		perPage := 100
-		res, err := c.RPC().TxSearch(ctx, q, false, &page, &perPage, "asc")
-		if client.NoTxIndex(err) {
-			return nil, fmt.Errorf("history of agency %s from %s: %w", id, c.URL, client.ErrNoTxIndex)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tx_search %s: %w", q, err)
-		}
-		for _, tx := range res.Txs {
-			e := client.HistoryEntry{Hash: strings.ToUpper(hex.EncodeToString(tx.Hash)), Height: tx.Height, Attrs: map[string]string{}}
-			e.SetTx(tx.Tx)
-			for _, ev := range tx.TxResult.Events {
-				attrs := map[string]string{}
-				for _, a := range ev.Attributes {
-					attrs[a.Key] = a.Value
-				}
-				switch {
-				case ev.Type == "tx":
-					e.Type = attrs["type"]
-				case ev.Type == "officer" && attrs["agency"] == id:
-					e.Action, e.Status, e.Attrs = attrs["action"], attrs["roles"], attrs
-				}
-			}
-			out = append(out, e)
-		}
-		if len(out) >= res.TotalCount || len(res.Txs) == 0 {
-			return out, nil
-		}
-	}
 }
 
 func newQueryClient(g *globalOpts) (*client.Client, error) {
@@ -255,7 +173,7 @@ type officerNamer func(agency string) map[string]string
 // nodeOfficerNames looks names up in the agency record the node serves at
 // height (best effort, unproved).
 func nodeOfficerNames(ctx context.Context, c *client.Client, height int64) officerNamer {
-	return func(agency string) map[string]string { return officerNames(ctx, c, agency, height) }
+	return func(agency string) map[string]string { return c.OfficerNames(ctx, agency, height) }
 }
 
 // printRecord prints a record as aligned key/value lines.
@@ -361,23 +279,6 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 	return kv.flush()
 }
 
-// officerNames maps officer keys to names, from the agency record at height
-// (best effort: empty on any error).
-func officerNames(ctx context.Context, c *client.Client, agency string, height int64) map[string]string {
-	out := map[string]string{}
-	raw, _, err := fetchRecord(ctx, c, "agency", agency, height)
-	if err != nil {
-		return out
-	}
-	var a ledger.Agency
-	if json.Unmarshal(raw, &a) == nil {
-		for _, o := range a.Officers {
-			out[string(o.Key)] = o.Name
-		}
-	}
-	return out
-}
-
 // signerNames names the officers who signed a history entry's tx, from
 // their agency's record in the state before the tx's block; a key the
 // record does not name is shown in base64.
@@ -387,7 +288,7 @@ func signerNames(ctx context.Context, c *client.Client) func(e client.HistoryEnt
 		k := fmt.Sprintf("%s@%d", e.Agency, e.Height-1)
 		names, ok := cache[k]
 		if !ok && e.Agency != "" && e.Height > 1 {
-			names = officerNames(ctx, c, e.Agency, e.Height-1)
+			names = c.OfficerNames(ctx, e.Agency, e.Height-1)
 			cache[k] = names
 		}
 		var out []string
@@ -541,31 +442,16 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		ctx := cmd.Context()
-		path := "/" + plural
+		var page *client.Page
 		if byGrant {
-			path = "/grant/" + grant + "/payments"
+			page, err = c.GrantPayments(cmd.Context(), grant, f, height)
+		} else {
+			page, err = c.Records(cmd.Context(), kind, f, height)
 		}
-		data, err := json.Marshal(f)
 		if err != nil {
-			return err
+			return queryExit(err)
 		}
-		page, h, err := queryPage(ctx, c, path, data, height)
-		if err != nil {
-			return err
-		}
-		if f.Agency != "" && len(page.Items) == 0 {
-			// An unknown agency has no records either: say it is unknown.
-			if err := requireAgency(ctx, c, f.Agency, h); err != nil {
-				return err
-			}
-		}
-		if byGrant && len(page.Items) == 0 {
-			// An unknown grant has no payments either: say it is unknown.
-			if _, _, err := fetchRecord(ctx, c, "grant", grant, h); err != nil {
-				return err
-			}
-		}
+		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
 			return writeJSON(out, struct {
@@ -643,10 +529,11 @@ func newAgenciesQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		page, h, err := queryPage(cmd.Context(), c, "/agencies", nil, height)
+		page, err := c.AgencyList(cmd.Context(), height)
 		if err != nil {
-			return err
+			return queryExit(err)
 		}
+		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
 			return writeJSON(out, struct {
@@ -691,18 +578,9 @@ func newTotalsQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		v, h, err := queryNode(cmd.Context(), c, "/totals/"+agency+"/"+cur, nil, height)
-		if err == nil && len(v) == 0 {
-			err = withExit(exitFailed, fmt.Errorf("no totals for %s in %s at height %d", agency, cur, h))
-		}
+		t, v, h, err := c.Totals(cmd.Context(), agency, cur, height)
 		if err != nil {
-			if exitCode(err) == exitFailed && h > 0 {
-				// No totals: an unknown agency is said to be unknown.
-				if aerr := requireAgency(cmd.Context(), c, agency, h); aerr != nil {
-					return aerr
-				}
-			}
-			return err
+			return queryExit(err)
 		}
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
@@ -710,10 +588,6 @@ func newTotalsQueryCmd(g *globalOpts) *cobra.Command {
 				Height int64           `json:"height"`
 				Totals json.RawMessage `json:"totals"`
 			}{h, v})
-		}
-		var t ledger.Totals
-		if err := json.Unmarshal(v, &t); err != nil {
-			return fmt.Errorf("totals: bad response from node: %w", err)
 		}
 		kv := newKV(out)
 		kv.add("height", "%d", h)
@@ -743,12 +617,9 @@ func newParamsQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		v, h, err := queryNode(cmd.Context(), c, "/params", nil, height)
+		p, v, h, err := c.Params(cmd.Context(), height)
 		if err != nil {
-			return err
-		}
-		if len(v) == 0 {
-			return withExit(exitFailed, fmt.Errorf("no chain parameters at height %d", h))
+			return queryExit(err)
 		}
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
@@ -757,14 +628,10 @@ func newParamsQueryCmd(g *globalOpts) *cobra.Command {
 				Params json.RawMessage `json:"params"`
 			}{h, v})
 		}
-		var p ledger.Params
-		if err := json.Unmarshal(v, &p); err != nil {
-			return fmt.Errorf("params: bad response from node: %w", err)
-		}
 		kv := newKV(out)
 		kv.add("height", "%d", h)
 		kv.add("max_tx_bytes", "%d", p.MaxTxBytes)
-		fourEyesLines(kv, "four_eyes_threshold", &p)
+		fourEyesLines(kv, "four_eyes_threshold", p)
 		kv.add("replay_window", "%d blocks", p.ReplayWindow)
 		kv.add("voting_period", "%d blocks (agencies may vote on a proposal)", p.VotingPeriod)
 		kv.add("notice_period", "%d blocks (between a proposal passing and taking effect)", p.NoticePeriod)

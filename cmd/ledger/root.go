@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/civicledger/civicledger/internal/exitcode"
 )
 
 // Flag names shared by several subcommands.
@@ -26,30 +28,14 @@ type globalOpts struct {
 	KeyringBackend string // "file" (age-encrypted, default) or "test" (plain, for demos and tests)
 }
 
-// exitError carries an explicit process exit status.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+// exitError carries an explicit process exit status (exitcode.Error).
+type exitError = exitcode.Error
 
 // withExit wraps err so that the process exits with code.
-func withExit(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err}
-}
+func withExit(code int, err error) error { return exitcode.With(code, err) }
 
-func exitCode(err error) int {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return 1
-}
+// exitCode is the exit status for a failed command's err.
+func exitCode(err error) int { return exitcode.Of(err) }
 
 func defaultHome() string {
 	if h := os.Getenv("LEDGER_HOME"); h != "" {
@@ -72,7 +58,7 @@ func newRootCmd() *cobra.Command {
 		// Unknown subcommands reach here as arguments: a usage error (exit 2).
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return withExit(2, fmt.Errorf("unknown command %q for \"ledger\"", args[0]))
+				return withExit(exitcode.Usage, fmt.Errorf("unknown command %q for \"ledger\"", args[0]))
 			}
 			return nil
 		},
@@ -81,12 +67,12 @@ func newRootCmd() *cobra.Command {
 			switch g.Output {
 			case "text", "json":
 			default:
-				return withExit(2, errors.New("--output must be text or json"))
+				return withExit(exitcode.Usage, errors.New("--output must be text or json"))
 			}
 			switch g.KeyringBackend {
 			case "file", "test":
 			default:
-				return withExit(2, errors.New("--keyring-backend must be file or test"))
+				return withExit(exitcode.Usage, errors.New("--keyring-backend must be file or test"))
 			}
 			return nil
 		},
@@ -97,7 +83,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringVarP(&g.Output, flagOutput, "o", "text", "output format: text or json")
 	pf.StringVar(&g.KeyringBackend, flagKeyringBackend, "file", "key storage: file (age-encrypted) or test (plain, unsafe)")
 
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(2, err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(exitcode.Usage, err) })
 	root.AddCommand(
 		newKeysCmd(g),
 		newTxCmd(g),

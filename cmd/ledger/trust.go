@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -73,16 +72,20 @@ func newTrustInitCmd(g *globalOpts) *cobra.Command {
 	return cmd
 }
 
-// existingTrust returns the stored trust state of a chain, nil if none.
-func existingTrust(home, chainID string) (*client.TrustState, error) {
-	ts, err := client.LoadTrust(home, chainID)
+// checkNewRoot applies the trust-root replacement policy
+// (client.CheckNewRoot): the stored state to keep, nil if the chain is not
+// trusted yet; a root that conflicts with the stored one exits 1, with
+// conflict's wording of the stored root.
+func checkNewRoot(home string, root *client.TrustState, conflict func(stored string) error) (*client.TrustState, error) {
+	old, err := client.CheckNewRoot(home, root)
+	var rc *client.RootConflictError
 	switch {
-	case err == nil:
-		return ts, nil
-	case errors.Is(err, client.ErrNoTrust):
-		return nil, nil
+	case errors.As(err, &rc):
+		return nil, withExit(exitFailed, conflict(describeRoot(rc.Stored)))
+	case err != nil:
+		return nil, withExit(exitUsage, err)
 	}
-	return nil, withExit(exitUsage, err)
+	return old, nil
 }
 
 func describeRoot(ts *client.TrustState) string {
@@ -97,16 +100,14 @@ func trustFromGenesis(cmd *cobra.Command, g *globalOpts, path string) error {
 	if err != nil {
 		return usagef("--genesis: %v", err)
 	}
-	old, err := existingTrust(g.Home, doc.ChainID)
+	old, err := checkNewRoot(g.Home, &client.TrustState{ChainID: doc.ChainID, GenesisSHA256: sum}, func(stored string) error {
+		return fmt.Errorf("chain %s is already trusted from %s, not from %s (sha256 %s); %s", doc.ChainID, stored, path, sum, resetHint(doc.ChainID))
+	})
 	if err != nil {
 		return err
 	}
 	if old != nil {
-		if old.GenesisSHA256 == sum {
-			return printTrustState(cmd.OutOrStdout(), g, old, "already trusted from this genesis file: the stored state is kept")
-		}
-		return withExit(exitFailed, fmt.Errorf("chain %s is already trusted from %s, not from %s (sha256 %s); %s",
-			doc.ChainID, describeRoot(old), path, sum, resetHint(doc.ChainID)))
+		return printTrustState(cmd.OutOrStdout(), g, old, "already trusted from this genesis file: the stored state is kept")
 	}
 	c, err := newQueryClient(g)
 	if err != nil {
@@ -145,16 +146,15 @@ func trustFromCheckpoint(cmd *cobra.Command, g *globalOpts, chainID string, heig
 		}
 		chainID = st.NodeInfo.Network
 	}
-	old, err := existingTrust(g.Home, chainID)
+	root := &client.TrustState{ChainID: chainID, Root: client.Checkpoint{Height: height, Hash: hash}}
+	old, err := checkNewRoot(g.Home, root, func(stored string) error {
+		return fmt.Errorf("chain %s is already trusted from %s; %s", chainID, stored, resetHint(chainID))
+	})
 	if err != nil {
 		return err
 	}
 	if old != nil {
-		if old.GenesisSHA256 == "" && old.Root.Height == height && strings.EqualFold(old.Root.Hash, hash) {
-			return printTrustState(cmd.OutOrStdout(), g, old, "already trusted from this checkpoint: the stored state is kept")
-		}
-		return withExit(exitFailed, fmt.Errorf("chain %s is already trusted from %s; %s",
-			chainID, describeRoot(old), resetHint(chainID)))
+		return printTrustState(cmd.OutOrStdout(), g, old, "already trusted from this checkpoint: the stored state is kept")
 	}
 	ts, err := client.InitTrustCheckpoint(g.Home, chainID, height, hash)
 	if err != nil {

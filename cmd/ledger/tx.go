@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,30 +186,24 @@ func newGrantAmendCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			},
 			resolve: func(ctx context.Context, c *client.Client, p ledger.Payload) error {
 				a := p.(*ledger.GrantAmend)
-				var gr ledger.Grant
-				if err := readRecord(ctx, c, "grant", a.ID, 0, &gr); err != nil {
-					return err
-				}
-				if amount == "" {
-					a.Amount = strconv.FormatInt(int64(gr.Awarded), 10)
-				} else {
-					num, cur := splitAmount(amount, currency)
-					if cur != "" && cur != gr.Currency {
-						return usagef("grant %s is in %s; --amount %q is in %s", a.ID, gr.Currency, amount, cur)
-					}
-					if minor == "" {
-						m, _, err := parseMoney(num, gr.Currency)
-						if err != nil {
-							return err
+				var inGrantCurrency func(string) (string, error)
+				if amount != "" {
+					inGrantCurrency = func(grantCurrency string) (string, error) {
+						num, cur := splitAmount(amount, currency)
+						if cur != "" && cur != grantCurrency {
+							return "", usagef("grant %s is in %s; --amount %q is in %s", a.ID, grantCurrency, amount, cur)
 						}
-						minor = m
+						if minor == "" {
+							m, _, err := parseMoney(num, grantCurrency)
+							if err != nil {
+								return "", err
+							}
+							minor = m
+						}
+						return minor, nil
 					}
-					a.Amount = minor
 				}
-				if a.PeriodEnd == "" {
-					a.PeriodEnd = gr.PeriodEnd
-				}
-				return nil
+				return queryExit(c.AmendGrant(ctx, a, inGrantCurrency))
 			},
 		})
 	}
@@ -458,19 +449,14 @@ func (k *officerKeyFlags) resolve(cmd *cobra.Command, g *globalOpts) ([]byte, er
 }
 
 // parsePubKey reads an ed25519 public key given as base64 or 64 hex digits
-// in the flag --flag.
+// in the flag --flag (client.ParsePublicKey).
 func parsePubKey(flag, s string) ([]byte, error) {
-	if len(s) == 2*ed25519.PublicKeySize {
-		if b, err := hex.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	b, err := base64.StdEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return nil, usagef("--%s %q: not base64 (std, padded) or hex: %v", flag, s, err)
-	}
-	if len(b) != ed25519.PublicKeySize {
-		return nil, usagef("--%s: %d bytes, want a %d-byte ed25519 public key", flag, len(b), ed25519.PublicKeySize)
+	b, err := client.ParsePublicKey(s)
+	switch {
+	case errors.Is(err, client.ErrKeyLength):
+		return nil, usagef("--%s: %v", flag, err)
+	case err != nil:
+		return nil, usagef("--%s %v", flag, err)
 	}
 	return b, nil
 }
@@ -839,19 +825,6 @@ func printTxResult(w io.Writer, g *globalOpts, r *client.TxResult, noWait bool, 
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// readRecord reads one record into v; exit statuses as for the query
-// commands (1 not found, 3 unreachable).
-func readRecord(ctx context.Context, c *client.Client, kind, id string, height int64, v any) error {
-	raw, _, err := fetchRecord(ctx, c, kind, id, height)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("%s %q: bad record from node: %w", kind, id, err)
 	}
 	return nil
 }

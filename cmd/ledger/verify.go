@@ -7,13 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
 
-	"github.com/cometbft/cometbft/light"
-	"github.com/cometbft/cometbft/light/provider"
-	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -146,9 +142,6 @@ type verifyOutput struct {
 	success string                  // the result when verified ("": VERIFIED)
 }
 
-// errRecordMismatch: a proved value is not the record asked for.
-var errRecordMismatch = errors.New("the proved value is not the record asked for")
-
 // runVerify connects a verifier (trust root, primary, witnesses), runs
 // check, prints the report and maps the outcome to an exit status.
 func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOutput, check func(context.Context, *client.Verifier) error) error {
@@ -201,6 +194,7 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 		}
 		return nil
 	}()
+	out.reword()
 	if out.Witnesses == nil {
 		out.Witnesses = []client.WitnessCheck{}
 	}
@@ -248,8 +242,9 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 	return perr
 }
 
-// verifyExit maps a verification error to an exit status: 1 when something
-// was checked and found wrong, 2 when it could not be checked.
+// verifyExit maps a verification error to an exit status by its verdict
+// (client.VerdictOf): 1 when something was checked and found wrong, 2 when
+// it could not be checked.
 func verifyExit(err error) error {
 	if err == nil {
 		return nil
@@ -258,7 +253,7 @@ func verifyExit(err error) error {
 	if errors.As(err, &ee) {
 		return err
 	}
-	if verificationFailed(err) {
+	if client.VerdictOf(err) == client.Failed {
 		return withExit(exitFailed, err)
 	}
 	return withExit(exitUsage, err)
@@ -272,26 +267,25 @@ func txNext(r *client.TxReport) *client.HeaderInfo {
 	return &r.Next
 }
 
-func verificationFailed(err error) bool {
-	var fe *client.ForkError
-	if errors.As(err, &fe) || errors.Is(err, client.ErrConflictWithPast) || errors.Is(err, client.ErrOlderThanVerified) || errors.Is(err, light.ErrLightClientAttack) {
-		return true
+// reword puts the library's text in the report (steps, witness answers) in
+// the CLI's words (cliText).
+func (out *verifyOutput) reword() {
+	steps := func(ss []client.Step) {
+		for i := range ss {
+			ss[i].Detail = cliText(ss[i].Detail)
+		}
 	}
-	// A header the light client could not verify because nobody answered is
-	// not a bad header.
-	var ne net.Error
-	var re *rpctypes.RPCError
-	switch {
-	case errors.Is(err, client.ErrNoTrust), errors.Is(err, client.ErrNoWitnessAnswered), errors.Is(err, client.ErrWitnessFailed), errors.Is(err, client.ErrPrimaryBehind),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.Is(err, light.ErrNoWitnesses), errors.Is(err, light.ErrFailedHeaderCrossReferencing),
-		errors.Is(err, provider.ErrNoResponse), errors.Is(err, provider.ErrLightBlockNotFound),
-		errors.Is(err, provider.ErrHeightTooHigh), errors.As(err, &ne), errors.As(err, &re):
-		return false
+	witnesses := func(ws []client.WitnessCheck) {
+		for i := range ws {
+			ws[i].Detail = cliText(ws[i].Detail)
+		}
 	}
-	var bad provider.ErrBadLightBlock
-	return errors.Is(err, verify.ErrHeader) || errors.Is(err, verify.ErrProof) || errors.Is(err, verify.ErrTx) ||
-		errors.Is(err, errRecordMismatch) || errors.As(err, &bad)
+	steps(out.Steps)
+	witnesses(out.Witnesses)
+	if out.Tx != nil {
+		steps(out.Tx.Steps)
+		witnesses(out.Tx.Witnesses)
+	}
 }
 
 // fillKey copies a key report into the output.
@@ -309,23 +303,19 @@ func (out *verifyOutput) fillKey(r *client.KeyReport) {
 	out.Witnesses = r.Witnesses
 }
 
-// matchStep checks that a proved record is the one asked for.
+// matchStep checks that a proved record is the one asked for
+// (client.MatchStep).
 func (out *verifyOutput) matchStep(what, got, want string) error {
-	if got != want {
-		err := fmt.Errorf("%w: %s %q is stored under key %q", errRecordMismatch, what, got, want)
-		out.Steps = append(out.Steps, client.Step{Name: "record", Detail: err.Error()})
-		return err
-	}
-	out.Steps = append(out.Steps, client.Step{Name: "record", OK: true, Detail: fmt.Sprintf("the proved value is %s %s", what, want)})
-	return nil
+	step, err := client.MatchStep(what, got, want)
+	out.Steps = append(out.Steps, step)
+	return err
 }
 
 // ---- records ----
 
 func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
 	o := &verifyFlags{}
-	store := map[string]string{"grant": ledger.StoreGrants, "licence": ledger.StoreLicences,
-		"payment": ledger.StorePayments, "agency": ledger.StoreAgencies}[kind]
+	store := client.RecordStore(kind)
 	cmd := &cobra.Command{
 		Use:   kind + " ID",
 		Short: "verify one " + kind + " (or its absence) with a proof",
@@ -350,36 +340,10 @@ func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
 		}
 		out := &verifyOutput{Command: kind, ID: id}
 		return runVerify(cmd, g, o, out, func(ctx context.Context, v *client.Verifier) error {
-			r, err := v.VerifyKeyReport(ctx, store, ledger.RecordKey(id), o.height)
+			r, names, err := v.VerifyRecord(ctx, kind, id, o.height)
 			out.fillKey(r)
 			if err != nil {
 				return err
-			}
-			var names map[string]string
-			if r.Present {
-				var rec struct {
-					ID     string `json:"id"`
-					Agency string `json:"agency"`
-				}
-				if err := json.Unmarshal(r.Value, &rec); err != nil {
-					return out.matchStep(kind, "(undecodable: "+err.Error()+")", id)
-				}
-				if err := out.matchStep(kind, rec.ID, id); err != nil {
-					return err
-				}
-				if kind == "payment" {
-					// Approvers are named from the agency's record, proved
-					// at the same height (best effort: keys alone otherwise).
-					names = map[string]string{}
-					if kp, err := v.VerifyKey(ctx, ledger.StoreAgencies, ledger.RecordKey(rec.Agency), r.Height); err == nil && kp.Present {
-						var a ledger.Agency
-						if json.Unmarshal(kp.Value, &a) == nil {
-							for _, off := range a.Officers {
-								names[string(off.Key)] = off.Name
-							}
-						}
-					}
-				}
 			}
 			out.text = func(w io.Writer) error {
 				if !r.Present {
@@ -529,7 +493,7 @@ func newVerifyTotalCmd(g *globalOpts) *cobra.Command {
 			var t ledger.Totals
 			if r.Present {
 				if err := json.Unmarshal(r.Value, &t); err != nil {
-					return out.matchStep("totals", "(undecodable: "+err.Error()+")", agency+"/"+cur)
+					return out.matchStep("totals", client.Undecodable(err), agency+"/"+cur)
 				}
 				if err := out.matchStep("totals", t.Agency+"/"+t.Currency, agency+"/"+cur); err != nil {
 					return err
@@ -579,7 +543,7 @@ func verifyGrantTotal(cmd *cobra.Command, g *globalOpts, o *verifyFlags, id stri
 		var gr ledger.Grant
 		if r.Present {
 			if err := json.Unmarshal(r.Value, &gr); err != nil {
-				return out.matchStep("grant", "(undecodable: "+err.Error()+")", id)
+				return out.matchStep("grant", client.Undecodable(err), id)
 			}
 			if err := out.matchStep("grant", gr.ID, id); err != nil {
 				return err

@@ -91,46 +91,23 @@ func newVerifyListCmd(g *globalOpts, use, short string, owners ...string) *cobra
 }
 
 func verifyListing(ctx context.Context, v *client.Verifier, out *verifyOutput, listing, owner string, height int64, pageSize int) error {
-	out.Steps = append(out.Steps, v.TrustStep())
-	r, err := v.VerifyListing(ctx, listing, owner, height, pageSize)
+	lv, err := v.VerifyListingComplete(ctx, listing, owner, height, pageSize)
+	out.Steps = append(out.Steps, lv.Steps...)
+	if r := lv.Report; r != nil {
+		out.Listing, out.Height = r, r.Height
+		hi := r.Header
+		out.Header = &hi
+	}
+	if lv.Signers != nil {
+		out.Signers, out.SignedPower, out.TotalPower = lv.Signers, lv.Signed, lv.TotalPower
+	}
+	if lv.Witnesses != nil {
+		out.Witnesses = lv.Witnesses
+	}
 	if err != nil {
-		out.Steps = append(out.Steps, client.Step{Name: "listing", Detail: err.Error()})
 		return err
 	}
-	lb := r.LightBlock
-	out.Listing, out.Height = r, r.Height
-	hi := r.Header
-	out.Header = &hi
-	out.Steps = append(out.Steps,
-		client.Step{Name: client.StepHeader, OK: true, Detail: fmt.Sprintf("header %d %X verified from the trust root; AppHash %X, time %s",
-			lb.Height, lb.Hash(), []byte(lb.AppHash), lb.Time.UTC().Format(time.RFC3339))},
-		client.Step{Name: "listing", OK: true, Detail: fmt.Sprintf("%d entries of %s %q in %d pages, each proved complete (no key of the range left out) and each record proved, against AppHash %X of header %d",
-			len(r.Entries), listing, owner, r.Pages, []byte(lb.AppHash), lb.Height)})
-	agencies := r
-	if listing != ledger.ListingAgencies {
-		if agencies, err = client.VerifyListingAt(ctx, v.Primary, lb, ledger.ListingAgencies, "", r.Height, 0); err != nil {
-			out.Steps = append(out.Steps, client.Step{Name: client.StepAgencies, Detail: err.Error()})
-			return err
-		}
-	}
-	names := client.ValidatorNames(agencies.Entries)
-	out.Steps = append(out.Steps, client.Step{Name: client.StepAgencies, OK: true,
-		Detail: fmt.Sprintf("%d validators named from the agencies listing proved complete at state height %d", len(names), r.Height)})
-	signers, signed, total, err := client.CommitSignatures(v.ChainID, lb, names)
-	if err != nil {
-		out.Steps = append(out.Steps, client.Step{Name: client.StepCommit, Detail: err.Error()})
-		return err
-	}
-	out.Signers, out.SignedPower, out.TotalPower = signers, signed, total
-	out.Steps = append(out.Steps, client.Step{Name: client.StepCommit, OK: true,
-		Detail: fmt.Sprintf("all %d signatures of the commit of header %d verify: %d of %d voting power", len(signers), lb.Height, signed, total)})
-	checks, err := v.CheckWitnesses(ctx, lb)
-	out.Witnesses = checks
-	if err != nil {
-		out.Steps = append(out.Steps, client.Step{Name: client.StepWitnesses, Detail: err.Error()})
-		return err
-	}
-	out.Steps = append(out.Steps, client.Step{Name: client.StepWitnesses, OK: true, Detail: fmt.Sprintf("%d witness answers for header %d", len(checks), lb.Height)})
+	r := lv.Report
 	out.text = func(w io.Writer) error {
 		if err := printVerifiedListing(w, r); err != nil {
 			return err

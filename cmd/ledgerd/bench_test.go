@@ -57,7 +57,7 @@ func TestBenchFailsOnRejection(t *testing.T) {
 	t.Cleanup(func() { benchTxsHook = nil })
 	rep, err := runBenchCmd(t, "--app", "ledger", "--txs", "40", "--timeout-commit", "200ms")
 	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != 1 {
+	if !errors.As(err, &ee) || ee.Code != 1 {
 		t.Fatalf("want exit status 1, got %v", err)
 	}
 	if rep.CheckTxRejected != 1 || rep.Submitted != 39 || rep.Error == "" || len(rep.Errors) != 1 {
@@ -69,7 +69,7 @@ func TestBenchUsage(t *testing.T) {
 	for _, args := range [][]string{{"--app", "etcd"}, {"--txs", "0"}, {"--validators", "0"}, {"-o", "yaml"}} {
 		_, err := run(t, append([]string{"bench"}, args...)...)
 		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != 2 {
+		if !errors.As(err, &ee) || ee.Code != 2 {
 			t.Errorf("bench %v: want a usage error (exit 2), got %v", args, err)
 		}
 	}

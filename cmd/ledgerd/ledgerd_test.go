@@ -99,7 +99,7 @@ func exitCodeOf(err error) int {
 		return 0
 	}
 	if ee, ok := err.(*exitError); ok {
-		return ee.code
+		return ee.Code
 	}
 	return 1
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/civicledger/civicledger/internal/exitcode"
 )
 
 const (
@@ -14,20 +16,11 @@ const (
 	flagChainID  = "chain-id"
 )
 
-type exitError struct {
-	code int
-	err  error
-}
+// exitError carries an explicit process exit status (exitcode.Error).
+type exitError = exitcode.Error
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func withExit(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code, err}
-}
+// withExit wraps err so that the process exits with code.
+func withExit(code int, err error) error { return exitcode.With(code, err) }
 
 func defaultNodeHome() string {
 	if h := os.Getenv("LEDGERD_HOME"); h != "" {
@@ -49,13 +42,13 @@ func newRootCmd() *cobra.Command {
 		// Unknown subcommands reach here as arguments: a usage error (exit 2).
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return withExit(2, fmt.Errorf("unknown command %q for \"ledgerd\"", args[0]))
+				return withExit(exitcode.Usage, fmt.Errorf("unknown command %q for \"ledgerd\"", args[0]))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(2, err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(exitcode.Usage, err) })
 	root.AddCommand(
 		newInitCmd(),
 		newTestnetCmd(),
