@@ -109,7 +109,7 @@ type Options struct {
 	Formats    []string // ParseFormats
 	Agency     string   // "" every agency
 	FromHeight int64    // only records updated at or after this height (0: all)
-	Height     int64    // state height H (0: the latest whose header H+1 exists)
+	Height     int64    // state height H (0: the latest block's, waiting for header H+1)
 	Dir        string   // must not exist, or be empty
 	OCIDPrefix string   // "" DefaultOCIDPrefix
 	PageSize   int      // listing page size (0: ledger.MaxPageSize)
@@ -281,11 +281,16 @@ func Export(ctx context.Context, v *client.Verifier, o Options) (*Manifest, erro
 	}
 	h := o.Height
 	if h == 0 {
+		// The state after the latest block L, proved by header L+1: what
+		// was just recorded is in the export (waiting for the next block).
 		l, err := v.LatestBlock(ctx)
 		if err != nil {
 			return nil, err
 		}
-		h = max(l-1, 1)
+		h = l
+	}
+	if err := v.Primary.WaitForHeight(ctx, h+1); err != nil {
+		return nil, err
 	}
 	if o.FromHeight > h {
 		return nil, fmt.Errorf("from height %d is above the export's height %d", o.FromHeight, h)

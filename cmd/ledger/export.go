@@ -51,7 +51,7 @@ the field mapping, and what has no home in each standard, is in
 docs/open-data.md.
 
 every record is read from the provable listings at state height H (--height;
-0: the latest whose header H+1 exists), each page proved complete against the
+0: the state after the node's latest block, waiting for the next header), each page proved complete against the
 AppHash of header H+1, verified from your trust root, which must be the
 genesis file ('ledger trust init --genesis FILE'). DIR gets manifest.json
 (chain id, H, header H+1 and its AppHash, the light blocks from the chain's
