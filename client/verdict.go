@@ -107,3 +107,19 @@ func ExportOutcomeOf(err error) ExportOutcome {
 	}
 	return ExportUnreachable
 }
+
+// SetupStep names the step at which NewVerifier failed with err (it loads
+// the trust root, asks the primary for its status, cross-checks the root
+// header and starts the light client from it): the witnesses for a fork,
+// the trust root when there is none or its header does not verify, else
+// the query of the primary.
+func SetupStep(err error) string {
+	var fe *ForkError
+	switch {
+	case errors.As(err, &fe):
+		return StepWitnesses
+	case errors.Is(err, ErrNoTrust), errors.Is(err, verify.ErrHeader):
+		return StepTrustRoot
+	}
+	return StepQuery
+}

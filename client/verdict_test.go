@@ -65,3 +65,20 @@ func TestMatchStep(t *testing.T) {
 		t.Fatalf("another id: %+v %v", s, err)
 	}
 }
+
+func TestSetupStep(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{&client.ForkError{}, client.StepWitnesses},
+		{fmt.Errorf("chain x: %w", client.ErrNoTrust), client.StepTrustRoot},
+		{fmt.Errorf("root: %w", verify.ErrHeader), client.StepTrustRoot},
+		{errors.New("connection refused"), client.StepQuery},
+	}
+	for _, c := range cases {
+		if got := client.SetupStep(c.err); got != c.want {
+			t.Errorf("SetupStep(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/ledger"
-	"github.com/civicledger/civicledger/ledger/verify"
 )
 
 // verifyTimeout bounds a whole verification (waiting for headers included).
@@ -152,18 +151,7 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 	err := func() error {
 		v, err := newVerifier(ctx, g, o.witnesses)
 		if err != nil {
-			// NewVerifier loads the trust root, asks the primary for its
-			// status, cross-checks the root header and starts the light
-			// client from it.
-			var fe *client.ForkError
-			step := client.StepQuery
-			switch {
-			case errors.As(err, &fe):
-				step = client.StepWitnesses
-			case errors.Is(err, client.ErrNoTrust), errors.Is(err, verify.ErrHeader):
-				step = client.StepTrustRoot
-			}
-			out.Steps = append(out.Steps, client.Step{Name: step, Detail: errorText(err)})
+			out.Steps = append(out.Steps, client.Step{Name: client.SetupStep(err), Detail: errorText(err)})
 			errors.As(err, &out.TrustRootMismatch)
 			return err
 		}
