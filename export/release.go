@@ -138,20 +138,21 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// liveSource reads pages from a node at height h, verifies each against
-// appHash and writes it to the proof file.
+// fetchPage fetches one page of a listing at the export's height,
+// unverified (client.Client.ListingPage).
+type fetchPage func(listing, owner, after string) (*ledger.ProvedPage, error)
+
+// liveSource fetches pages, verifies each against appHash (the AppHash of
+// the verified header H+1) and writes it to the proof file.
 type liveSource struct {
-	ctx      context.Context
-	c        *client.Client
-	h        int64
-	appHash  []byte
-	pageSize int
-	out      io.Writer
-	pages    int64
+	fetch   fetchPage
+	appHash []byte
+	out     io.Writer
+	pages   int64
 }
 
 func (s *liveSource) page(listing, owner, after string) (*verify.Listing, error) {
-	p, err := s.c.ListingPage(s.ctx, listing, owner, after, s.pageSize, s.h)
+	p, err := s.fetch(listing, owner, after)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +169,29 @@ func (s *liveSource) page(listing, owner, after string) (*verify.Listing, error)
 	}
 	s.pages++
 	return l, nil
+}
+
+// writeRelease writes the files of a release (all but the manifest) into
+// dir from pages fetched with fetch and proved against appHash.
+func writeRelease(dir string, fetch fetchPage, appHash []byte, m *meta, formats []string, sel selection, progress func(Counts)) ([]File, Counts, int64, error) {
+	fs := &fileSet{dir: dir}
+	pw, err := fs.open(PagesFile)
+	if err != nil {
+		return nil, Counts{}, 0, err
+	}
+	src := &liveSource{fetch: fetch, appHash: appHash, out: pw}
+	sinks, err := newSinks(m, formats, fs.open)
+	if err != nil {
+		fs.close()
+		return nil, Counts{}, 0, err
+	}
+	w := &walker{src: src, sel: sel, sinks: sinks, progress: progress}
+	if err := w.run(); err != nil {
+		fs.close()
+		return nil, Counts{}, 0, err
+	}
+	files, err := fs.close()
+	return files, w.counts, src.pages, err
 }
 
 // releaseGenesis returns the trusted genesis file of the verifier's chain
@@ -322,32 +346,19 @@ func Export(ctx context.Context, v *client.Verifier, o Options) (*Manifest, erro
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	fs := &fileSet{dir: tmp}
-	pw, err := fs.open(PagesFile)
-	if err != nil {
-		return nil, err
-	}
-	src := &liveSource{ctx: ctx, c: v.Primary, h: h, appHash: lb.AppHash, pageSize: o.PageSize, out: pw}
 	m := &meta{chainID: v.ChainID, height: h, published: lb.Time, ocidPrefix: o.OCIDPrefix}
-	sinks, err := newSinks(m, formats, fs.open)
-	if err != nil {
-		fs.close()
-		return nil, err
+	fetch := func(listing, owner, after string) (*ledger.ProvedPage, error) {
+		return v.Primary.ListingPage(ctx, listing, owner, after, o.PageSize, h)
 	}
-	w := &walker{src: src, sel: selection{agency: o.Agency, fromHeight: o.FromHeight}, sinks: sinks, progress: o.Progress}
-	if err := w.run(); err != nil {
-		fs.close()
-		return nil, err
-	}
-	files, err := fs.close()
+	files, counts, pages, err := writeRelease(tmp, fetch, lb.AppHash, m, formats, selection{agency: o.Agency, fromHeight: o.FromHeight}, o.Progress)
 	if err != nil {
 		return nil, err
 	}
-	if o.Agency != "" && w.counts.Agencies == 0 {
+	if o.Agency != "" && counts.Agencies == 0 {
 		return nil, fmt.Errorf("%w: no agency %q at height %d", client.ErrNotFound, o.Agency, h)
 	}
 	man := &Manifest{Format: ReleaseFormat, Kind: releaseKind, ChainID: v.ChainID, GenesisSHA256: sum, Height: h, Header: headerOf(lb),
-		Agency: o.Agency, FromHeight: o.FromHeight, Formats: formats, OCIDPrefix: o.OCIDPrefix, Records: w.counts, Pages: src.pages,
+		Agency: o.Agency, FromHeight: o.FromHeight, Formats: formats, OCIDPrefix: o.OCIDPrefix, Records: counts, Pages: pages,
 		Files: files, LightBlocks: lbJSON}
 	bz, err := man.Encode()
 	if err != nil {

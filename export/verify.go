@@ -254,33 +254,13 @@ func VerifyRelease(dir string, doc *cmttypes.GenesisDoc, genesisSHA256 string, n
 
 	// 6. records
 	step = StepRecords
-	pf, err := os.Open(filepath.Join(dir, filepath.FromSlash(PagesFile)))
-	if err != nil {
-		return rep, &FileError{File: PagesFile, Err: err}
-	}
-	defer pf.Close()
-	src := &offlineSource{r: bufio.NewReaderSize(pf, 1<<20), h: m.Height, appHash: last.AppHash}
-	out := &fileSet{dir: dir, compare: true}
 	mt := &meta{chainID: m.ChainID, height: m.Height, published: last.Time, ocidPrefix: m.OCIDPrefix}
-	sinks, err := newSinks(mt, formats, out.open)
-	if err != nil {
-		out.close()
-		return rep, err
-	}
-	w := &walker{src: src, sel: selection{agency: m.Agency, fromHeight: m.FromHeight}, sinks: sinks}
-	if err := w.run(); err != nil {
-		out.close()
-		return rep, err
-	}
-	files, err := out.close()
+	files, counts, pages, err := checkRecords(dir, last.AppHash, mt, formats, selection{agency: m.Agency, fromHeight: m.FromHeight})
 	if err != nil {
 		return rep, err
-	}
-	if _, err := src.r.Peek(1); err == nil {
-		return rep, &FileError{File: PagesFile, Err: fmt.Errorf("holds more than the %d pages the export reads", src.pages)}
 	}
 	rep.ok(step, "%d pages proved complete against AppHash %s; their %d agencies, %d grants, %d licences and %d payments give the %d exported files byte for byte",
-		src.pages, hdr.AppHash, w.counts.Agencies, w.counts.Grants, w.counts.Licences, w.counts.Payments, len(files))
+		pages, hdr.AppHash, counts.Agencies, counts.Grants, counts.Licences, counts.Payments, len(files))
 
 	// 7. manifest contents
 	step = StepContents
@@ -291,8 +271,8 @@ func VerifyRelease(dir string, doc *cmttypes.GenesisDoc, genesisSHA256 string, n
 	files = append(files, *pagesEntry)
 	sortFiles(files)
 	want := &Manifest{Format: ReleaseFormat, Kind: releaseKind, ChainID: doc.ChainID, GenesisSHA256: strings.ToLower(genesisSHA256), Height: m.Height,
-		Header: hdr, Agency: m.Agency, FromHeight: m.FromHeight, Formats: formats, OCIDPrefix: m.OCIDPrefix, Records: w.counts,
-		Pages: src.pages, Files: files, LightBlocks: lbJSON}
+		Header: hdr, Agency: m.Agency, FromHeight: m.FromHeight, Formats: formats, OCIDPrefix: m.OCIDPrefix, Records: counts,
+		Pages: pages, Files: files, LightBlocks: lbJSON}
 	bz, err := want.Encode()
 	if err != nil {
 		return rep, err
@@ -301,8 +281,39 @@ func VerifyRelease(dir string, doc *cmttypes.GenesisDoc, genesisSHA256 string, n
 		return rep, manErr("%w: byte %d (line %d) differs from the manifest the verified release gives", ErrMismatch, i, bytes.Count(raw[:min(i, len(raw))], []byte("\n"))+1)
 	}
 	rep.ok(step, "the manifest is the one the verified light blocks, records and files give")
-	rep.Records, rep.Files = &w.counts, files
+	rep.Records, rep.Files = &counts, files
 	return rep, nil
+}
+
+// checkRecords verifies every page of the release's proof file against
+// appHash, maps the records again and compares the result with the files
+// of the formats byte for byte; it returns the files' entries.
+func checkRecords(dir string, appHash []byte, m *meta, formats []string, sel selection) ([]File, Counts, int64, error) {
+	pf, err := os.Open(filepath.Join(dir, filepath.FromSlash(PagesFile)))
+	if err != nil {
+		return nil, Counts{}, 0, &FileError{File: PagesFile, Err: err}
+	}
+	defer pf.Close()
+	src := &offlineSource{r: bufio.NewReaderSize(pf, 1<<20), h: m.height, appHash: appHash}
+	out := &fileSet{dir: dir, compare: true}
+	sinks, err := newSinks(m, formats, out.open)
+	if err != nil {
+		out.close()
+		return nil, Counts{}, 0, err
+	}
+	w := &walker{src: src, sel: sel, sinks: sinks}
+	if err := w.run(); err != nil {
+		out.close()
+		return nil, Counts{}, 0, err
+	}
+	files, err := out.close()
+	if err != nil {
+		return nil, Counts{}, 0, err
+	}
+	if _, err := src.r.Peek(1); err == nil {
+		return nil, Counts{}, 0, &FileError{File: PagesFile, Err: fmt.Errorf("holds more than the %d pages the export reads", src.pages)}
+	}
+	return files, w.counts, src.pages, nil
 }
 
 func validPath(p string) bool {
