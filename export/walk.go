@@ -130,16 +130,21 @@ func (w *walker) agency(a *ledger.Agency) error {
 		if g.Updated < w.sel.fromHeight {
 			return nil
 		}
+		// The formats nest a grant's recorded payments; a grant whose
+		// proved record counts none has none to list (its reversed
+		// payments are in the agency's payments).
 		var pays []ledger.Payment
-		if err := w.each(ledger.ListingGrantPayments, g.ID, func(e *verify.ListedRecord) error {
-			var p ledger.Payment
-			if err := decode(e, &p); err != nil {
+		if g.Payments > 0 {
+			if err := w.each(ledger.ListingGrantPayments, g.ID, func(e *verify.ListedRecord) error {
+				var p ledger.Payment
+				if err := decode(e, &p); err != nil {
+					return err
+				}
+				pays = append(pays, p)
+				return nil
+			}); err != nil {
 				return err
 			}
-			pays = append(pays, p)
-			return nil
-		}); err != nil {
-			return err
 		}
 		w.counts.Grants++
 		for _, s := range w.sinks {
