@@ -287,7 +287,7 @@ func newSinks(m *meta, formats []string, open opener) ([]sink, error) {
 // not at all), then verifies the written release as its readers will.
 func Export(ctx context.Context, v *client.Verifier, o Options) (*Manifest, error) {
 	if err := o.validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrBadOptions, err)
 	}
 	formats, _ := ParseFormats(o.Formats)
 	if o.OCIDPrefix == "" {
@@ -297,27 +297,34 @@ func Export(ctx context.Context, v *client.Verifier, o Options) (*Manifest, erro
 		o.PageSize = ledger.MaxPageSize
 	}
 	if err := checkDir(o.Dir); err != nil {
-		return nil, err
+		if errors.Is(err, ErrDirNotEmpty) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadOptions, err)
 	}
 	doc, sum, err := releaseGenesis(v, o.Home)
 	if err != nil {
 		return nil, err
 	}
+	// By default the state after the latest block L, proved by header
+	// L+1: what was just recorded is in the export (waiting for the next
+	// block).
+	l, err := v.LatestBlock(ctx)
+	if err != nil {
+		return nil, err
+	}
 	h := o.Height
-	if h == 0 {
-		// The state after the latest block L, proved by header L+1: what
-		// was just recorded is in the export (waiting for the next block).
-		l, err := v.LatestBlock(ctx)
-		if err != nil {
-			return nil, err
-		}
+	switch {
+	case h == 0:
 		h = l
+	case h > l:
+		return nil, fmt.Errorf("%w: height %d is above the latest block %d", client.ErrNodeRefused, h, l)
 	}
 	if err := v.Primary.WaitForHeight(ctx, h+1); err != nil {
 		return nil, err
 	}
 	if o.FromHeight > h {
-		return nil, fmt.Errorf("from height %d is above the export's height %d", o.FromHeight, h)
+		return nil, fmt.Errorf("%w: from height %d is above the export's height %d", ErrBadOptions, o.FromHeight, h)
 	}
 	lb, err := v.LightBlock(ctx, h+1)
 	if err != nil {
@@ -348,7 +355,15 @@ func Export(ctx context.Context, v *client.Verifier, o Options) (*Manifest, erro
 	}
 	m := &meta{chainID: v.ChainID, height: h, published: lb.Time, ocidPrefix: o.OCIDPrefix}
 	fetch := func(listing, owner, after string) (*ledger.ProvedPage, error) {
-		return v.Primary.ListingPage(ctx, listing, owner, after, o.PageSize, h)
+		p, err := v.Primary.ListingPage(ctx, listing, owner, after, o.PageSize, h)
+		if err != nil && !errors.Is(err, verify.ErrProof) && ctx.Err() == nil {
+			// The node answered with an error (a height it does not
+			// keep), or did not answer: it refused if it still answers.
+			if _, serr := v.Primary.Status(ctx); serr == nil {
+				return nil, fmt.Errorf("%w: %v", client.ErrNodeRefused, err)
+			}
+		}
+		return p, err
 	}
 	files, counts, pages, err := writeRelease(tmp, fetch, lb.AppHash, m, formats, selection{agency: o.Agency, fromHeight: o.FromHeight}, o.Progress)
 	if err != nil {
@@ -380,6 +395,11 @@ func Export(ctx context.Context, v *client.Verifier, o Options) (*Manifest, erro
 
 // ErrDirNotEmpty is returned when the output directory holds files.
 var ErrDirNotEmpty = errors.New("the output directory exists and is not empty")
+
+// ErrBadOptions is wrapped by the errors of options that cannot be
+// exported: a bad format, id or height, an output directory that cannot be
+// used.
+var ErrBadOptions = errors.New("bad export options")
 
 // checkDir accepts a directory that does not exist (in an existing parent)
 // or is empty.

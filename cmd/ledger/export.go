@@ -66,8 +66,9 @@ or be empty; it is written whole or not at all. -o DIR is --out DIR here. on
 a terminal, progress (records written) goes to stderr.
 
 exit status: 0 written; 1 verification failed (a bad proof, signature or
-hash, a fork) or no such agency; 2 usage error, no trust root or a
-checkpoint trust root, DIR not empty; 3 the node could not be reached.`
+hash, a fork), no such agency, or the node has no such height; 2 usage
+error, no trust root or a checkpoint trust root, DIR not empty or not
+usable; 3 the node could not be reached.`
 
 // openExportFlags are the flags of 'ledger export'.
 type openExportFlags struct {
@@ -175,7 +176,7 @@ func runOpenExport(cmd *cobra.Command, g *globalOpts, o *openExportFlags, args [
 func openExportExit(err error) error {
 	var re *export.ReleaseError
 	switch {
-	case errors.Is(err, export.ErrDirNotEmpty):
+	case errors.Is(err, export.ErrDirNotEmpty), errors.Is(err, export.ErrBadOptions):
 		return withExit(exitUsage, err)
 	case errors.As(err, &re), errors.Is(err, client.ErrNotFound):
 		return withExit(exitFailed, err)

@@ -79,6 +79,8 @@ func TestExportRelease(t *testing.T) {
 	wantCode(t, 2, []string{"unknown format"}, "--home", home, "--node", a[0].RPC, "export", "pdf", "-o", filepath.Join(base, "x"))
 	wantCode(t, 2, []string{"--out DIR"}, "--home", home, "--node", a[0].RPC, "export", "csv")
 	wantCode(t, 1, []string{"no agency"}, "--home", home, "--node", a[0].RPC, "export", "csv", "--agency", "nobody", "-o", filepath.Join(base, "none"))
+	wantCode(t, 1, []string{"above the latest block"}, "--home", home, "--node", a[0].RPC, "export", "csv", "--height", "1000000", "-o", filepath.Join(base, "future"))
+	wantCode(t, 2, []string{"not a directory"}, "--home", home, "--node", a[0].RPC, "export", "csv", "-o", filepath.Join(base, "one", "manifest.json", "x"))
 	wantCode(t, 3, nil, "--home", home, "--node", deadNode(t), "export", "csv", "-o", filepath.Join(base, "dead"))
 	if left, _ := filepath.Glob(filepath.Join(base, ".*.tmp-*")); len(left) != 0 {
 		t.Errorf("temporary directories left behind: %v", left)
