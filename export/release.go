@@ -116,7 +116,7 @@ type Options struct {
 	// Home is the client home holding the trusted genesis file.
 	Home string
 	// Progress, if set, is called as records are written.
-	Progress func(Counts)
+	Progress func(Progress)
 }
 
 func (o *Options) validate() error {
@@ -173,7 +173,7 @@ func (s *liveSource) page(listing, owner, after string) (*verify.Listing, error)
 
 // writeRelease writes the files of a release (all but the manifest) into
 // dir from pages fetched with fetch and proved against appHash.
-func writeRelease(dir string, fetch fetchPage, appHash []byte, m *meta, formats []string, sel selection, progress func(Counts)) ([]File, Counts, int64, error) {
+func writeRelease(dir string, fetch fetchPage, appHash []byte, m *meta, formats []string, sel selection, progress func(Progress)) ([]File, Counts, int64, error) {
 	fs := &fileSet{dir: dir}
 	pw, err := fs.open(PagesFile)
 	if err != nil {

@@ -54,7 +54,22 @@ type walker struct {
 	sel      selection
 	sinks    []sink
 	counts   Counts
-	progress func(Counts)
+	progress func(Progress)
+	// the agency being walked: its id, its number and how many are known
+	// so far (a page of the agencies listing at a time)
+	current            string
+	agencyNo, agencies int
+}
+
+// Progress is how far an export has come: the records written, and the
+// agency whose records are being written (the agencies are walked in id
+// order; Agencies counts those of the listing pages read so far, all of
+// them unless there are more than a page).
+type Progress struct {
+	Written  Counts
+	Agency   string
+	AgencyNo int
+	Agencies int
 }
 
 // each calls f for every entry of listing for owner, page by page.
@@ -86,24 +101,39 @@ func decode(e *verify.ListedRecord, v any) error {
 
 func (w *walker) tick() {
 	if w.progress != nil {
-		w.progress(w.counts)
+		w.progress(Progress{Written: w.counts, Agency: w.current, AgencyNo: w.agencyNo, Agencies: w.agencies})
 	}
 }
 
 // run walks every selected record once.
 func (w *walker) run() error {
-	err := w.each(ledger.ListingAgencies, "", func(e *verify.ListedRecord) error {
-		var a ledger.Agency
-		if err := decode(e, &a); err != nil {
+	after := ""
+	for {
+		l, err := w.src.page(ledger.ListingAgencies, "", after)
+		if err != nil {
 			return err
 		}
-		if w.sel.agency != "" && a.ID != w.sel.agency {
-			return nil
+		var page []ledger.Agency
+		for i := range l.Entries {
+			var a ledger.Agency
+			if err := decode(&l.Entries[i], &a); err != nil {
+				return err
+			}
+			if w.sel.agency == "" || a.ID == w.sel.agency {
+				page = append(page, a)
+			}
 		}
-		return w.agency(&a)
-	})
-	if err != nil {
-		return err
+		w.agencies += len(page)
+		for i := range page {
+			w.agencyNo, w.current = w.agencyNo+1, page[i].ID
+			if err := w.agency(&page[i]); err != nil {
+				return err
+			}
+		}
+		if l.Complete {
+			break
+		}
+		after = l.Next
 	}
 	for _, s := range w.sinks {
 		if err := s.close(); err != nil {

@@ -63,7 +63,8 @@ and proof/pages.jsonl (every proved page, in order). check it with
 --agency exports one agency's records; --from-height only the records
 updated at or after that height (an incremental export). DIR must not exist,
 or be empty; it is written whole or not at all. -o DIR is --out DIR here. on
-a terminal, progress (records written) goes to stderr.
+a terminal, progress (the agency being written, of how many, and the records
+written) goes to stderr.
 
 exit status: 0 written; 1 verification failed (a bad proof, signature or
 hash, a fork), no such agency, or the node has no such height; 2 usage
@@ -233,12 +234,14 @@ func newProgress(w io.Writer) *progress {
 	return &progress{w: w}
 }
 
-func (p *progress) update(c export.Counts) {
+func (p *progress) update(e export.Progress) {
 	if p.w == nil || time.Since(p.last) < 200*time.Millisecond {
 		return
 	}
 	p.last, p.any = time.Now(), true
-	fmt.Fprintf(p.w, "\r%d records written (%d grants, %d licences, %d payments)", c.Total(), c.Grants, c.Licences, c.Payments)
+	c := e.Written
+	fmt.Fprintf(p.w, "\ragency %d/%d (%s): %d records written (%d grants, %d licences, %d payments)\x1b[K",
+		e.AgencyNo, e.Agencies, sanitize(e.Agency), c.Total(), c.Grants, c.Licences, c.Payments)
 }
 
 func (p *progress) done() {

@@ -176,3 +176,19 @@ func rewrite(t *testing.T, dir, file, from, to string) func() {
 		os.WriteFile(mp, origMan, 0o644)
 	}
 }
+
+// TestExportProgress: progress is printed on a terminal only, at most a
+// few times a second, and ends with a new line.
+func TestExportProgress(t *testing.T) {
+	var buf strings.Builder
+	if p := newProgress(&buf); p.w != nil {
+		t.Fatal("progress printed to a writer that is not a terminal")
+	}
+	p := &progress{w: &buf}
+	p.update(export.Progress{Written: export.Counts{Agencies: 1, Grants: 2, Payments: 3}, Agency: "agency-1", AgencyNo: 1, Agencies: 2})
+	p.update(export.Progress{Written: export.Counts{Agencies: 1, Grants: 3}})
+	p.done()
+	if got, want := buf.String(), "\ragency 1/2 (agency-1): 6 records written (2 grants, 0 licences, 3 payments)\x1b[K\n"; got != want {
+		t.Fatalf("progress %q, want %q", got, want)
+	}
+}
