@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,9 +125,12 @@ func BenchmarkExport(b *testing.B) {
 			return err
 		})
 		var size int64
+		var sizes []string
 		for _, f := range files {
 			size += f.Bytes
+			sizes = append(sizes, fmt.Sprintf("%s %.1f MB", f.Path, float64(f.Bytes)/1e6))
 		}
+		b.Logf("files: %s", strings.Join(sizes, ", "))
 		total := float64(counts.Total())
 		b.ReportMetric(total/exported.Seconds(), "export-records/s")
 		b.ReportMetric(total/verified.Seconds(), "verify-records/s")
