@@ -132,18 +132,19 @@ func jsonLine(v any) ([]byte, error) {
 
 // jsonArray writes a JSON document whose last member is an array written
 // element by element: head (up to and including the array's "["), the
-// elements one per line, then tail.
+// elements one per line, then tail. The file is created with its first
+// element: the packages of the standards need one, so a selection with
+// none writes no file.
 type jsonArray struct {
-	w    io.Writer
-	n    int
-	tail string
+	open       opener
+	path       string
+	head, tail string
+	w          io.Writer
+	n          int
 }
 
-func newJSONArray(w io.Writer, head, tail string) (*jsonArray, error) {
-	if _, err := io.WriteString(w, head); err != nil {
-		return nil, err
-	}
-	return &jsonArray{w: w, tail: tail}, nil
+func newJSONArray(open opener, path, head, tail string) *jsonArray {
+	return &jsonArray{open: open, path: path, head: head, tail: tail}
 }
 
 func (a *jsonArray) add(v any) error {
@@ -151,9 +152,12 @@ func (a *jsonArray) add(v any) error {
 	if err != nil {
 		return err
 	}
-	sep := "\n    "
-	if a.n > 0 {
-		sep = ",\n    "
+	sep := ",\n    "
+	if a.w == nil {
+		if a.w, err = a.open(a.path); err != nil {
+			return err
+		}
+		sep = a.head + "\n    "
 	}
 	a.n++
 	if _, err := io.WriteString(a.w, sep); err != nil {
@@ -164,11 +168,10 @@ func (a *jsonArray) add(v any) error {
 }
 
 func (a *jsonArray) close() error {
-	end := "\n  "
-	if a.n == 0 {
-		end = ""
+	if a.w == nil {
+		return nil
 	}
-	_, err := io.WriteString(a.w, end+a.tail)
+	_, err := io.WriteString(a.w, "\n  "+a.tail)
 	return err
 }
 

@@ -90,19 +90,13 @@ type givingSink struct {
 }
 
 func newGivingSink(m *meta, open opener) (*givingSink, error) {
-	w, err := open(GivingFile)
-	if err != nil {
-		return nil, err
-	}
 	head, err := packageHead([][2]any{{"version", standardGiving}, {"title", "Grants of " + m.publisher() + " at height " + itoa(m.height)},
 		{"identifier", m.uri("360giving-grants")}, {"issued", m.date()}, {"modified", m.date()},
 		{"publisher", map[string]string{"name": m.publisher()}}}, "grants")
 	if err != nil {
 		return nil, err
 	}
-	s := &givingSink{m: m}
-	s.grants, err = newJSONArray(w, head, "]\n}\n")
-	return s, err
+	return &givingSink{m: m, grants: newJSONArray(open, GivingFile, head, "]\n}\n")}, nil
 }
 
 func (s *givingSink) agency(*ledger.Agency) error { return nil }

@@ -132,23 +132,18 @@ func iatiActivity(x *xmlw, m *meta, a *ledger.Agency, g *ledger.Grant, pays []le
 	x.b.WriteString(in + "</iati-activity>\n")
 }
 
-// iatiSink writes the IATI activities file.
+// iatiSink writes the IATI activities file. The file is created with its
+// first activity: an activities file needs one, so a selection with no
+// grant writes no file.
 type iatiSink struct {
-	m *meta
-	w io.Writer
-	x xmlw
+	m    *meta
+	open opener
+	w    io.Writer
+	x    xmlw
 }
 
 func newIATISink(m *meta, open opener) (*iatiSink, error) {
-	w, err := open(IATIFile)
-	if err != nil {
-		return nil, err
-	}
-	s := &iatiSink{m: m, w: w}
-	s.x.b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	s.x.open("", "iati-activities", false, "version", standardIATI, "generated-datetime", m.date())
-	s.x.b.WriteString("\n")
-	return s, s.flush()
+	return &iatiSink{m: m, open: open}, nil
 }
 
 func (s *iatiSink) flush() error {
@@ -160,6 +155,16 @@ func (s *iatiSink) flush() error {
 func (s *iatiSink) agency(*ledger.Agency) error { return nil }
 
 func (s *iatiSink) grant(a *ledger.Agency, g *ledger.Grant, pays []ledger.Payment) error {
+	if s.w == nil {
+		w, err := s.open(IATIFile)
+		if err != nil {
+			return err
+		}
+		s.w = w
+		s.x.b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+		s.x.open("", "iati-activities", false, "version", standardIATI, "generated-datetime", s.m.date())
+		s.x.b.WriteString("\n")
+	}
 	iatiActivity(&s.x, s.m, a, g, pays)
 	return s.flush()
 }
@@ -168,6 +173,9 @@ func (s *iatiSink) licence(*ledger.Agency, *ledger.Licence) error { return nil }
 func (s *iatiSink) payment(*ledger.Agency, *ledger.Payment) error { return nil }
 
 func (s *iatiSink) close() error {
+	if s.w == nil {
+		return nil
+	}
 	s.x.b.WriteString("</iati-activities>\n")
 	return s.flush()
 }

@@ -10,17 +10,16 @@ import (
 // OCDS 1.1 release objects: the fields the ledger fills (docs/open-data.md).
 type (
 	ocdsRelease struct {
-		OCID           string          `json:"ocid"`
-		ID             string          `json:"id"`
-		Date           string          `json:"date"`
-		Tag            []string        `json:"tag"`
-		InitiationType string          `json:"initiationType"`
-		Language       string          `json:"language,omitempty"`
-		Parties        []ocdsParty     `json:"parties"`
-		Buyer          *ocdsOrgRef     `json:"buyer,omitempty"`
-		Awards         []ocdsAward     `json:"awards"`
-		Contracts      []ocdsContract  `json:"contracts,omitempty"`
-		RelatedProcess []ocdsRelatedPr `json:"relatedProcesses,omitempty"`
+		OCID           string         `json:"ocid"`
+		ID             string         `json:"id"`
+		Date           string         `json:"date"`
+		Tag            []string       `json:"tag"`
+		InitiationType string         `json:"initiationType"`
+		Language       string         `json:"language,omitempty"`
+		Parties        []ocdsParty    `json:"parties"`
+		Buyer          *ocdsOrgRef    `json:"buyer,omitempty"`
+		Awards         []ocdsAward    `json:"awards"`
+		Contracts      []ocdsContract `json:"contracts,omitempty"`
 	}
 	ocdsOrgRef struct {
 		ID   string `json:"id"`
@@ -89,13 +88,6 @@ type (
 		Value  ocdsValue  `json:"value"`
 		Payer  ocdsOrgRef `json:"payer"`
 		Payee  ocdsOrgRef `json:"payee"`
-	}
-	ocdsRelatedPr struct {
-		ID           string   `json:"id"`
-		Relationship []string `json:"relationship"`
-		Title        string   `json:"title,omitempty"`
-		Scheme       string   `json:"scheme"`
-		Identifier   string   `json:"identifier"`
 	}
 	ocdsRecord struct {
 		OCID            string        `json:"ocid"`
@@ -246,14 +238,6 @@ type ocdsSink struct {
 }
 
 func newOCDSSink(m *meta, open opener) (*ocdsSink, error) {
-	rw, err := open(OCDSReleasesFile)
-	if err != nil {
-		return nil, err
-	}
-	cw, err := open(OCDSRecordsFile)
-	if err != nil {
-		return nil, err
-	}
 	s := &ocdsSink{m: m}
 	pub := map[string]string{"name": m.publisher(), "scheme": "XX-CIVICLEDGER", "uid": m.chainID}
 	head, err := packageHead([][2]any{{"uri", m.uri("ocds-release-package")}, {"version", standardOCDS},
@@ -261,17 +245,13 @@ func newOCDSSink(m *meta, open opener) (*ocdsSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.releases, err = newJSONArray(rw, head, "]\n}\n"); err != nil {
-		return nil, err
-	}
+	s.releases = newJSONArray(open, OCDSReleasesFile, head, "]\n}\n")
 	head, err = packageHead([][2]any{{"uri", m.uri("ocds-record-package")}, {"version", standardOCDS},
 		{"publishedDate", m.date()}, {"publisher", pub}}, "records")
 	if err != nil {
 		return nil, err
 	}
-	if s.records, err = newJSONArray(cw, head, "]\n}\n"); err != nil {
-		return nil, err
-	}
+	s.records = newJSONArray(open, OCDSRecordsFile, head, "]\n}\n")
 	return s, nil
 }
 

@@ -97,3 +97,28 @@ func TestCSVRoundTrip(t *testing.T) {
 		t.Fatalf("grant row %q", row)
 	}
 }
+
+// TestNoEmptyPackages: the OCDS, 360Giving and IATI packages need one item
+// each, so a selection with none writes no such file; what it writes is
+// valid.
+func TestNoEmptyPackages(t *testing.T) {
+	has := func(files []File, path string) bool {
+		for _, f := range files {
+			if f.Path == path {
+				return true
+			}
+		}
+		return false
+	}
+	// From height 45: two licences, no grant, no payment.
+	dir, counts, files := writeFixture(t, selection{fromHeight: 45})
+	if counts.Grants != 0 || counts.Licences != 2 || has(files, GivingFile) || has(files, IATIFile) || !has(files, OCDSReleasesFile) {
+		t.Fatalf("counts %+v, files %v", counts, files)
+	}
+	schematest.OCDS(t, filepath.Join(dir, OCDSReleasesFile), filepath.Join(dir, OCDSRecordsFile))
+	// Nothing at all: the CSV files, with their header rows only.
+	_, _, files = writeFixture(t, selection{agency: "nobody"})
+	if len(files) != 4 || !has(files, CSVGrantsFile) {
+		t.Fatalf("files %v", files)
+	}
+}
