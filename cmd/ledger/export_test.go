@@ -68,6 +68,12 @@ func TestExportRelease(t *testing.T) {
 		t.Fatalf("verify release -o json: %+v", j)
 	}
 
+	// The genesis file trusted under --home is the default.
+	if out := mustRun(t, "--home", home, "verify", "release", dir); finalLine(out) != resultVerified {
+		t.Fatalf("verify release with the trusted genesis file:\n%s", out)
+	}
+	wantCode(t, 2, []string{"--genesis FILE"}, "--home", t.TempDir(), "verify", "release", dir)
+
 	// One agency, an incremental export, and the usage errors.
 	one := filepath.Join(base, "one")
 	out = mustRun(t, "--home", home, "--node", a[0].RPC, "export", "csv", "ocds", "--agency", "agency-2", "--out", one)
@@ -108,6 +114,10 @@ func TestExportRelease(t *testing.T) {
 				}
 				_, errOut := wantCode(t, 1, []string{"FAILED", f}, verifyArgs...)
 				t.Logf("byte %d of %s changed: %s", i, f, strings.TrimSpace(errOut))
+				out, _ := wantCode(t, 1, nil, append(verifyArgs, "-o", "json")...)
+				if j := decodeJSON[releaseOutput](t, out); j.Result != resultFailed || j.FailedFile != f || j.FailedStep == "" {
+					t.Errorf("byte %d of %s changed: -o json says %s, step %q, file %q", i, f, j.Result, j.FailedStep, j.FailedFile)
+				}
 			}
 		})
 	}
