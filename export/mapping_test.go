@@ -1,12 +1,15 @@
 package export
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,5 +257,19 @@ func TestParseFormats(t *testing.T) {
 		if _, err := ParseFormats(bad); err == nil {
 			t.Fatalf("%v: no error", bad)
 		}
+	}
+}
+
+func TestReadLineBounded(t *testing.T) {
+	r := bufio.NewReaderSize(strings.NewReader(strings.Repeat("x", 100)+"\nshort\nlast"), 16)
+	if _, err := readLine(r, 50); err == nil {
+		t.Fatal("a 100-byte line read with a limit of 50")
+	}
+	r = bufio.NewReaderSize(strings.NewReader(strings.Repeat("x", 40)+"\nlast"), 16)
+	if l, err := readLine(r, 50); err != nil || len(l) != 41 {
+		t.Fatalf("%q %v", l, err)
+	}
+	if l, err := readLine(r, 50); err != io.EOF || string(l) != "last" {
+		t.Fatalf("%q %v", l, err)
 	}
 }

@@ -39,6 +39,31 @@ func (r *ReleaseReport) ok(step, format string, args ...any) {
 	r.Steps = append(r.Steps, verify.Step{Name: step, OK: true, Detail: fmt.Sprintf(format, args...)})
 }
 
+// maxPageLine bounds a line of the proof file: a page of ledger.MaxPageSize
+// records with its proofs is about 320 KB; a hostile release must not make
+// the verifier read an unbounded line.
+const maxPageLine = 32 << 20
+
+// maxManifest bounds the manifest (its light blocks grow with the changes
+// of validator set, a few KB each).
+const maxManifest = 64 << 20
+
+// readLine reads a line of at most limit bytes (without its end).
+func readLine(r *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > limit {
+			return nil, fmt.Errorf("a line longer than %d bytes", limit)
+		}
+		line = append(line, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return line, err
+	}
+}
+
 // offlineSource reads the proved pages of a release's proof file in order
 // and verifies each against the AppHash of the verified header H+1.
 type offlineSource struct {
@@ -53,7 +78,7 @@ func (s *offlineSource) fail(format string, args ...any) error {
 }
 
 func (s *offlineSource) page(listing, owner, after string) (*verify.Listing, error) {
-	line, err := s.r.ReadBytes('\n')
+	line, err := readLine(s.r, maxPageLine)
 	if err == io.EOF && len(line) == 0 {
 		return nil, s.fail("the file ends; the export read page of %s %q after %q next", listing, owner, after)
 	}
@@ -123,6 +148,9 @@ func VerifyRelease(dir string, doc *cmttypes.GenesisDoc, genesisSHA256 string, n
 	}
 
 	// 1. manifest
+	if st, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil && st.Size() > maxManifest {
+		return rep, manErr("%d bytes, more than a manifest holds (%d)", st.Size(), maxManifest)
+	}
 	raw, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
 		return rep, manErr("%v", err)
