@@ -13,11 +13,11 @@ import (
 
 // Formats an export can be written in.
 const (
-	FormatOCDS      = "ocds"
-	FormatGiving    = "360giving"
-	FormatIATI      = "iati"
-	FormatCSV       = "csv"
-	formatAllFormat = "all"
+	FormatOCDS   = "ocds"
+	FormatGiving = "360giving"
+	FormatIATI   = "iati"
+	FormatCSV    = "csv"
+	formatAll    = "all" // every format
 )
 
 // Formats lists the formats in the order they are written.
@@ -25,23 +25,32 @@ var Formats = []string{FormatOCDS, FormatGiving, FormatIATI, FormatCSV}
 
 // Files of a release, relative to its directory.
 const (
-	ManifestFile       = "manifest.json"
-	PagesFile          = "proof/pages.jsonl"
-	OCDSReleasesFile   = "ocds/release-package.json"
-	OCDSRecordsFile    = "ocds/record-package.json"
-	GivingFile         = "360giving/grants.json"
-	IATIFile           = "iati/activities.xml"
-	CSVAgenciesFile    = "csv/agencies.csv"
-	CSVGrantsFile      = "csv/grants.csv"
-	CSVLicencesFile    = "csv/licences.csv"
-	CSVPaymentsFile    = "csv/payments.csv"
-	DefaultOCIDPrefix  = "ocds-civic0"
-	agencyOrgIDPrefix  = "XX-CIVICLEDGER-"
-	givingIDPrefix     = "360G-civicledger-"
-	standardOCDS       = "1.1"
-	standardGiving     = "1.4"
-	standardIATI       = "2.03"
-	ledgerStatusScheme = "civicledger-status"
+	ManifestFile     = "manifest.json"
+	PagesFile        = "proof/pages.jsonl"
+	OCDSReleasesFile = "ocds/release-package.json"
+	OCDSRecordsFile  = "ocds/record-package.json"
+	GivingFile       = "360giving/grants.json"
+	IATIFile         = "iati/activities.xml"
+	CSVAgenciesFile  = "csv/agencies.csv"
+	CSVGrantsFile    = "csv/grants.csv"
+	CSVLicencesFile  = "csv/licences.csv"
+	CSVPaymentsFile  = "csv/payments.csv"
+)
+
+// DefaultOCIDPrefix is the OCDS ocid prefix when none is given: a
+// placeholder in the form of a registered one ("ocds-" and six
+// characters); a publisher registers its own with the Open Contracting
+// Partnership.
+const DefaultOCIDPrefix = "ocds-civic0"
+
+// Identifiers and versions the mappings write.
+const (
+	agencyOrgIDPrefix  = "XX-CIVICLEDGER-"    // an agency's organisation identifier (AgencyOrgID)
+	givingIDPrefix     = "360G-civicledger-"  // a 360Giving grant id (GivingID)
+	standardOCDS       = "1.1"                // OCDS package version
+	standardGiving     = "1.4"                // 360Giving package version
+	standardIATI       = "2.03"               // IATI activities version
+	ledgerStatusScheme = "civicledger-status" // 360Giving classification vocabulary of the ledger's statuses
 )
 
 // ParseFormats returns the formats named by args ("all" for every one), in
@@ -51,7 +60,7 @@ func ParseFormats(args []string) ([]string, error) {
 	for _, a := range args {
 		a = strings.ToLower(strings.TrimSpace(a))
 		switch a {
-		case formatAllFormat:
+		case formatAll:
 			for _, f := range Formats {
 				want[f] = true
 			}

@@ -23,6 +23,7 @@ const (
 	flagExportOut        = "out"
 	flagExportOCIDPrefix = "ocid-prefix"
 	flagExportPageSize   = "page-size"
+	flagExportHeight     = "height"
 )
 
 // openExportTimeout bounds a whole export; a large one is bounded by the
@@ -99,7 +100,7 @@ func newOpenExportCmd(g *globalOpts) *cobra.Command {
 	fs.StringVarP(&o.output, flagOutput, "o", "", "same as --out `DIR` (on this command -o names the directory, not the output format)")
 	fs.StringVar(&o.ocidPrefix, flagExportOCIDPrefix, export.DefaultOCIDPrefix, "OCDS ocid prefix (register one with the Open Contracting Partnership)")
 	fs.IntVar(&o.pageSize, flagExportPageSize, ledger.MaxPageSize, "records per proved listing page")
-	fs.Int64Var(&o.height, "height", 0, "state height H to export (0: the state after the latest block, waiting for header H+1)")
+	fs.Int64Var(&o.height, flagExportHeight, 0, "state height H to export (0: the state after the latest block, waiting for header H+1)")
 	o.verifyFlags.register(fs, false)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return runOpenExport(cmd, g, o, args)
