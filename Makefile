@@ -1,16 +1,17 @@
 # Civic Ledger. `make test` installs what the test suite needs (Go modules;
-# Debian's prometheus (promtool) and postgresql, when missing), then runs vet,
+# Debian's prometheus (promtool), postgresql and libxml2-utils (xmllint, which
+# checks the IATI exports against the IATI schema), when missing), then runs vet,
 # the race-checked unit tests, the integration tests with real CometBFT nodes,
 # and a short fuzzing run.
 GO ?= go
 FUZZTIME ?= 20s
-RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/...
+RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/... ./export/...
 
 .PHONY: test deps vet unit integration fuzz bench demo build
 
 test: deps vet unit integration fuzz
 
-APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql)
+APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v xmllint),,libxml2-utils)
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
