@@ -60,6 +60,24 @@
 // signed by an officer added earlier in its block verifies. Rejected
 // transactions have no data.
 //
+// # Natural persons
+//
+// privacy.go: the chain never holds a natural person's identity. A party
+// (recipient, payee, holder) is an organisation {"name","scheme","id"} or an
+// individual {"individual":{"commitment","label","region"}}, never both: the
+// commitment is IndividualCommitment, sha256 of IndividualDomain, a 32-byte
+// random salt and the canonical identity {"scheme","id","name"}, which the
+// agency keeps off chain. An organisation whose scheme denotes a natural
+// person (PersonScheme: a fixed list of prefixes such as GB-NINO, person,
+// passport) is refused with ErrPersonInClear naming the field. Free text of
+// records (programme, purpose, reasons, licence type and scope, party names,
+// an individual's label and region) refuses obvious personal data with
+// ErrPersonalData naming the field: email addresses, international phone
+// numbers, IBANs (checksum verified), UK National Insurance and US Social
+// Security numbers (findPersonalData, a fixed byte-level matcher). Events
+// name an individual as "individual:<commitment>". A payment against an
+// individual's grant must carry the identical commitment (ErrPayeeMismatch).
+//
 // # Transaction types and their failure conditions
 //
 //	grant/award        grants    id unused (ErrAlreadyExists); agency total would overflow (ErrAmountOverflow);
@@ -83,7 +101,8 @@
 //	                             params.four_eyes_thresholds, else params.four_eyes_threshold) need two
 //	                             finance officers (ErrFourEyes); with a grant: it exists, is the agency's, is awarded or
 //	                             amended (ErrGrantNotPayable), same currency (ErrCurrencyMismatch), payee is the
-//	                             recipient (ErrPayeeMismatch, by scheme and id), dated from PaymentLeadDays (90)
+//	                             recipient (ErrPayeeMismatch, by scheme and id, or an individual by its identical
+//	                             commitment), dated from PaymentLeadDays (90)
 //	                             before the grant's period to PaymentTailDays (180) after it (ErrImplausibleDate),
 //	                             and disbursed + amount ≤ awarded (ErrOverpayment)
 //	payment/reverse    finance   payment exists, is the agency's, is recorded (ErrIllegalTransition); four-eyes

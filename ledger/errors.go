@@ -67,6 +67,8 @@ var (
 	ErrNotElector          = register(46, "agency may not vote on this proposal")
 	ErrAlreadyVoted        = register(47, "agency already voted")
 	ErrImplausibleDate     = register(48, "implausible date")
+	ErrPersonalData        = register(49, "free text holds personal data")
+	ErrPersonInClear       = register(50, "natural person identified in clear")
 )
 
 // Error is a ledger rule violation with a fixed ABCI code.

@@ -31,7 +31,7 @@ func (b *Block) putLicence(l *Licence) error {
 
 func licenceEvent(l *Licence, action string) Event {
 	return event(EventLicence, AttrID, l.ID, AttrAgency, l.Agency, AttrAction, action, AttrStatus, l.Status,
-		AttrHolder, l.Holder.Scheme+":"+l.Holder.ID, AttrType, l.LicenceType, AttrValidUntil, l.ValidUntil)
+		AttrHolder, l.Holder.Ref(), AttrType, l.LicenceType, AttrValidUntil, l.ValidUntil)
 }
 
 func (b *Block) licenceIssue(ag *Agency, p *LicenceIssue) ([]Event, error) {

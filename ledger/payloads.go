@@ -211,10 +211,10 @@ func (p *GrantAward) ValidateBasic() error {
 	if err := checkParty("payload.recipient", p.Recipient); err != nil {
 		return err
 	}
-	if err := checkText("payload.programme", p.Programme, maxNameLen, true); err != nil {
+	if err := checkFreeText("payload.programme", p.Programme, maxNameLen, true); err != nil {
 		return err
 	}
-	if err := checkText("payload.purpose", p.Purpose, maxTextLen, true); err != nil {
+	if err := checkFreeText("payload.purpose", p.Purpose, maxTextLen, true); err != nil {
 		return err
 	}
 	if _, err := checkMoney("payload", p.Amount, p.Currency); err != nil {
@@ -242,7 +242,7 @@ func (p *GrantAmend) ValidateBasic() error {
 	if err := checkDate("payload.period_end", p.PeriodEnd); err != nil {
 		return err
 	}
-	if err := checkText("payload.reason", p.Reason, maxTextLen, true); err != nil {
+	if err := checkFreeText("payload.reason", p.Reason, maxTextLen, true); err != nil {
 		return err
 	}
 	return checkHash("payload.document_hash", p.DocumentHash)
@@ -252,7 +252,7 @@ func validateAction(id, hash, reason string) error {
 	if err := checkID("payload.id", id); err != nil {
 		return err
 	}
-	if err := checkText("payload.reason", reason, maxTextLen, true); err != nil {
+	if err := checkFreeText("payload.reason", reason, maxTextLen, true); err != nil {
 		return err
 	}
 	return checkHash("payload.document_hash", hash)
@@ -277,10 +277,10 @@ func (p *LicenceIssue) ValidateBasic() error {
 	if err := checkParty("payload.holder", p.Holder); err != nil {
 		return err
 	}
-	if err := checkText("payload.licence_type", p.LicenceType, maxNameLen, true); err != nil {
+	if err := checkFreeText("payload.licence_type", p.LicenceType, maxNameLen, true); err != nil {
 		return err
 	}
-	if err := checkText("payload.scope", p.Scope, maxTextLen, true); err != nil {
+	if err := checkFreeText("payload.scope", p.Scope, maxTextLen, true); err != nil {
 		return err
 	}
 	if err := checkPeriod("payload.valid_from", p.ValidFrom, "payload.valid_until", p.ValidUntil); err != nil {
@@ -318,7 +318,7 @@ func (p *PaymentRecord) ValidateBasic() error {
 	if err := checkDate("payload.date", p.Date); err != nil {
 		return err
 	}
-	if err := checkText("payload.purpose", p.Purpose, maxTextLen, true); err != nil {
+	if err := checkFreeText("payload.purpose", p.Purpose, maxTextLen, true); err != nil {
 		return err
 	}
 	if p.Grant != "" {
@@ -331,7 +331,7 @@ func (p *PaymentReverse) ValidateBasic() error {
 	if err := checkID("payload.id", p.ID); err != nil {
 		return err
 	}
-	return checkText("payload.reason", p.Reason, maxTextLen, true)
+	return checkFreeText("payload.reason", p.Reason, maxTextLen, true)
 }
 
 func (p *OfficerAdd) ValidateBasic() error {
@@ -410,14 +410,26 @@ func checkText(field, s string, max int, required bool) error {
 	return nil
 }
 
+// checkParty checks an organisation (name, scheme, id; a scheme for natural
+// persons is refused with ErrPersonInClear) or an individual
+// (checkIndividual).
 func checkParty(field string, p Party) error {
-	if err := checkText(field+".name", p.Name, maxNameLen, true); err != nil {
+	if p.Individual != nil {
+		return checkIndividual(field, p)
+	}
+	if err := checkFreeText(field+".name", p.Name, maxNameLen, true); err != nil {
 		return err
 	}
 	if err := checkText(field+".scheme", p.Scheme, maxSchemeLen, true); err != nil {
 		return err
 	}
-	return checkText(field+".id", p.ID, maxPartyIDLen, true)
+	if err := checkText(field+".id", p.ID, maxPartyIDLen, true); err != nil {
+		return err
+	}
+	if PersonScheme(p.Scheme) {
+		return fieldErr(ErrPersonInClear, field+".scheme", "%q is a scheme for natural persons: record the person as an individual (a commitment and a public label)", p.Scheme)
+	}
+	return nil
 }
 
 // checkAmount parses a positive amount in minor units.

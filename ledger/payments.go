@@ -13,7 +13,7 @@ const maxInt64 = int64(^uint64(0) >> 1)
 
 func paymentEvent(p *Payment, action string) Event {
 	return event(EventPayment, AttrID, p.ID, AttrAgency, p.Agency, AttrAction, action, AttrStatus, p.Status,
-		AttrGrant, p.Grant, AttrPayee, p.Payee.Scheme+":"+p.Payee.ID, AttrCurrency, p.Currency,
+		AttrGrant, p.Grant, AttrPayee, p.Payee.Ref(), AttrCurrency, p.Currency,
 		AttrAmount, strconv.FormatInt(int64(p.Amount), 10))
 }
 
@@ -76,7 +76,7 @@ func (b *Block) paymentRecord(tx *Tx, ag *Agency, p *PaymentRecord) ([]Event, er
 		case gr.Currency != p.Currency:
 			return nil, fieldErr(ErrCurrencyMismatch, "payload.currency", "grant %q is in %s, payment in %s", p.Grant, gr.Currency, p.Currency)
 		case !gr.Recipient.SameEntity(p.Payee):
-			return nil, fieldErr(ErrPayeeMismatch, "payload.payee", "grant %q recipient is %s:%s", p.Grant, gr.Recipient.Scheme, gr.Recipient.ID)
+			return nil, fieldErr(ErrPayeeMismatch, "payload.payee", "grant %q recipient is %s", p.Grant, gr.Recipient.Ref())
 		}
 		if err := checkPaymentDate(p.Date, &gr); err != nil {
 			return nil, err

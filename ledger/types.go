@@ -111,17 +111,42 @@ func (a *Agency) Officer(key []byte) *Officer {
 	return nil
 }
 
-// Party identifies a recipient, holder or payee: a name plus an identifier in
-// a named scheme (e.g. a company registry number).
+// Party identifies a recipient, holder or payee: an organisation by a name
+// plus an identifier in a named scheme (e.g. a company registry number), or
+// a natural person as an Individual only (a commitment and a public label;
+// privacy.go), never both.
 type Party struct {
-	Name   string `json:"name"`
-	Scheme string `json:"scheme"`
-	ID     string `json:"id"`
+	Name       string      `json:"name"`
+	Scheme     string      `json:"scheme"`
+	ID         string      `json:"id"`
+	Individual *Individual `json:"individual,omitempty"`
+}
+
+// MarshalJSON writes an organisation as {"name","scheme","id"}, as always,
+// and an individual as {"individual":{...}} alone, so that no name, scheme
+// or id key (even empty) sits beside a commitment.
+func (p Party) MarshalJSON() ([]byte, error) {
+	if p.Individual != nil {
+		return Canonical(struct {
+			Individual *Individual `json:"individual"`
+		}{p.Individual})
+	}
+	return Canonical(struct {
+		Name   string `json:"name"`
+		Scheme string `json:"scheme"`
+		ID     string `json:"id"`
+	}{p.Name, p.Scheme, p.ID})
 }
 
 // SameEntity reports whether p and q identify the same legal entity (scheme
-// and identifier; names may be spelled differently).
-func (p Party) SameEntity(q Party) bool { return p.Scheme == q.Scheme && p.ID == q.ID }
+// and identifier; names may be spelled differently), or the same individual
+// (the identical commitment; labels may differ).
+func (p Party) SameEntity(q Party) bool {
+	if p.Individual != nil || q.Individual != nil {
+		return p.Individual != nil && q.Individual != nil && p.Individual.Commitment == q.Individual.Commitment
+	}
+	return p.Scheme == q.Scheme && p.ID == q.ID
+}
 
 // Grant is an award of funds by an agency.
 type Grant struct {
