@@ -34,6 +34,11 @@
 //     ExportOutcomeOf);
 //   - the trust store and its root-replacement policy (trust.go:
 //     CheckNewRoot; only ResetTrust removes a root).
+//   - natural persons (disclosure.go): NewIndividual draws the salt and
+//     computes the commitment a record carries instead of the person's
+//     identity; Disclosures is the agency's store of salts and identities,
+//     sealed like its keys (<home>/disclosures), with Disclose and Erase;
+//     VerifyDisclosure is the auditor's check against proved records.
 //
 // Messages name no command-line flag or command: the CLI words them.
 package client

@@ -22,7 +22,8 @@ const (
 	// Failed: something was checked and found wrong: a bad proof,
 	// signature or hash, a fork, a header that conflicts with one verified
 	// before, a state older than one verified before, a proved value that is
-	// not the record asked for, chain parameters proved absent or unknown.
+	// not the record asked for, chain parameters proved absent or unknown, a
+	// disclosure that does not match its commitment or its records.
 	Failed
 	// NotVerified: nothing could be checked: no trust root, nodes or
 	// witnesses that did not answer (or not in time), or any other error.
@@ -64,7 +65,7 @@ func VerdictOf(err error) Verdict {
 	}
 	var bad provider.ErrBadLightBlock
 	if errors.Is(err, verify.ErrHeader) || errors.Is(err, verify.ErrProof) || errors.Is(err, verify.ErrTx) ||
-		errors.Is(err, ErrRecordMismatch) || errors.Is(err, ErrParamsAbsent) || errors.Is(err, ErrUnknownParams) || errors.As(err, &bad) {
+		errors.Is(err, ErrRecordMismatch) || errors.Is(err, ErrDisclosureMismatch) || errors.Is(err, ErrParamsAbsent) || errors.Is(err, ErrUnknownParams) || errors.As(err, &bad) {
 		return Failed
 	}
 	return NotVerified

@@ -708,3 +708,32 @@ func wipe(b []byte) {
 		b[i] = 0
 	}
 }
+
+// Seal protects a secret document (other than a key) for a file in a
+// directory of the store's owner, with the store's backend: the file backend
+// encrypts it to a passphrase (age's scrypt recipient, armored), asked for
+// through the store's PassphraseFunc with prompt; the test backend returns
+// it unchanged (UNSAFE, as for keys). SealedExt is the extension of such a
+// file.
+func (s *Store) Seal(plain []byte, prompt string) ([]byte, error) {
+	if s.backend != BackendFile {
+		return append([]byte(nil), plain...), nil
+	}
+	pass, err := s.askPass(prompt, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.encrypt(plain, pass)
+}
+
+// Unseal returns the document that Seal protected; what names it in errors
+// (a wrong passphrase is [ErrBadPassphrase]).
+func (s *Store) Unseal(data []byte, prompt, what string) ([]byte, error) {
+	if s.backend != BackendFile {
+		return append([]byte(nil), data...), nil
+	}
+	return s.decrypt(armor.NewReader(bytes.NewReader(data)), prompt, what)
+}
+
+// SealedExt is the extension of a file Seal wrote: ".age" or ".json".
+func (s *Store) SealedExt() string { return s.ext() }
