@@ -177,8 +177,10 @@ func OpenDisclosures(dir string, s Sealer) (*Disclosures, error) {
 
 const indexExt = ".index.json"
 
-func (d *Disclosures) sealedPath(c string) string { return filepath.Join(d.dir, c+d.sealer.SealedExt()) }
-func (d *Disclosures) indexPath(c string) string  { return filepath.Join(d.dir, c+indexExt) }
+func (d *Disclosures) sealedPath(c string) string {
+	return filepath.Join(d.dir, c+d.sealer.SealedExt())
+}
+func (d *Disclosures) indexPath(c string) string { return filepath.Join(d.dir, c+indexExt) }
 
 // Save seals and stores the secret of disc, and its index naming rec (the
 // record about to carry the commitment) with the public label.
