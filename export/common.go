@@ -45,12 +45,13 @@ const DefaultOCIDPrefix = "ocds-civic0"
 
 // Identifiers and versions the mappings write.
 const (
-	agencyOrgIDPrefix  = "XX-CIVICLEDGER-"    // an agency's organisation identifier (AgencyOrgID)
-	givingIDPrefix     = "360G-civicledger-"  // a 360Giving grant id (GivingID)
-	standardOCDS       = "1.1"                // OCDS package version
-	standardGiving     = "1.4"                // 360Giving package version
-	standardIATI       = "2.03"               // IATI activities version
-	ledgerStatusScheme = "civicledger-status" // 360Giving classification vocabulary of the ledger's statuses
+	agencyOrgIDPrefix  = "XX-CIVICLEDGER-"     // an agency's organisation identifier (AgencyOrgID)
+	individualPrefix   = "XX-CIVICLEDGER-IND-" // an individual's identifier: the prefix and its commitment (PartyOrgID)
+	givingIDPrefix     = "360G-civicledger-"   // a 360Giving grant id (GivingID)
+	standardOCDS       = "1.1"                 // OCDS package version
+	standardGiving     = "1.4"                 // 360Giving package version
+	standardIATI       = "2.03"                // IATI activities version
+	ledgerStatusScheme = "civicledger-status"  // 360Giving classification vocabulary of the ledger's statuses
 )
 
 // ParseFormats returns the formats named by args ("all" for every one), in
@@ -124,8 +125,24 @@ func AgencyOrgID(agency string) string { return agencyOrgIDPrefix + agency }
 
 // PartyOrgID is the organisation identifier of a recipient, holder or
 // payee: its scheme and its id in that scheme (org-id.guide style, e.g.
-// GB-COH-01234567).
-func PartyOrgID(p ledger.Party) string { return p.Scheme + "-" + p.ID }
+// GB-COH-01234567). A natural person has no name or identifier on chain:
+// its identifier is its commitment after "XX-CIVICLEDGER-IND-", which links
+// a grant to its payments and names nobody.
+func PartyOrgID(p ledger.Party) string {
+	if p.Individual != nil {
+		return individualPrefix + p.Individual.Commitment
+	}
+	return p.Scheme + "-" + p.ID
+}
+
+// partyColumns are the name, scheme and id columns of a party in the CSV
+// files: an individual's label, "individual" and its commitment.
+func partyColumns(p ledger.Party) (name, scheme, id string) {
+	if p.Individual != nil {
+		return p.Individual.Label, "individual", p.Individual.Commitment
+	}
+	return p.Name, p.Scheme, p.ID
+}
 
 // jsonLine is json.Marshal without escaping <, > and & (the exports are
 // data files, not HTML).

@@ -18,7 +18,8 @@ type (
 		AmountDisbursed         json.Number         `json:"amountDisbursed"`
 		AwardDate               string              `json:"awardDate"`
 		PlannedDates            []givingEvent       `json:"plannedDates,omitempty"`
-		RecipientOrganization   []givingOrg         `json:"recipientOrganization"`
+		RecipientOrganization   []givingOrg         `json:"recipientOrganization,omitempty"`
+		RecipientIndividual     *givingPerson       `json:"recipientIndividual,omitempty"`
 		FundingOrganization     []givingOrg         `json:"fundingOrganization"`
 		GrantProgramme          []givingProgramme   `json:"grantProgramme,omitempty"`
 		Classifications         []givingClass       `json:"classifications"`
@@ -33,6 +34,12 @@ type (
 		ID            string `json:"id"`
 		Name          string `json:"name"`
 		AddressRegion string `json:"addressRegion,omitempty"`
+	}
+	// givingPerson is 360Giving's Person: for a natural person, the
+	// public label and the commitment-based identifier, never a name.
+	givingPerson struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
 	}
 	givingProgramme struct {
 		Title string `json:"title"`
@@ -63,11 +70,15 @@ func givingGrantOf(m *meta, a *ledger.Agency, g *ledger.Grant, pays []ledger.Pay
 	out := givingGrant{
 		ID: GivingID(a.ID, g.ID), Title: grantTitle(g), Description: g.Purpose, Currency: g.Currency,
 		AmountAwarded: amount(g.Awarded, g.Currency), AmountDisbursed: amount(g.Disbursed, g.Currency), AwardDate: g.DecisionDate,
-		PlannedDates:          []givingEvent{{StartDate: g.PeriodStart, EndDate: g.PeriodEnd}},
-		RecipientOrganization: []givingOrg{{ID: PartyOrgID(g.Recipient), Name: g.Recipient.Name}},
-		FundingOrganization:   []givingOrg{{ID: AgencyOrgID(a.ID), Name: a.Name, AddressRegion: a.Jurisdiction}},
-		Classifications:       []givingClass{{Vocabulary: ledgerStatusScheme, Code: g.Status, Title: "grant " + g.Status}},
-		DateModified:          m.date(),
+		PlannedDates:        []givingEvent{{StartDate: g.PeriodStart, EndDate: g.PeriodEnd}},
+		FundingOrganization: []givingOrg{{ID: AgencyOrgID(a.ID), Name: a.Name, AddressRegion: a.Jurisdiction}},
+		Classifications:     []givingClass{{Vocabulary: ledgerStatusScheme, Code: g.Status, Title: "grant " + g.Status}},
+		DateModified:        m.date(),
+	}
+	if g.Recipient.Individual != nil {
+		out.RecipientIndividual = &givingPerson{ID: PartyOrgID(g.Recipient), Name: g.Recipient.Individual.Label}
+	} else {
+		out.RecipientOrganization = []givingOrg{{ID: PartyOrgID(g.Recipient), Name: g.Recipient.Name}}
 	}
 	if g.Programme != "" {
 		out.GrantProgramme = []givingProgramme{{Title: g.Programme}}

@@ -114,20 +114,20 @@ func iatiActivity(x *xmlw, m *meta, a *ledger.Agency, g *ledger.Grant, pays []le
 	x.narrative(in2, "description", g.Purpose)
 	x.narrative(in2, "participating-org", a.Name, "ref", AgencyOrgID(a.ID), "role", iatiRoleFunding)
 	x.narrative(in2, "participating-org", a.Name, "ref", AgencyOrgID(a.ID), "role", iatiRoleExtending)
-	x.narrative(in2, "participating-org", g.Recipient.Name, "ref", PartyOrgID(g.Recipient), "role", iatiRoleImplement)
+	x.narrative(in2, "participating-org", g.Recipient.DisplayName(), "ref", PartyOrgID(g.Recipient), "role", iatiRoleImplement)
 	x.open(in2, "activity-status", true, "code", iatiActivityStatus(g.Status))
 	x.open(in2, "activity-date", true, "type", iatiDatePlanStart, "iso-date", g.PeriodStart)
 	x.open(in2, "activity-date", true, "type", iatiDatePlanEnd, "iso-date", g.PeriodEnd)
 	if g.Status != ledger.GrantRevoked {
 		x.transaction(in2, g.ID, iatiTxCommitment, g.DecisionDate, g.Awarded, g.Currency, "award decision sha256:"+g.DocumentHash,
-			AgencyOrgID(a.ID), a.Name, PartyOrgID(g.Recipient), g.Recipient.Name)
+			AgencyOrgID(a.ID), a.Name, PartyOrgID(g.Recipient), g.Recipient.DisplayName())
 	}
 	for _, p := range pays {
 		if p.Status != ledger.PaymentRecorded {
 			continue
 		}
 		x.transaction(in2, p.ID, iatiTxDisbursement, p.Date, p.Amount, p.Currency, p.Purpose,
-			AgencyOrgID(a.ID), a.Name, PartyOrgID(p.Payee), p.Payee.Name)
+			AgencyOrgID(a.ID), a.Name, PartyOrgID(p.Payee), p.Payee.DisplayName())
 	}
 	x.b.WriteString(in + "</iati-activity>\n")
 }

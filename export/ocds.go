@@ -110,7 +110,16 @@ func agencyParty(a *ledger.Agency, roles ...string) ocdsParty {
 	return p
 }
 
+// partyParty is a recipient, holder or payee in OCDS's parties; a natural
+// person by its public label (and region), with no identifier.
 func partyParty(p ledger.Party, roles ...string) ocdsParty {
+	if in := p.Individual; in != nil {
+		op := ocdsParty{ID: PartyOrgID(p), Name: in.Label, Roles: roles}
+		if in.Region != "" {
+			op.Address = &ocdsAddress{Region: in.Region}
+		}
+		return op
+	}
 	return ocdsParty{ID: PartyOrgID(p), Name: p.Name, Identifier: &ocdsIdentifier{Scheme: p.Scheme, ID: p.ID, LegalName: p.Name}, Roles: roles}
 }
 
@@ -148,7 +157,7 @@ func transactions(a *ledger.Agency, pays []ledger.Payment) []ocdsTransaction {
 			continue
 		}
 		out = append(out, ocdsTransaction{ID: p.ID, Date: dateTime(p.Date), Value: ocdsValue{amount(p.Amount, p.Currency), p.Currency},
-			Payer: ocdsOrgRef{AgencyOrgID(a.ID), a.Name}, Payee: ocdsOrgRef{PartyOrgID(p.Payee), p.Payee.Name}})
+			Payer: ocdsOrgRef{AgencyOrgID(a.ID), a.Name}, Payee: ocdsOrgRef{PartyOrgID(p.Payee), p.Payee.DisplayName()}})
 	}
 	return out
 }
@@ -178,7 +187,7 @@ func grantRelease(m *meta, a *ledger.Agency, g *ledger.Grant, pays []ledger.Paym
 		Parties: []ocdsParty{agencyParty(a, "buyer", "funder", "payer"), partyParty(g.Recipient, "supplier", "payee")},
 		Buyer:   &ocdsOrgRef{AgencyOrgID(a.ID), a.Name},
 		Awards: []ocdsAward{{ID: g.ID, Title: g.Programme, Description: g.Purpose, Status: as, Date: dateTime(g.DecisionDate), Value: value,
-			Suppliers: []ocdsOrgRef{{PartyOrgID(g.Recipient), g.Recipient.Name}}, ContractPeriod: period, Documents: docs}},
+			Suppliers: []ocdsOrgRef{{PartyOrgID(g.Recipient), g.Recipient.DisplayName()}}, ContractPeriod: period, Documents: docs}},
 		Contracts: []ocdsContract{{ID: g.ID, AwardID: g.ID, Title: g.Programme, Description: "grant " + g.Status, Status: cs, Period: period, Value: value,
 			DateSigned: dateTime(g.DecisionDate), Implementation: &ocdsImplementation{Transactions: tx}}},
 	}
@@ -199,7 +208,7 @@ func licenceRelease(m *meta, a *ledger.Agency, l *ledger.Licence) ocdsRelease {
 		Parties: []ocdsParty{agencyParty(a, "buyer", "procuringEntity"), partyParty(l.Holder, "supplier")},
 		Buyer:   &ocdsOrgRef{AgencyOrgID(a.ID), a.Name},
 		Awards: []ocdsAward{{ID: l.ID, Title: l.LicenceType, Description: l.Scope, Status: as, Date: dateTime(l.DecisionDate),
-			Suppliers: []ocdsOrgRef{{PartyOrgID(l.Holder), l.Holder.Name}}, ContractPeriod: period}},
+			Suppliers: []ocdsOrgRef{{PartyOrgID(l.Holder), l.Holder.DisplayName()}}, ContractPeriod: period}},
 		Contracts: []ocdsContract{{ID: l.ID, AwardID: l.ID, Title: l.LicenceType, Description: "licence " + l.Status, Status: cs, Period: period,
 			DateSigned: dateTime(l.DecisionDate), Documents: docs}},
 	}
@@ -225,7 +234,7 @@ func paymentRelease(m *meta, a *ledger.Agency, p *ledger.Payment) ocdsRelease {
 		Parties: []ocdsParty{agencyParty(a, "buyer", "payer"), partyParty(p.Payee, "supplier", "payee")},
 		Buyer:   &ocdsOrgRef{AgencyOrgID(a.ID), a.Name},
 		Awards: []ocdsAward{{ID: p.ID, Description: p.Purpose, Status: as, Date: dateTime(p.Date), Value: value,
-			Suppliers: []ocdsOrgRef{{PartyOrgID(p.Payee), p.Payee.Name}}}},
+			Suppliers: []ocdsOrgRef{{PartyOrgID(p.Payee), p.Payee.DisplayName()}}}},
 		Contracts: []ocdsContract{{ID: p.ID, AwardID: p.ID, Description: "payment " + p.Status, Status: cs, Value: value,
 			DateSigned: dateTime(p.Date), Implementation: &ocdsImplementation{Transactions: tx}}},
 	}

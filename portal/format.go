@@ -57,7 +57,12 @@ type row struct {
 
 func money(a ledger.Amount, currency string) string { return ledger.FormatMoney(int64(a), currency) }
 
+// partyID is a party's registered identifier; a natural person has none on
+// chain (it shows by its public label only).
 func partyID(p ledger.Party) string {
+	if p.Individual != nil {
+		return ""
+	}
 	if p.Scheme == "" {
 		return p.ID
 	}
@@ -97,18 +102,18 @@ func decodeRow(c catalogue, kind string, raw json.RawMessage) (row, error) {
 }
 
 func grantRow(c catalogue, g *ledger.Grant) row {
-	return row{Kind: "grant", ID: g.ID, Href: recordPath("grant", g.ID), Agency: g.Agency, Party: g.Recipient.Name,
+	return row{Kind: "grant", ID: g.ID, Href: recordPath("grant", g.ID), Agency: g.Agency, Party: g.Recipient.DisplayName(),
 		PartyID: partyID(g.Recipient), Programme: g.Programme, Amount: money(g.Awarded, g.Currency),
 		Status: statusLabel(c, g.Status), Date: g.DecisionDate}
 }
 
 func licenceRow(c catalogue, l *ledger.Licence) row {
-	return row{Kind: "licence", ID: l.ID, Href: recordPath("licence", l.ID), Agency: l.Agency, Party: l.Holder.Name,
+	return row{Kind: "licence", ID: l.ID, Href: recordPath("licence", l.ID), Agency: l.Agency, Party: l.Holder.DisplayName(),
 		PartyID: partyID(l.Holder), Programme: l.LicenceType, Status: statusLabel(c, l.Status), Date: l.DecisionDate}
 }
 
 func paymentRow(c catalogue, p *ledger.Payment) row {
-	return row{Kind: "payment", ID: p.ID, Href: recordPath("payment", p.ID), Agency: p.Agency, Party: p.Payee.Name,
+	return row{Kind: "payment", ID: p.ID, Href: recordPath("payment", p.ID), Agency: p.Agency, Party: p.Payee.DisplayName(),
 		PartyID: partyID(p.Payee), Programme: p.Grant, Amount: money(p.Amount, p.Currency),
 		Status: statusLabel(c, p.Status), Date: p.Date}
 }

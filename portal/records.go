@@ -73,7 +73,7 @@ func (s *server) grant(w http.ResponseWriter, r *http.Request) {
 	v.Fields = []field{
 		{Label: t.get("f.id"), Value: g.ID},
 		{Label: t.get("f.agency"), Value: g.Agency, Href: recordPath("agency", g.Agency)},
-		{Label: t.get("f.recipient"), Value: g.Recipient.Name},
+		{Label: t.get("f.recipient"), Value: g.Recipient.DisplayName()},
 		{Label: t.get("f.party.id"), Value: partyID(g.Recipient)},
 		{Label: t.get("f.programme"), Value: g.Programme},
 		{Label: t.get("f.purpose"), Value: g.Purpose},
@@ -133,7 +133,7 @@ func (s *server) licence(w http.ResponseWriter, r *http.Request) {
 	v.Fields = []field{
 		{Label: t.get("f.id"), Value: l.ID},
 		{Label: t.get("f.agency"), Value: l.Agency, Href: recordPath("agency", l.Agency)},
-		{Label: t.get("f.holder"), Value: l.Holder.Name},
+		{Label: t.get("f.holder"), Value: l.Holder.DisplayName()},
 		{Label: t.get("f.party.id"), Value: partyID(l.Holder)},
 		{Label: t.get("f.licence_type"), Value: l.LicenceType},
 		{Label: t.get("f.scope"), Value: l.Scope},
@@ -170,7 +170,7 @@ func (s *server) payment(w http.ResponseWriter, r *http.Request) {
 	v.Fields = []field{
 		{Label: t.get("f.id"), Value: p.ID},
 		{Label: t.get("f.agency"), Value: p.Agency, Href: recordPath("agency", p.Agency)},
-		{Label: t.get("f.payee"), Value: p.Payee.Name},
+		{Label: t.get("f.payee"), Value: p.Payee.DisplayName()},
 		{Label: t.get("f.party.id"), Value: partyID(p.Payee)},
 		{Label: t.get("f.currency"), Value: p.Currency},
 		{Label: t.get("f.amount"), Value: money(p.Amount, p.Currency)},

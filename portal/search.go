@@ -166,7 +166,7 @@ func (q searchQuery) matches(kind string, raw json.RawMessage) (bool, string, er
 	if q.Q != "" {
 		needle := strings.ToLower(q.Q)
 		hit := false
-		for _, hay := range []string{r.ID, party.Name, party.ID, party.Scheme + " " + party.ID, party.Scheme + ":" + party.ID} {
+		for _, hay := range []string{r.ID, party.DisplayName(), party.ID, party.Scheme + " " + party.ID, party.Ref()} {
 			if strings.Contains(strings.ToLower(hay), needle) {
 				hit = true
 				break
@@ -411,6 +411,9 @@ func CSVRecord(kind string, raw json.RawMessage) ([]string, error) {
 		var p ledger.Party
 		if (k == "recipient" || k == "holder" || k == "payee") && json.Unmarshal(v, &p) == nil {
 			flat[k+"_name"], flat[k+"_scheme"], flat[k+"_id"] = p.Name, p.Scheme, p.ID
+			if in := p.Individual; in != nil { // the label only, as the open-data CSV files show it
+				flat[k+"_name"], flat[k+"_scheme"], flat[k+"_id"] = in.Label, "individual", in.Commitment
+			}
 			continue
 		}
 		var str string

@@ -224,7 +224,17 @@ func shortMoney(a ledger.Amount, currency string) string {
 	return ledger.FormatAmount(int64(a), currency) + " " + currency
 }
 
-func party(p ledger.Party) string { return fmt.Sprintf("%s (%s %s)", p.Name, p.Scheme, p.ID) }
+// party is a party as the CLI prints it; a natural person by its label,
+// region and commitment (the chain holds nothing else).
+func party(p ledger.Party) string {
+	if in := p.Individual; in != nil {
+		if in.Region != "" {
+			return fmt.Sprintf("%s, %s (individual %s)", in.Label, in.Region, in.Commitment)
+		}
+		return fmt.Sprintf("%s (individual %s)", in.Label, in.Commitment)
+	}
+	return fmt.Sprintf("%s (%s %s)", p.Name, p.Scheme, p.ID)
+}
 
 // b64 is how the CLI shows keys: base64, as agency records hold them.
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -91,6 +91,7 @@ func newRootCmd() *cobra.Command {
 		newVerifyCmd(g), newTrustCmd(g),
 		newProofCmd(g),
 		newOpenExportCmd(g),
+		newDisclosureCmd(g),
 		newAuditCmd(g),
 		newVersionCmd(g),
 	)

@@ -95,6 +95,7 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 		id, programme, purpose                 string
 		amount, currency, start, end, decision string
 		recipient                              partyFlags
+		ind                                    individualFlags
 	}
 	var doc docFlags
 	cmd := &cobra.Command{
@@ -104,8 +105,8 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "id", "recipient-name", "recipient-scheme", "recipient-id", "programme",
-				"purpose", "amount", "period-start", "period-end", "decision-date"); err != nil {
+			if err := requireFlags(cmd, append(requiredParty(cmd, "recipient", f.ind.on), "id", "programme",
+				"purpose", "amount", "period-start", "period-end", "decision-date")...); err != nil {
 				return nil, err
 			}
 			minor, cur, err := parseMoney(f.amount, f.currency)
@@ -121,11 +122,15 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				Programme: f.programme, Purpose: f.purpose, Amount: minor, Currency: cur,
 				PeriodStart: f.start, PeriodEnd: f.end, DecisionDate: f.decision, DocumentHash: hash,
 			}, nil
+		}, resolve: func(ctx context.Context, c *client.Client, p ledger.Payload) error {
+			a := p.(*ledger.GrantAward)
+			return f.ind.individualParty(ctx, cmd, g, c, "grant", a.ID, "", &a.Recipient)
 		}})
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "grant id (required)")
 	f.recipient.register(fs, "recipient", ", e.g. GB-COH")
+	f.ind.register(fs, "recipient")
 	fs.StringVar(&f.programme, "programme", "", "funding programme (required)")
 	fs.StringVar(&f.purpose, "purpose", "", "purpose of the grant (required)")
 	amountFlags(fs, &f.amount, &f.currency, "awarded amount")
@@ -261,13 +266,14 @@ func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	var f struct {
 		id, typ, scope, from, until, decision string
 		holder                                partyFlags
+		ind                                   individualFlags
 	}
 	var cond docFlags
 	cmd := &cobra.Command{Use: "issue", Short: "issue a licence", Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "id", "holder-name", "holder-scheme", "holder-id", "type", "scope",
-				"valid-from", "valid-until", "decision-date"); err != nil {
+			if err := requireFlags(cmd, append(requiredParty(cmd, "holder", f.ind.on), "id", "type", "scope",
+				"valid-from", "valid-until", "decision-date")...); err != nil {
 				return nil, err
 			}
 			hash, err := cond.hash()
@@ -279,11 +285,15 @@ func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				LicenceType: f.typ, Scope: f.scope, ValidFrom: f.from, ValidUntil: f.until,
 				DecisionDate: f.decision, ConditionsHash: hash,
 			}, nil
+		}, resolve: func(ctx context.Context, c *client.Client, p ledger.Payload) error {
+			l := p.(*ledger.LicenceIssue)
+			return f.ind.individualParty(ctx, cmd, g, c, "licence", l.ID, "", &l.Holder)
 		}})
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "licence id (required)")
 	f.holder.register(fs, "holder", "")
+	f.ind.register(fs, "holder")
 	fs.StringVar(&f.typ, "type", "", "licence type (required)")
 	fs.StringVar(&f.scope, "scope", "", "what the licence permits (required)")
 	fs.StringVar(&f.from, "valid-from", "", "first day of validity, YYYY-MM-DD (required)")
@@ -343,6 +353,7 @@ func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	var f struct {
 		id, amount, currency, date, purpose, grant string
 		payee                                      partyFlags
+		ind                                        individualFlags
 	}
 	cmd := &cobra.Command{
 		Use:   "record",
@@ -353,7 +364,7 @@ func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "id", "payee-name", "payee-scheme", "payee-id", "amount", "date", "purpose"); err != nil {
+			if err := requireFlags(cmd, append(requiredParty(cmd, "payee", f.ind.on), "id", "amount", "date", "purpose")...); err != nil {
 				return nil, err
 			}
 			minor, cur, err := parseMoney(f.amount, f.currency)
@@ -367,11 +378,15 @@ func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				ID: f.id, Payee: f.payee.party(),
 				Amount: minor, Currency: cur, Date: f.date, Purpose: f.purpose, Grant: f.grant,
 			}, nil
+		}, resolve: func(ctx context.Context, c *client.Client, p ledger.Payload) error {
+			r := p.(*ledger.PaymentRecord)
+			return f.ind.individualParty(ctx, cmd, g, c, "payment", r.ID, r.Grant, &r.Payee)
 		}})
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "payment id (required)")
 	f.payee.register(fs, "payee", "")
+	f.ind.register(fs, "payee")
 	amountFlags(fs, &f.amount, &f.currency, "amount paid")
 	fs.StringVar(&f.date, "date", "", fmt.Sprintf("payment date, YYYY-MM-DD; with --grant, from %d days before the grant period to %d days after it (required)", ledger.PaymentLeadDays, ledger.PaymentTailDays))
 	fs.StringVar(&f.purpose, "purpose", "", "purpose of the payment (required)")

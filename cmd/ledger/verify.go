@@ -76,7 +76,8 @@ func newVerifyCmd(g *globalOpts) *cobra.Command {
 	c := groupCmd("verify", "verify records, totals and transactions with proofs, trusting no node",
 		newVerifyRecordCmd(g, "grant"), newVerifyRecordCmd(g, "licence"),
 		newVerifyRecordCmd(g, "payment"), newVerifyRecordCmd(g, "agency"),
-		newVerifyTotalCmd(g), newVerifyTxCmd(g), newVerifyBundleCmd(g), newVerifyReleaseCmd(g))
+		newVerifyTotalCmd(g), newVerifyTxCmd(g), newVerifyBundleCmd(g), newVerifyReleaseCmd(g),
+		newVerifyDisclosureCmd(g))
 	c.AddCommand(newVerifyListCmds(g)...)
 	c.Long = verifyHelp
 	return c
