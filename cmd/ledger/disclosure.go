@@ -284,7 +284,15 @@ func newVerifyDisclosureCmd(g *globalOpts) *cobra.Command {
 				for _, r := range disc.Records {
 					kv.add("record", "%s: carries the commitment", r.String())
 				}
-				printChecks(kv, out.Steps)
+				var steps []client.Step // each check once, in order
+				seen := map[string]bool{}
+				for _, s := range out.Steps {
+					if !seen[s.Name] {
+						seen[s.Name] = true
+						steps = append(steps, s)
+					}
+				}
+				printChecks(kv, steps)
 				return kv.flush()
 			}
 			return nil
