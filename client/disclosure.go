@@ -81,6 +81,9 @@ func (d *Disclosure) Check() error {
 	return nil
 }
 
+// disclosedKinds are the kinds of record whose party may be an individual.
+var disclosedKinds = map[string]bool{"grant": true, "licence": true, "payment": true}
+
 // ParseDisclosure reads a disclosure document.
 func ParseDisclosure(data []byte) (*Disclosure, error) {
 	var d Disclosure
@@ -93,7 +96,7 @@ func ParseDisclosure(data []byte) (*Disclosure, error) {
 		return nil, fmt.Errorf("not a disclosure (format %q, want %q)", d.Format, DisclosureFormat)
 	}
 	for _, r := range d.Records {
-		if RecordStore(r.Kind) == "" || r.Kind == "agency" || !ledger.ValidID(r.ID) {
+		if !disclosedKinds[r.Kind] || !ledger.ValidID(r.ID) {
 			return nil, fmt.Errorf("malformed disclosure: record %q %q", r.Kind, r.ID)
 		}
 	}
