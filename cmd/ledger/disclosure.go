@@ -178,10 +178,7 @@ func newDisclosureExportCmd(g *globalOpts) *cobra.Command {
 		if err := atomicfile.Write(file, []byte(buf.String()), 0o600, o.force); err != nil {
 			return err
 		}
-		if g.Output == "json" {
-			return writeJSON(cmd.OutOrStdout(), map[string]any{"file": file, "commitment": disc.Commitment, "records": disc.Records})
-		}
-		kv := newKV(cmd.OutOrStdout())
+		kv := newKV(cmd.OutOrStdout()) // -o names the file here: the output is text
 		kv.add("file", "%s", file)
 		kv.add("commitment", "%s", disc.Commitment)
 		for _, r := range disc.Records {
