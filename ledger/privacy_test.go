@@ -232,9 +232,8 @@ func TestIndividualDecoding(t *testing.T) {
 }
 
 func TestIndividualGrantAndPayments(t *testing.T) {
-	c := ""
+	c := personCommitment(t) // read only by the parallel cases
 	setup := func(ch *chain) {
-		c = personCommitment(ch.t)
 		ch.mustOK(ch.tx(cultGrants, with(award("g-ind", "3000000"), func(p *ledger.GrantAward) { p.Recipient = individual(c) })))
 	}
 	payInd := func(id, grant, amount string, payee ledger.Party) *ledger.PaymentRecord {
