@@ -256,12 +256,17 @@ const (
 // event type, e.g. "grant.id".
 func EventKey(eventType, attr string) string { return eventType + "." + attr }
 
+// EventQuery is the tx_search and block_search query for the events of a
+// type whose attribute attr is value: "<event type>.<attr>='<value>'".
+// value must hold no quote (a ValidID holds none).
+func EventQuery(eventType, attr, value string) string {
+	return EventKey(eventType, attr) + "='" + value + "'"
+}
+
 // RecordEventQuery is the tx_search and block_search query for the events
 // of one record of a kind of RecordKinds: "<kind>.id='<id>'". id must be a
 // ValidID.
-func RecordEventQuery(kind Kind, id string) string {
-	return EventKey(kind, AttrID) + "='" + id + "'"
-}
+func RecordEventQuery(kind Kind, id string) string { return EventQuery(kind, AttrID, id) }
 
 // Event actions: the "action" attribute of record, officer and agency
 // events.

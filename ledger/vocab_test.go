@@ -210,6 +210,7 @@ func TestVocabularyEvents(t *testing.T) {
 	}
 	pin(t, "EventKey", ledger.EventKey(ledger.EventGrant, ledger.AttrID), "grant.id")
 	pin(t, "RecordEventQuery", ledger.RecordEventQuery(ledger.KindLicence, "L-1"), "licence.id='L-1'")
+	pin(t, "EventQuery", ledger.EventQuery(ledger.EventOfficer, ledger.AttrAgency, "agency-a"), "officer.agency='agency-a'")
 }
 
 // The events a chain emits use only the declared types and attribute names,
