@@ -218,7 +218,7 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 			for _, id := range genesisAgencies(o.Verifier) {
 				if !listed[id] {
 					d.Agencies = append(d.Agencies, id)
-					if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(id), nil, ledger.KindAgency, id); err != nil {
+					if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(id), nil, string(ledger.KindAgency), id); err != nil {
 						return nil, nil, err
 					}
 				}
@@ -280,7 +280,7 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 		}
 		d.Foreign[p.Grant] = g
 		if prover != nil {
-			if err := prover.prove(ctx, ledger.StoreGrants, ledger.RecordKey(p.Grant), raw, ledger.KindGrant, p.Grant); err != nil {
+			if err := prover.prove(ctx, ledger.StoreGrants, ledger.RecordKey(p.Grant), raw, string(ledger.KindGrant), p.Grant); err != nil {
 				return nil, nil, err
 			}
 		}

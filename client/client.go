@@ -413,7 +413,7 @@ func (c *Client) History(ctx context.Context, kind ledger.Kind, id string) ([]Hi
 						}
 					}
 				}
-				if ev.Type != kind {
+				if ev.Type != string(kind) {
 					continue
 				}
 				attrs := map[string]string{}
@@ -461,7 +461,7 @@ func (c *Client) blockHistory(ctx context.Context, q string, kind ledger.Kind, i
 				return nil, fmt.Errorf("block_results %d: %w", h, err)
 			}
 			for _, ev := range br.FinalizeBlockEvents {
-				if ev.Type != kind {
+				if ev.Type != string(kind) {
 					continue
 				}
 				attrs := map[string]string{}

@@ -143,7 +143,7 @@ func (c *Client) Record(ctx context.Context, kind ledger.Kind, id string, height
 		return nil, 0, fmt.Errorf("%w %q", ErrUnknownKind, kind)
 	}
 	if !ledger.ValidID(id) {
-		return nil, 0, &InvalidIDError{What: kind, ID: id}
+		return nil, 0, &InvalidIDError{What: string(kind), ID: id}
 	}
 	path := ledger.QueryRecord(kind, id)
 	v, h, err := c.value(ctx, path, nil, height)

@@ -56,7 +56,7 @@ func (v *Verifier) VerifyRecord(ctx context.Context, kind ledger.Kind, id string
 	} else {
 		got = rec.ID
 	}
-	step, err := MatchStep(kind, got, id)
+	step, err := MatchStep(string(kind), got, id)
 	r.Steps = append(r.Steps, step)
 	if err != nil {
 		return r, nil, err

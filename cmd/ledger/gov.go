@@ -770,7 +770,7 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		tw := newTable(out)
 		row(tw, "ID", "KIND", "STATUS", "TARGET", "PROPOSER", "YES/TOTAL", "VOTING END", "EFFECTIVE", "TITLE")
 		if err := tableRows(tw, ledger.KindProposal, page.Items, func(p *ledger.Proposal) []string {
-			return []string{strconv.FormatUint(p.ID, 10), p.Change.Kind, p.Status, orDash(p.Change.Target), p.Proposer,
+			return []string{strconv.FormatUint(p.ID, 10), p.Change.Kind, string(p.Status), orDash(p.Change.Target), p.Proposer,
 				fmt.Sprintf("%d/%d", p.Tally.Yes, p.Tally.Total), strconv.FormatInt(p.VotingEnd, 10),
 				heightOrDash(p.Effective), p.Change.Title}
 		}); err != nil {

@@ -182,9 +182,9 @@ func newRecordQueryCmd(g *globalOpts, kind ledger.Kind) *cobra.Command {
 	var height int64
 	var history bool
 	cmd := &cobra.Command{
-		Use:   kind + " ID",
-		Short: "show one " + kind,
-		Long: "show the " + kind + " ID as recorded on chain. --history adds the transactions that\n" +
+		Use:   string(kind) + " ID",
+		Short: "show one " + string(kind),
+		Long: "show the " + string(kind) + " ID as recorded on chain. --history adds the transactions that\n" +
 			"changed it (from the node's tx index; always the full history, whatever --height).",
 		Args: keysArgs(1),
 	}
@@ -262,7 +262,7 @@ func printRecord(w io.Writer, names officerNamer, kind ledger.Kind, raw []byte, 
 		if err != nil {
 			return err
 		}
-		head(r.ID, r.Agency, r.Status)
+		head(r.ID, r.Agency, string(r.Status))
 		kv.add("recipient", "%s", party(r.Recipient))
 		kv.add("programme", "%s", r.Programme)
 		kv.add("purpose", "%s", r.Purpose)
@@ -284,7 +284,7 @@ func printRecord(w io.Writer, names officerNamer, kind ledger.Kind, raw []byte, 
 		if err != nil {
 			return err
 		}
-		head(r.ID, r.Agency, r.Status)
+		head(r.ID, r.Agency, string(r.Status))
 		kv.add("holder", "%s", party(r.Holder))
 		kv.add("licence_type", "%s", r.LicenceType)
 		kv.add("scope", "%s", r.Scope)
@@ -301,7 +301,7 @@ func printRecord(w io.Writer, names officerNamer, kind ledger.Kind, raw []byte, 
 		if err != nil {
 			return err
 		}
-		head(r.ID, r.Agency, r.Status)
+		head(r.ID, r.Agency, string(r.Status))
 		kv.add("payee", "%s", party(r.Payee))
 		kv.add("amount", "%s", money(r.Amount, r.Currency))
 		kv.add("currency", "%s", r.Currency)
@@ -431,7 +431,7 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 			if !slices.Contains(ledger.RecordKinds, kind) {
 				return usagef("unknown record kind %q (grant, licence, payment or agency)", kind)
 			}
-			if err := checkID(kind+" id", id); err != nil {
+			if err := checkID(string(kind)+" id", id); err != nil {
 				return err
 			}
 			c, err := newQueryClient(g)
@@ -453,7 +453,7 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 			out := cmd.OutOrStdout()
 			if g.Output == "json" {
 				return writeJSON(out, struct {
-					Kind    string                `json:"kind"`
+					Kind    ledger.Kind           `json:"kind"`
 					ID      string                `json:"id"`
 					History []client.HistoryEntry `json:"history"`
 				}{kind, id, hist})
@@ -544,17 +544,17 @@ func printListing(w io.Writer, kind ledger.Kind, items []json.RawMessage) error 
 	case ledger.KindGrant:
 		row(tw, "ID", "AGENCY", "STATUS", "AWARDED", "DISBURSED", "RECIPIENT", "PROGRAMME")
 		err = tableRows(tw, kind, items, func(r *ledger.Grant) []string {
-			return []string{r.ID, r.Agency, r.Status, shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme}
+			return []string{r.ID, r.Agency, string(r.Status), shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme}
 		})
 	case ledger.KindLicence:
 		row(tw, "ID", "AGENCY", "STATUS", "TYPE", "HOLDER", "VALID FROM", "VALID UNTIL")
 		err = tableRows(tw, kind, items, func(r *ledger.Licence) []string {
-			return []string{r.ID, r.Agency, r.Status, r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil}
+			return []string{r.ID, r.Agency, string(r.Status), r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil}
 		})
 	case ledger.KindPayment:
 		row(tw, "ID", "AGENCY", "STATUS", "AMOUNT", "DATE", "PAYEE", "GRANT")
 		err = tableRows(tw, kind, items, func(r *ledger.Payment) []string {
-			return []string{r.ID, r.Agency, r.Status, shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant)}
+			return []string{r.ID, r.Agency, string(r.Status), shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant)}
 		})
 	}
 	if err != nil {

@@ -49,11 +49,11 @@ type txSpec struct {
 // txReport is what a command adds to the output of a committed tx: JSON
 // members beside the TxResult's, and text lines after them.
 type txReport struct {
-	ProposalID     uint64        `json:"proposal_id,omitempty"`
-	ProposalStatus string        `json:"proposal_status,omitempty"`
-	VotingEnd      int64         `json:"voting_end_height,omitempty"`
-	Effective      int64         `json:"effective_height,omitempty"`
-	Tally          *ledger.Tally `json:"tally,omitempty"`
+	ProposalID     uint64                `json:"proposal_id,omitempty"`
+	ProposalStatus ledger.ProposalStatus `json:"proposal_status,omitempty"`
+	VotingEnd      int64                 `json:"voting_end_height,omitempty"`
+	Effective      int64                 `json:"effective_height,omitempty"`
+	Tally          *ledger.Tally         `json:"tally,omitempty"`
 	lines          []string
 }
 

@@ -304,12 +304,12 @@ func newVerifyRecordCmd(g *globalOpts, kind ledger.Kind) *cobra.Command {
 	o := &verifyFlags{}
 	store := ledger.StoreOf(kind)
 	cmd := &cobra.Command{
-		Use:   kind + " ID",
-		Short: "verify one " + kind + " (or its absence) with a proof",
-		Long: "verify the " + kind + " ID at state height H: its ICS23 proof (store " + store + ", key ID)\n" +
+		Use:   string(kind) + " ID",
+		Short: "verify one " + string(kind) + " (or its absence) with a proof",
+		Long: "verify the " + string(kind) + " ID at state height H: its ICS23 proof (store " + store + ", key ID)\n" +
 			"against the AppHash of header H+1, verified from your trust root and cross-checked\n" +
 			"with --witness nodes. prints the record, H, the header, which agencies' validators\n" +
-			"signed it, then VERIFIED (or VERIFIED ABSENT if no such " + kind + " exists at H).\n\n" +
+			"signed it, then VERIFIED (or VERIFIED ABSENT if no such " + string(kind) + " exists at H).\n\n" +
 			"--height 0 (the default) proves the latest state whose header H+1 already\n" +
 			"exists (see 'ledger verify --help').\n\n" +
 			"exit status: 0 verified; 1 verification failed (proof, signature, hash, fork,\n" +
@@ -319,13 +319,13 @@ func newVerifyRecordCmd(g *globalOpts, kind ledger.Kind) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id := args[0]
-		if err := checkID(kind+" id", id); err != nil {
+		if err := checkID(string(kind)+" id", id); err != nil {
 			return err
 		}
 		if err := o.check(); err != nil {
 			return err
 		}
-		out := &verifyOutput{Command: kind, ID: id}
+		out := &verifyOutput{Command: string(kind), ID: id}
 		return runVerify(cmd, g, o, out, func(ctx context.Context, v *client.Verifier) error {
 			r, names, err := v.VerifyRecord(ctx, kind, id, o.height)
 			out.fillKey(r)
