@@ -514,7 +514,7 @@ func newOfficerRolesCmd(g *globalOpts, o *txFlags, use, short string, required [
 	if flags != nil {
 		flags(fs)
 	}
-	fs.StringSliceVar(&roles, "roles", nil, "comma-separated roles: admin, finance, grants, licensing (required)")
+	fs.StringSliceVar(&roles, "roles", nil, "comma-separated roles: "+strings.ReplaceAll(roleList(ledger.AllRoles), ",", ", ")+" (required)")
 	return cmd
 }
 

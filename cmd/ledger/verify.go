@@ -528,9 +528,9 @@ func verifyGrantTotal(cmd *cobra.Command, g *globalOpts, o *verifyFlags, id stri
 		var gr ledger.Grant
 		if r.Present {
 			if err := json.Unmarshal(r.Value, &gr); err != nil {
-				return out.matchStep("grant", client.Undecodable(err), id)
+				return out.matchStep(string(ledger.KindGrant), client.Undecodable(err), id)
 			}
-			if err := out.matchStep("grant", gr.ID, id); err != nil {
+			if err := out.matchStep(string(ledger.KindGrant), gr.ID, id); err != nil {
 				return err
 			}
 			f := func(a ledger.Amount) string { return ledger.FormatAmount(int64(a), gr.Currency) }
