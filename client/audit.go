@@ -367,7 +367,7 @@ func (c *Client) auditListing(ctx context.Context, p *auditProver, listing, owne
 		}
 		return page.Items, false, nil
 	}
-	kind := map[string]ledger.Kind{ledger.ListingGrants: ledger.KindGrant, ledger.ListingPayments: ledger.KindPayment}[listing]
+	kind := ledger.ListingKind(listing)
 	f := ListFilter{Agency: owner, Limit: pageSize}
 	for {
 		// Not Records: an agency unknown at h has no records to audit.

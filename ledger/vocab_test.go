@@ -540,4 +540,8 @@ func TestVocabularyPayloadValues(t *testing.T) {
 	if want := []string{"agencies", "grant-payments", "grants", "licences", "payments"}; !slices.Equal(ledger.Listings, want) {
 		t.Errorf("Listings = %v, want %v", ledger.Listings, want)
 	}
+	for listing, want := range map[string]string{"agencies": "agency", "grant-payments": "payment", "grants": "grant",
+		"licences": "licence", "payments": "payment", "totals": ""} {
+		pin(t, "ListingKind("+listing+")", ledger.ListingKind(listing), want)
+	}
 }
