@@ -289,10 +289,11 @@ func (c *Client) records(ctx context.Context, kind ledger.Kind, f ListFilter, he
 }
 
 // GrantPayments lists a page of the payments made against grant at height
-// (f.After and f.Limit apply). An empty page for a grant that does not
-// exist is an error matching ErrNotFound.
+// (f.After and f.Limit apply: the body is the ledger's PageRequest). An
+// empty page for a grant that does not exist is an error matching
+// ErrNotFound.
 func (c *Client) GrantPayments(ctx context.Context, grant string, f ListFilter, height int64) (*Page, error) {
-	data, err := json.Marshal(f)
+	data, err := json.Marshal(ledger.PageRequest{After: f.After, Limit: f.Limit})
 	if err != nil {
 		return nil, err
 	}
