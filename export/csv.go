@@ -45,17 +45,17 @@ func grantRow(g *ledger.Grant) []string {
 	return []string{g.ID, g.Agency, g.Recipient.Name, g.Recipient.Scheme, g.Recipient.ID, g.Programme, g.Purpose,
 		ledger.FormatAmount(int64(g.Awarded), g.Currency), itoa(int64(g.Awarded)), g.Currency,
 		ledger.FormatAmount(int64(g.Disbursed), g.Currency), itoa(int64(g.Disbursed)), itoa(g.Payments), g.PeriodStart, g.PeriodEnd,
-		g.DecisionDate, g.DocumentHash, g.AmendmentHash, g.Status, itoa(g.Created), itoa(g.Updated)}
+		g.DecisionDate, g.DocumentHash, g.AmendmentHash, string(g.Status), itoa(g.Created), itoa(g.Updated)}
 }
 
 func licenceRow(l *ledger.Licence) []string {
 	return []string{l.ID, l.Agency, l.Holder.Name, l.Holder.Scheme, l.Holder.ID, l.LicenceType, l.Scope,
-		l.ValidFrom, l.ValidUntil, l.DecisionDate, l.ConditionsHash, l.RenewalHash, l.Status, itoa(l.Created), itoa(l.Updated)}
+		l.ValidFrom, l.ValidUntil, l.DecisionDate, l.ConditionsHash, l.RenewalHash, string(l.Status), itoa(l.Created), itoa(l.Updated)}
 }
 
 func paymentRow(p *ledger.Payment) []string {
 	return []string{p.ID, p.Agency, p.Payee.Name, p.Payee.Scheme, p.Payee.ID, ledger.FormatAmount(int64(p.Amount), p.Currency),
-		itoa(int64(p.Amount)), p.Currency, p.Date, p.Purpose, p.Grant, p.Status, keyList(p.Approved), itoa(p.Created), itoa(p.Updated)}
+		itoa(int64(p.Amount)), p.Currency, p.Date, p.Purpose, p.Grant, string(p.Status), keyList(p.Approved), itoa(p.Created), itoa(p.Updated)}
 }
 
 // csvSink writes one CSV file per record kind (RFC 4180, CRLF line ends,

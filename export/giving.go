@@ -66,7 +66,7 @@ func givingGrantOf(m *meta, a *ledger.Agency, g *ledger.Grant, pays []ledger.Pay
 		PlannedDates:          []givingEvent{{StartDate: g.PeriodStart, EndDate: g.PeriodEnd}},
 		RecipientOrganization: []givingOrg{{ID: PartyOrgID(g.Recipient), Name: g.Recipient.Name}},
 		FundingOrganization:   []givingOrg{{ID: AgencyOrgID(a.ID), Name: a.Name, AddressRegion: a.Jurisdiction}},
-		Classifications:       []givingClass{{Vocabulary: ledgerStatusScheme, Code: g.Status, Title: "grant " + g.Status}},
+		Classifications:       []givingClass{{Vocabulary: ledgerStatusScheme, Code: string(g.Status), Title: "grant " + string(g.Status)}},
 		DateModified:          m.date(),
 	}
 	if g.Programme != "" {

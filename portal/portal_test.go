@@ -278,7 +278,7 @@ func TestPortal(t *testing.T) {
 			if c.kind == "grant" {
 				lf.Agency = "agency-1"
 			}
-			p, err := f.c.Records(ctx, c.kind, lf, dl.Height)
+			p, err := f.c.Records(ctx, ledger.Kind(c.kind), lf, dl.Height)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/ledger"
 )
 
 // recordView is the page of one grant, licence or payment.
@@ -226,7 +227,7 @@ func (s *server) history(ctx context.Context, kind, id string, upTo int64) (*his
 		return nil, err
 	}
 	hv := &historyView{Total: total, Cut: total > len(hist)}
-	if err := s.c.HistoryChanges(ctx, kind, id, hist); err != nil {
+	if err := s.c.HistoryChanges(ctx, ledger.Kind(kind), id, hist); err != nil {
 		return nil, err
 	}
 	heights := make([]int64, 0, len(hist))

@@ -437,7 +437,10 @@ func (w *walkthrough) run(ctx context.Context) {
 		return fmt.Sprintf("height %d, status %s, disbursed %s of %s", h, g.Status,
 			ledger.FormatMoney(int64(g.Disbursed), g.Currency), ledger.FormatMoney(int64(g.Awarded), g.Currency)), nil
 	})
-	for _, rec := range []struct{ kind, store, id string }{
+	for _, rec := range []struct {
+		kind      ledger.Kind
+		store, id string
+	}{
 		{ledger.KindGrant, ledger.StoreGrants, "G-2026-001"},
 		{ledger.KindLicence, ledger.StoreLicences, "L-2026-001"},
 		{ledger.KindPayment, ledger.StorePayments, "P-2026-003"},
