@@ -521,12 +521,8 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 		if err := c.WaitForHeight(ctx, height); err != nil {
 			return nil, err
 		}
-		res, err := c.Query(ctx, ledger.QueryProposalID(id), nil, height, false)
-		if err != nil {
-			return nil, err
-		}
-		var p ledger.Proposal
-		return &p, json.Unmarshal(res.Value, &p)
+		p, _, _, err := c.Proposal(ctx, id, height)
+		return p, err
 	}
 	var p *ledger.Proposal
 	for i := 0; i < 3 && i < len(w.tn.Agencies); i++ {
