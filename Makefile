@@ -1,16 +1,18 @@
 # Civic Ledger. `make test` installs what the test suite needs (Go modules;
-# Debian's prometheus (promtool) and postgresql, when missing), then runs vet,
+# Debian's prometheus (promtool), postgresql and chromium for the portal's
+# browser tests, when missing), then runs vet,
 # the race-checked unit tests, the integration tests with real CometBFT nodes,
 # and a short fuzzing run.
 GO ?= go
 FUZZTIME ?= 20s
 RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/...
 
-.PHONY: test deps vet unit integration fuzz bench demo build
+.PHONY: test deps vet unit integration fuzz bench demo build wasm
 
 test: deps vet unit integration fuzz
 
-APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql)
+APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
+	$(if $(shell command -v chromium),,chromium)
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
@@ -43,3 +45,13 @@ build:
 
 demo:
 	$(GO) run ./cmd/ledgerd demo
+
+# The portal's in-browser verifier: ledger/verify compiled to WebAssembly
+# (CometBFT's ed25519 needs -tags force64bit there), with the wasm_exec.js
+# of the same Go installation. Serve it with `ledgerd portal --wasm build/wasm`.
+WASM_DIR ?= build/wasm
+wasm:
+	mkdir -p $(WASM_DIR)
+	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -tags force64bit -trimpath -ldflags='-s -w' -o $(WASM_DIR)/verify.wasm ./cmd/verifywasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_DIR)/ 2>/dev/null || cp "$$($(GO) env GOROOT)/misc/wasm/wasm_exec.js" $(WASM_DIR)/
+	@ls -l $(WASM_DIR)/verify.wasm; printf 'gzip -9: '; gzip -9 -c $(WASM_DIR)/verify.wasm | wc -c
