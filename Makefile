@@ -47,11 +47,12 @@ demo:
 	$(GO) run ./cmd/ledgerd demo
 
 # The portal's in-browser verifier: ledger/verify compiled to WebAssembly
-# (CometBFT's ed25519 needs -tags force64bit there), with the wasm_exec.js
+# (CometBFT's ed25519 needs -tags force64bit there; stripped, no inlining:
+# a smaller download), with the wasm_exec.js
 # of the same Go installation. Serve it with `ledgerd portal --wasm build/wasm`.
 WASM_DIR ?= build/wasm
 wasm:
 	mkdir -p $(WASM_DIR)
-	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -tags force64bit -trimpath -ldflags='-s -w' -o $(WASM_DIR)/verify.wasm ./cmd/verifywasm
+	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -tags force64bit -trimpath -ldflags='-s -w' -gcflags=all=-l -o $(WASM_DIR)/verify.wasm ./cmd/verifywasm
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_DIR)/ 2>/dev/null || cp "$$($(GO) env GOROOT)/misc/wasm/wasm_exec.js" $(WASM_DIR)/
 	@ls -l $(WASM_DIR)/verify.wasm; printf 'gzip -9: '; gzip -9 -c $(WASM_DIR)/verify.wasm | wc -c

@@ -117,6 +117,8 @@ type checkResult struct {
 	Outcome string `json:"outcome"`
 	Text    string `json:"text"`
 	MS      string `json:"ms"`
+	LoadMS  string `json:"loadms"`
+	WasmMS  string `json:"wasmms"`
 }
 
 // verifyIn clicks the page's Verify button and waits for the verdict.
@@ -134,7 +136,7 @@ func verifyIn(t *testing.T, ctx context.Context, pageURL string) checkResult {
 	}
 	res, err := chromedp.Run(cctx, chromedp.Poll[checkResult](`(() => {
 		const o = document.getElementById("check-result");
-		return o.dataset.outcome ? {outcome: o.dataset.outcome, text: o.innerText, ms: o.dataset.ms || ""} : null;
+		return o.dataset.outcome ? {outcome: o.dataset.outcome, text: o.innerText, ms: o.dataset.ms || "", loadms: o.dataset.loadms || "", wasmms: document.getElementById("check-box").dataset.wasmms || ""} : null;
 	})()`, chromedp.WithPollingTimeout(80*time.Second)))
 	if err != nil {
 		t.Fatalf("%s: no verdict: %v", pageURL, err)
@@ -237,7 +239,7 @@ func browserTests(t *testing.T, ctx context.Context, f *fixture) {
 			name, url, outcome string
 			wants              []string
 		}{
-			{"grant", grantPage, "VERIFIED", []string{"agency-1", "agency-2", "Block time"}},
+			{"grant", grantPage, "VERIFIED", []string{"agency-1", "agency-2", "Signed at", " UTC"}},
 			{"payment", base + "/payment/P-T-001", "VERIFIED", []string{"agency-1"}},
 			{"licence", base + "/licence/L-T-001", "VERIFIED", []string{"agency-2"}},
 			{"absent", base + "/grant/G-NONE-404", "VERIFIED ABSENT", []string{"no such record"}},
@@ -255,7 +257,7 @@ func browserTests(t *testing.T, ctx context.Context, f *fixture) {
 					t.Errorf("%s: the verdict lacks %q:\n%s", c.name, w, res.Text)
 				}
 			}
-			t.Logf("%s: %s in %s ms (verification in the browser, once loaded)", c.name, res.Outcome, res.MS)
+			t.Logf("%s: %s; loading the verifier %s ms, with fetching the bundle and the genesis file %s ms; verifying %s ms", c.name, res.Outcome, res.WasmMS, res.LoadMS, res.MS)
 		}
 		if os.Getenv("PORTAL_SCREENSHOTS") != "" {
 			verifyIn(t, ctx, grantPage)

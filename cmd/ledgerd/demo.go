@@ -106,10 +106,15 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 		fmt.Fprintln(out, "The network stops now (--exit); run the demo without --exit to keep it running and try the ledger CLI against it.")
 	} else {
 		w.printCommands()
-		if err := <-wasmBuilt; err != nil {
-			fmt.Fprintf(out, "\nThe portal's in-browser verifier could not be built (its pages say so): %v\nBuild it with `make wasm` and serve it with `ledgerd portal --wasm build/wasm`.\n", firstLine(err))
-		} else {
-			fmt.Fprintln(out, "\nThe portal's record and transaction pages verify their evidence in your browser (Verify in my browser).")
+		select {
+		case err := <-wasmBuilt:
+			if err != nil {
+				fmt.Fprintf(out, "\nThe portal's in-browser verifier could not be built (its pages say so): %v\nBuild it with `make wasm` and serve it with `ledgerd portal --wasm build/wasm`.\n", firstLine(err))
+			} else {
+				fmt.Fprintln(out, "\nThe portal's record and transaction pages verify their evidence in your browser (Verify in my browser).")
+			}
+		default:
+			fmt.Fprintln(out, "\nThe portal's in-browser verifier is still being built (go build, about a minute the first time): its pages offer it once it is ready.")
 		}
 	}
 	if w.passed != w.steps {

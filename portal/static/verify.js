@@ -17,6 +17,7 @@
   function loadVerifier() {
     if (!verifier) {
       verifier = (async function () {
+        var begun = performance.now();
         var go = new Go();
         var res = await fetch(box.dataset.wasm);
         if (!res.ok) { throw new Error(t("noload") + " (HTTP " + res.status + ")"); }
@@ -27,6 +28,7 @@
           inst = await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject);
         }
         go.run(inst.instance);
+        box.dataset.wasmms = String(Math.round(performance.now() - begun));
         if (typeof window.civicVerify !== "function") { throw new Error(t("noload")); }
         return window.civicVerify;
       })();
@@ -73,7 +75,7 @@
       row(dl, t("reason"), (r && r.failed_step ? r.failed_step + ": " : "") + ((r && r.reason) || ""));
     } else {
       row(dl, t("height"), String(r.height));
-      if (r.block_time) { row(dl, t("time"), r.block_time); }
+      if (r.block_time) { row(dl, t("time"), r.block_time.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC")); }
       row(dl, t("signed"), (r.agencies || []).join(", "));
     }
     if (r && r.genesis_sha256) {
@@ -110,6 +112,7 @@
     button.disabled = true;
     out.dataset.outcome = "";
     out.textContent = t("checking");
+    var clicked = performance.now();
     try {
       var results = await Promise.all([
         loadVerifier(),
@@ -117,6 +120,7 @@
         fetchOK(box.dataset.genesis, t("nobundle")).then(function (r) { return r.arrayBuffer(); })
       ]);
       var started = performance.now();
+      out.dataset.loadms = String(Math.round(started - clicked));
       var r = results[0](results[1], new Uint8Array(results[2]));
       out.dataset.ms = String(Math.round(performance.now() - started));
       show(r);
