@@ -30,22 +30,33 @@ type exporter struct {
 // verifier returns a Verifier reading the portal's node, its trust root
 // the genesis file (made on first use, and again after a failure).
 func (e *exporter) verifier(ctx context.Context) (*client.Verifier, error) {
+	home, err := e.trustHome(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewVerifier(ctx, home, e.node, e.witnesses)
+}
+
+// trustHome returns the directory holding the trust root, making the root
+// from the genesis file on first use (again after a failure: the node may
+// not have answered).
+func (e *exporter) trustHome(ctx context.Context) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.home == "" {
 		if e.dir == "" {
 			d, err := os.MkdirTemp("", "civic-portal-")
 			if err != nil {
-				return nil, err
+				return "", err
 			}
 			e.dir = d
 		}
 		if _, err := client.InitTrustFromGenesis(ctx, e.dir, e.genesisFile, e.node); err != nil {
-			return nil, err
+			return "", err
 		}
 		e.home = e.dir
 	}
-	return client.NewVerifier(ctx, e.home, e.node, e.witnesses)
+	return e.home, nil
 }
 
 // bundle serves the evidence bundle of a record (/bundle/grant/ID?height=H,
