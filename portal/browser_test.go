@@ -23,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/civicledger/civicledger/portal"
 )
 
 // wcagTags are the axe-core rule tags of WCAG 2.2 A and AA.
@@ -213,6 +215,53 @@ func (tp *tamperer) handler(t *testing.T, target string) http.Handler {
 	return rp
 }
 
+// tamperingNode is a node's RPC in front of the real one that changes the
+// value of grant G-T-001 in every proved answer (abci_query with
+// prove=true), leaving the proof as it is.
+func tamperingNode(t *testing.T, rpc string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, rpc+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Header.Set("Content-Type", r.Header.Get("Content-Type"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		out, err := io.ReadAll(res.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if bytes.Contains(body, []byte(`"abci_query"`)) && bytes.Contains(body, []byte(`"prove":true`)) && bytes.Contains(body, []byte(`/store/grants/key`)) {
+			var doc map[string]any
+			if json.Unmarshal(out, &doc) == nil {
+				if result, ok := doc["result"].(map[string]any); ok {
+					resp, _ := result["response"].(map[string]any)
+					if v, ok := resp["value"].(string); ok {
+						raw, _ := base64.StdEncoding.DecodeString(v)
+						raw = bytes.Replace(raw, []byte("Clean Energy Fund"), []byte("Clean Energy Fumd"), 1)
+						resp["value"] = base64.StdEncoding.EncodeToString(raw)
+						out, _ = json.Marshal(doc)
+					}
+				}
+			}
+		}
+		w.Header().Set("Content-Type", res.Header.Get("Content-Type"))
+		w.WriteHeader(res.StatusCode)
+		_, _ = w.Write(out)
+	})
+}
+
 // browserTests drive the portal's pages in headless Chromium: in-browser
 // verification (and its failure against a tampering portal), pages with
 // JavaScript off, accessibility (axe-core, WCAG 2.2 A/AA), 320 px reflow
@@ -300,6 +349,28 @@ func browserTests(t *testing.T, ctx context.Context, f *fixture) {
 		res := verifyIn(t, ctx, base+"/grant/G-T-001")
 		if res.Outcome != "VERIFIED" {
 			t.Errorf("untampered: %q\n%s", res.Outcome, res.Text)
+		}
+	})
+
+	t.Run("a tampering node gives FAILED", func(t *testing.T) {
+		// A node that changes a grant in its proved answers; the pages
+		// read it unchanged. The portal refuses to make the bundle (the
+		// proof does not hold), and the page says FAILED.
+		node := httptest.NewServer(tamperingNode(t, f.net.Testnet.Agencies[0].RPC))
+		t.Cleanup(node.Close)
+		h, err := portal.New(portal.Options{Node: node.URL, Witnesses: []string{f.net.Testnet.Agencies[1].RPC},
+			GenesisFile: f.net.Testnet.Genesis, WasmDir: f.wasmDir, StateDir: t.TempDir(), Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		ctx := tab(t, b)
+		res := verifyIn(t, ctx, srv.URL+"/grant/G-T-001")
+		t.Logf("tampering node: %s: %s", res.Outcome, strings.ReplaceAll(res.Text, "\n", " "))
+		if res.Outcome != "FAILED" || strings.Contains(res.Text, "VERIFIED") || !strings.Contains(res.Text, "do not match the agencies' signatures") {
+			screenshot(t, ctx, dir, "tampering-node")
+			t.Errorf("tampering node: %q, want FAILED\n%s", res.Outcome, res.Text)
 		}
 	})
 

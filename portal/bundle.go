@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"os"
 	"strings"
@@ -120,10 +121,12 @@ func (s *server) bundle(w http.ResponseWriter, r *http.Request) {
 // the page shows (never a verdict: the page shows FAILED for it).
 func (s *server) failBundle(w http.ResponseWriter, r *http.Request, err error) {
 	pe := classify(err)
-	if pe.status == http.StatusBadGateway {
-		// The node's answers did not verify (or the node could not
-		// be read): the detail is the verifier's, safe to show.
-		s.opts.Logger.Error("portal bundle failed", "path", r.URL.Path, "err", err)
+	if errors.Is(err, verify.ErrProof) || errors.Is(err, verify.ErrHeader) || errors.Is(err, verify.ErrTx) || errors.Is(err, verify.ErrBundle) {
+		// The node's answers do not verify.
+		pe = &pageError{status: http.StatusBadGateway, key: "check.unverifiable", err: err}
+	}
+	if pe.status >= 500 {
+		s.opts.Logger.Error("portal bundle failed", "path", r.URL.Path, "status", pe.status, "err", err)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

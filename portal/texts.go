@@ -236,6 +236,7 @@ var english = map[string]string{
 	"check.unverified":   "Stated by the website, not verified",
 	"check.nobundle":     "the website did not provide the evidence",
 	"check.noload":       "the verifier could not be loaded",
+	"check.unverifiable": "The ledger's computer gave answers that do not match the agencies' signatures: this website cannot make the evidence.",
 	"check.step.ok":      "passed",
 	"check.step.bad":     "FAILED",
 
