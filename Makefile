@@ -1,17 +1,18 @@
 # Civic Ledger. `make test` installs what the test suite needs (Go modules;
-# Debian's prometheus (promtool), postgresql and chromium for the portal's
-# browser tests, when missing), then runs vet,
+# Debian's prometheus (promtool), postgresql, libxml2-utils (xmllint, which
+# checks the IATI exports against the IATI schema) and chromium (the portal's
+# browser tests), when missing), then runs vet,
 # the race-checked unit tests, the integration tests with real CometBFT nodes,
 # and a short fuzzing run.
 GO ?= go
 FUZZTIME ?= 20s
-RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/...
+RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/... ./export/...
 
 .PHONY: test deps vet unit integration fuzz bench demo build wasm
 
 test: deps vet unit integration fuzz
 
-APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
+APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v xmllint),,libxml2-utils) \
 	$(if $(shell command -v chromium),,chromium)
 
 deps:

@@ -159,29 +159,29 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
-// Record kinds and their statuses (the values of the index entries).
+// Record kinds indexed by agency and their statuses (the values of the
+// index entries).
 var recordStatuses = map[string][]string{
-	"grant":   {ledger.GrantAwarded, ledger.GrantAmended, ledger.GrantClosed, ledger.GrantRevoked},
-	"licence": {ledger.LicenceIssued, ledger.LicenceRenewed, ledger.LicenceSuspended, ledger.LicenceReinstated, ledger.LicenceRevoked, ledger.LicenceExpired},
-	"payment": {ledger.PaymentRecorded, ledger.PaymentReversed},
-}
-
-func recordIndexKey(kind, agency, id string) []byte {
-	switch kind {
-	case "grant":
-		return ledger.IndexGrantByAgency(agency, id)
-	case "licence":
-		return ledger.IndexLicenceByAgency(agency, id)
-	case "payment":
-		return ledger.IndexPaymentByAgency(agency, id)
-	}
-	return nil
+	ledger.KindGrant:   ledger.GrantStatuses,
+	ledger.KindLicence: ledger.LicenceStatuses,
+	ledger.KindPayment: ledger.PaymentStatuses,
 }
 
 // queryPaths are the first path segments counted by name; others are "other".
-var queryPaths = map[string]bool{
-	"store": true, "grant": true, "licence": true, "payment": true, "agency": true, "agencies": true,
-	"grants": true, "licences": true, "payments": true, "totals": true, "params": true,
+var queryPaths = firstSegments(
+	ledger.QueryStoreKey(wild),
+	ledger.QueryRecord(ledger.KindGrant, wild), ledger.QueryRecord(ledger.KindLicence, wild),
+	ledger.QueryRecord(ledger.KindPayment, wild), ledger.QueryRecord(ledger.KindAgency, wild),
+	ledger.QueryAgencies, ledger.QueryRecords(ledger.KindGrant), ledger.QueryRecords(ledger.KindLicence),
+	ledger.QueryRecords(ledger.KindPayment), ledger.QueryTotals(wild, wild), ledger.QueryParams,
+)
+
+func firstSegments(paths ...string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range paths {
+		out[pathSegments(p)[0]] = true
+	}
+	return out
 }
 
 func queryPathLabel(parts []string) string {
@@ -298,17 +298,17 @@ func (o *observer) tx(tx *ledger.Tx, code uint32, events []ledger.Event, blockTi
 		return
 	}
 	o.noteEvents(events)
-	if len(tx.Body.Type) > 7 && tx.Body.Type[:7] == "agency/" {
+	if strings.HasPrefix(tx.Body.Type, ledger.KindAgency+"/") {
 		o.block.agenciesDirty = true
 	}
 	var date, kind string
 	switch p := tx.Payload.(type) {
 	case *ledger.GrantAward:
-		date, kind = p.DecisionDate, "grant"
+		date, kind = p.DecisionDate, ledger.KindGrant
 	case *ledger.LicenceIssue:
-		date, kind = p.DecisionDate, "licence"
+		date, kind = p.DecisionDate, ledger.KindLicence
 	case *ledger.PaymentRecord:
-		date, kind = p.Date, "payment"
+		date, kind = p.Date, ledger.KindPayment
 	default:
 		return
 	}
@@ -328,7 +328,7 @@ func (o *observer) tx(tx *ledger.Tx, code uint32, events []ledger.Event, blockTi
 // noteEvents remembers the records whose status an event reports.
 func (o *observer) noteEvents(events []ledger.Event) {
 	for _, e := range events {
-		if e.Type == "agency" {
+		if e.Type == ledger.EventAgency {
 			o.block.agenciesDirty = true // governance changed an agency's validator key or power
 		}
 		if recordStatuses[e.Type] == nil {
@@ -338,9 +338,9 @@ func (o *observer) noteEvents(events []ledger.Event) {
 		ref.kind = e.Type
 		for _, at := range e.Attrs {
 			switch at.Key {
-			case "id":
+			case ledger.AttrID:
 				ref.id = at.Value
-			case "agency":
+			case ledger.AttrAgency:
 				ref.agency = at.Value
 			}
 		}
@@ -557,7 +557,7 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 		if err == nil {
 			defer releasePrev()
 			for ref := range j.touched {
-				k := recordIndexKey(ref.kind, ref.agency, ref.id)
+				k := ledger.IndexByAgency(ref.kind, ref.agency, ref.id)
 				old, err1 := prev.Get(ledger.StoreIndex, k)
 				cur, err2 := view.Get(ledger.StoreIndex, k)
 				if err1 != nil || err2 != nil {
@@ -661,7 +661,7 @@ func (o *observer) countRecords(view ledger.Reader) error {
 	counts := map[string]map[string]float64{}
 	for kind := range recordStatuses {
 		counts[kind] = map[string]float64{}
-		prefix := []byte(kind + "/agency/")
+		prefix := ledger.IndexKindPrefix(kind)
 		err := view.Iterate(ledger.StoreIndex, prefix, ledger.PrefixEnd(prefix), func(_, v []byte) bool {
 			counts[kind][string(v)]++
 			return true

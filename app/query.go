@@ -23,34 +23,25 @@ const (
 	ProofOpSimple = "ics23:simple"
 )
 
-// Query paths. The store path is the contract independent verifiers rely
-// on; the others are conveniences over the same data.
+// Query paths, as package ledger builds them (ledger.QueryStoreKey, ...).
+// The store path is the contract independent verifiers rely on; the others
+// are conveniences over the same data.
 //
 //	/store/<store>/key           data = key; prove=true gives ICS23 proof ops
 //	/grant/<id>  /licence/<id>  /payment/<id>  /agency/<id>   one record (proofs as for /store)
-//	/grants  /licences  /payments   data = JSON {"agency","status","after","limit"}
-//	/grant/<id>/payments         data = JSON {"after","limit"}
-//	/list/<listing>              data = JSON {"owner","after","limit"}: a page of a provable listing
+//	/grants  /licences  /payments   data = JSON ledger.RecordFilter {"agency","status","after","limit"}
+//	/grant/<id>/payments         data = JSON ledger.PageRequest {"after","limit"}
+//	/list/<listing>              data = JSON ledger.ListingRequest {"owner","after","limit"}: a page of a provable listing
 //	                             (grants, licences, payments, grant-payments, agencies) with the
 //	                             proofs that it is complete (ledger.ProvedPage)
 //	/totals/<agency>/<currency>  the agency's provable totals
 //	/params                      the chain parameters
 //	/proposal/<id>               one governance proposal (proofs as for /store)
-//	/proposals                   data = JSON {"status","after","limit"}
+//	/proposals                   data = JSON ledger.ProposalFilter {"status","after","limit"}
 //	/snapshots                   this node's state-sync snapshots (height, chunks, hashes), newest first
 //
-// height=0 means the latest committed version.
-var recordStores = map[string]string{
-	"grant": ledger.StoreGrants, "licence": ledger.StoreLicences,
-	"payment": ledger.StorePayments, "agency": ledger.StoreAgencies,
-}
-
-// Query query codes (outside the tx code table: queries are not hashed).
-const (
-	queryCodeBadRequest = 2
-	queryCodeNotFound   = 3
-	queryCodeNoVersion  = 4
-)
+// height=0 means the latest committed version. The answer codes are
+// ledger.QueryCodeBadRequest, QueryCodeNotFound and QueryCodeNoVersion.
 
 // Query answers reads at a committed height; see the path table above. It
 // runs on CometBFT's query connection, concurrently with blocks (see
@@ -74,9 +65,9 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 	}
 	view, err := a.reader.At(height)
 	if err != nil {
-		return &abci.ResponseQuery{Code: queryCodeNoVersion, Log: err.Error(), Height: height, Codespace: Codespace}, nil
+		return &abci.ResponseQuery{Code: ledger.QueryCodeNoVersion, Log: err.Error(), Height: height, Codespace: Codespace}, nil
 	}
-	parts := strings.Split(strings.TrimPrefix(req.Path, "/"), "/")
+	parts := pathSegments(req.Path)
 	if r := matchRoute(parts); r != nil {
 		return r.handle(a, &queryRequest{view: view, height: height, parts: parts, data: req.Data, prove: req.Prove})
 	}
@@ -95,6 +86,7 @@ type queryRequest struct {
 
 // stateRoute is a named query of the state: pattern lists the path's
 // segments, "*" standing for any one segment (an id, a store name, ...).
+// Patterns are the paths package ledger builds, with "*" for each variable.
 type stateRoute struct {
 	name    string
 	pattern []string
@@ -104,22 +96,29 @@ type stateRoute struct {
 // stateRoutes are the queries of the state, one per path of the table
 // above. No two patterns match the same path.
 var stateRoutes = []stateRoute{
-	{"store-key", []string{"store", "*", "key"}, (*App).queryStoreKey},
-	{"grant", []string{"grant", "*"}, (*App).queryRecord},
-	{"licence", []string{"licence", "*"}, (*App).queryRecord},
-	{"payment", []string{"payment", "*"}, (*App).queryRecord},
-	{"agency", []string{"agency", "*"}, (*App).queryRecord},
-	{"grants", []string{"grants"}, (*App).queryRecordList},
-	{"licences", []string{"licences"}, (*App).queryRecordList},
-	{"payments", []string{"payments"}, (*App).queryRecordList},
-	{"grant-payments", []string{"grant", "*", "payments"}, (*App).queryGrantPayments},
-	{"totals", []string{"totals", "*", "*"}, (*App).queryTotals},
-	{"agencies", []string{"agencies"}, (*App).queryAgencies},
-	{"proposal", []string{"proposal", "*"}, (*App).queryProposal},
-	{"proposals", []string{"proposals"}, (*App).queryProposals},
-	{"list", []string{"list", "*"}, (*App).queryListing},
-	{"params", []string{"params"}, (*App).queryParams},
+	{"store-key", pathSegments(ledger.QueryStoreKey(wild)), (*App).queryStoreKey},
+	{"grant", pathSegments(ledger.QueryRecord(ledger.KindGrant, wild)), (*App).queryRecord},
+	{"licence", pathSegments(ledger.QueryRecord(ledger.KindLicence, wild)), (*App).queryRecord},
+	{"payment", pathSegments(ledger.QueryRecord(ledger.KindPayment, wild)), (*App).queryRecord},
+	{"agency", pathSegments(ledger.QueryRecord(ledger.KindAgency, wild)), (*App).queryRecord},
+	{"grants", pathSegments(ledger.QueryRecords(ledger.KindGrant)), (*App).queryRecordList},
+	{"licences", pathSegments(ledger.QueryRecords(ledger.KindLicence)), (*App).queryRecordList},
+	{"payments", pathSegments(ledger.QueryRecords(ledger.KindPayment)), (*App).queryRecordList},
+	{"grant-payments", pathSegments(ledger.QueryGrantPayments(wild)), (*App).queryGrantPayments},
+	{"totals", pathSegments(ledger.QueryTotals(wild, wild)), (*App).queryTotals},
+	{"agencies", pathSegments(ledger.QueryAgencies), (*App).queryAgencies},
+	{"proposal", pathSegments(ledger.QueryProposal(wild)), (*App).queryProposal},
+	{"proposals", pathSegments(ledger.QueryProposals), (*App).queryProposals},
+	{"list", pathSegments(ledger.QueryListing(wild)), (*App).queryListing},
+	{"params", pathSegments(ledger.QueryParams), (*App).queryParams},
 }
+
+// wild stands for a variable segment in a pattern.
+const wild = "*"
+
+// pathSegments returns the segments of a path (of a pattern: wild for each
+// variable one).
+func pathSegments(path string) []string { return strings.Split(strings.TrimPrefix(path, "/"), "/") }
 
 // nodeRoute is a named query of this node, not of the state: it is
 // answered whatever the height asked, and matched on the whole path.
@@ -130,7 +129,7 @@ type nodeRoute struct {
 }
 
 var nodeRoutes = []nodeRoute{
-	{"snapshots", "/snapshots", (*App).querySnapshots},
+	{"snapshots", ledger.QuerySnapshots, (*App).querySnapshots},
 }
 
 // matchRoute returns the state route whose pattern parts match, or nil.
@@ -142,7 +141,7 @@ func matchRoute(parts []string) *stateRoute {
 		}
 		ok := true
 		for j, seg := range r.pattern {
-			if seg != "*" && seg != parts[j] {
+			if seg != wild && seg != parts[j] {
 				ok = false
 				break
 			}
@@ -182,9 +181,9 @@ func (a *App) queryRecord(q *queryRequest) (*abci.ResponseQuery, error) {
 	if !ledger.ValidID(id) {
 		return badRequest(q.height, "invalid id %q", id), nil
 	}
-	res, err := a.queryKey(q.view, recordStores[kind], ledger.RecordKey(id), q.prove)
+	res, err := a.queryKey(q.view, ledger.StoreOf(kind), ledger.RecordKey(id), q.prove)
 	if err == nil && res.Code == 0 && res.Value == nil {
-		res.Code = queryCodeNotFound
+		res.Code = ledger.QueryCodeNotFound
 		res.Log = fmt.Sprintf("%s %q not found at height %d", kind, id, q.height)
 	}
 	return res, err
@@ -192,27 +191,30 @@ func (a *App) queryRecord(q *queryRequest) (*abci.ResponseQuery, error) {
 
 // queryRecordList answers /grants, /licences and /payments.
 func (a *App) queryRecordList(q *queryRequest) (*abci.ResponseQuery, error) {
-	var f struct {
-		Agency string `json:"agency"`
-		Status string `json:"status"`
-		After  string `json:"after"`
-		Limit  int    `json:"limit"`
-	}
+	var f ledger.RecordFilter
 	if len(q.data) > 0 {
 		if err := json.Unmarshal(q.data, &f); err != nil {
 			return badRequest(q.height, "listing filter: %v", err), nil
 		}
 	}
-	page, err := ledger.List(q.view, strings.TrimSuffix(q.parts[0], "s"), ledger.ListFilter{Agency: f.Agency, Status: f.Status, After: f.After, Limit: f.Limit})
+	page, err := ledger.List(q.view, listedKind("/"+q.parts[0]), ledger.ListFilter{Agency: f.Agency, Status: f.Status, After: f.After, Limit: f.Limit})
 	return jsonResult(q.height, page, err)
+}
+
+// listedKind returns the kind of ledger.ListedKinds whose listing is at
+// path ("" if none).
+func listedKind(path string) ledger.Kind {
+	for _, k := range ledger.ListedKinds {
+		if ledger.QueryRecords(k) == path {
+			return k
+		}
+	}
+	return ""
 }
 
 // queryGrantPayments answers /grant/<id>/payments.
 func (a *App) queryGrantPayments(q *queryRequest) (*abci.ResponseQuery, error) {
-	var f struct {
-		After string `json:"after"`
-		Limit int    `json:"limit"`
-	}
+	var f ledger.PageRequest
 	if len(q.data) > 0 {
 		if err := json.Unmarshal(q.data, &f); err != nil {
 			return badRequest(q.height, "listing filter: %v", err), nil
@@ -227,7 +229,7 @@ func (a *App) queryTotals(q *queryRequest) (*abci.ResponseQuery, error) {
 	agency, currency := q.parts[1], q.parts[2]
 	res, err := a.queryKey(q.view, ledger.StoreMeta, ledger.TotalsKey(agency, currency), q.prove)
 	if err == nil && res.Code == 0 && res.Value == nil {
-		res.Code = queryCodeNotFound
+		res.Code = ledger.QueryCodeNotFound
 		res.Log = fmt.Sprintf("no totals for %s in %s at height %d", agency, currency, q.height)
 	}
 	return res, err
@@ -253,7 +255,7 @@ func (a *App) queryProposal(q *queryRequest) (*abci.ResponseQuery, error) {
 	}
 	res, err := a.queryKey(q.view, ledger.StoreMeta, ledger.ProposalKey(id), q.prove)
 	if err == nil && res.Code == 0 && res.Value == nil {
-		res.Code = queryCodeNotFound
+		res.Code = ledger.QueryCodeNotFound
 		res.Log = fmt.Sprintf("proposal %d not found at height %d", id, q.height)
 	}
 	return res, err
@@ -261,11 +263,7 @@ func (a *App) queryProposal(q *queryRequest) (*abci.ResponseQuery, error) {
 
 // queryProposals answers /proposals.
 func (a *App) queryProposals(q *queryRequest) (*abci.ResponseQuery, error) {
-	var f struct {
-		Status string `json:"status"`
-		After  uint64 `json:"after"`
-		Limit  int    `json:"limit"`
-	}
+	var f ledger.ProposalFilter
 	if len(q.data) > 0 {
 		if err := json.Unmarshal(q.data, &f); err != nil {
 			return badRequest(q.height, "listing filter: %v", err), nil
@@ -294,11 +292,7 @@ func (a *App) queryProposals(q *queryRequest) (*abci.ResponseQuery, error) {
 
 // queryListing answers /list/<listing>: a page of a provable listing.
 func (a *App) queryListing(q *queryRequest) (*abci.ResponseQuery, error) {
-	var f struct {
-		Owner string `json:"owner"`
-		After string `json:"after"`
-		Limit int    `json:"limit"`
-	}
+	var f ledger.ListingRequest
 	if len(q.data) > 0 {
 		if err := json.Unmarshal(q.data, &f); err != nil {
 			return badRequest(q.height, "listing request: %v", err), nil
@@ -314,7 +308,7 @@ func (a *App) queryParams(q *queryRequest) (*abci.ResponseQuery, error) {
 }
 
 func badRequest(height int64, format string, args ...any) *abci.ResponseQuery {
-	return &abci.ResponseQuery{Code: queryCodeBadRequest, Log: fmt.Sprintf(format, args...), Height: height, Codespace: Codespace}
+	return &abci.ResponseQuery{Code: ledger.QueryCodeBadRequest, Log: fmt.Sprintf(format, args...), Height: height, Codespace: Codespace}
 }
 
 func jsonResult(height int64, v any, err error) (*abci.ResponseQuery, error) {

@@ -361,21 +361,22 @@ func (c *Client) auditListing(ctx context.Context, p *auditProver, listing, owne
 			Detail: fmt.Sprintf("listing %s of %q is not proved complete: %v", listing, owner, err)})
 	}
 	if listing == ledger.ListingAgencies {
-		page, _, err := c.Agencies(ctx, h)
+		page, err := c.AgencyList(ctx, h)
 		if err != nil {
-			return nil, false, err
+			return nil, false, auditReadError("/agencies", err)
 		}
 		return page.Items, false, nil
 	}
 	kind := map[string]string{ledger.ListingGrants: "grant", ledger.ListingPayments: "payment"}[listing]
 	f := ListFilter{Agency: owner, Limit: pageSize}
 	for {
-		page, ph, err := c.List(ctx, kind, f, h)
+		// Not Records: an agency unknown at h has no records to audit.
+		page, err := c.records(ctx, kind, f, h)
 		if err != nil {
-			return nil, false, err
+			return nil, false, auditReadError("/"+kind+"s", err)
 		}
-		if ph != h {
-			return nil, false, fmt.Errorf("%s listing: asked for height %d, the node answered for %d", kind, h, ph)
+		if page.Height != h {
+			return nil, false, fmt.Errorf("%s listing: asked for height %d, the node answered for %d", kind, h, page.Height)
 		}
 		items = append(items, page.Items...)
 		if page.Next == "" || len(page.Items) == 0 {
@@ -383,6 +384,21 @@ func (c *Client) auditListing(ctx context.Context, p *auditProver, listing, owne
 		}
 		f.After = page.Next
 	}
+}
+
+// auditReadError words the error of an unproved listing read of path as
+// the audit reports it: the path with the node's reason for refusing the
+// query, or with what did not decode in its answer.
+func auditReadError(path string, err error) error {
+	var qe *QueryError
+	var br *badResponse
+	switch {
+	case errors.As(err, &qe):
+		return fmt.Errorf("%s: %s", path, qe.Log)
+	case errors.As(err, &br):
+		return fmt.Errorf("%s: bad response: %w", path, br.err)
+	}
+	return err
 }
 
 // auditProver proves keys at one height against one verified header.

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -357,47 +356,6 @@ func (c *Client) StateAppHash(ctx context.Context, h int64) ([]byte, error) {
 
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
-
-// ListFilter selects a page of records.
-type ListFilter struct {
-	Agency string `json:"agency,omitempty"`
-	Status string `json:"status,omitempty"`
-	After  string `json:"after,omitempty"`
-	Limit  int    `json:"limit,omitempty"`
-}
-
-// List returns a page of grants, licences or payments.
-func (c *Client) List(ctx context.Context, kind string, f ListFilter, height int64) (*ledger.Page, int64, error) {
-	data, _ := json.Marshal(f)
-	path := "/" + kind + "s"
-	return c.page(ctx, path, data, height)
-}
-
-// PaymentsOfGrant lists the payments made against a grant.
-func (c *Client) PaymentsOfGrant(ctx context.Context, grant string, f ListFilter, height int64) (*ledger.Page, int64, error) {
-	data, _ := json.Marshal(f)
-	return c.page(ctx, "/grant/"+grant+"/payments", data, height)
-}
-
-// Agencies lists every agency.
-func (c *Client) Agencies(ctx context.Context, height int64) (*ledger.Page, int64, error) {
-	return c.page(ctx, "/agencies", nil, height)
-}
-
-func (c *Client) page(ctx context.Context, path string, data []byte, height int64) (*ledger.Page, int64, error) {
-	res, err := c.Query(ctx, path, data, height, false)
-	if err != nil {
-		return nil, 0, err
-	}
-	if res.Code != 0 {
-		return nil, res.Height, fmt.Errorf("%s: %s", path, res.Log)
-	}
-	var p ledger.Page
-	if err := json.Unmarshal(res.Value, &p); err != nil {
-		return nil, res.Height, fmt.Errorf("%s: bad response: %w", path, err)
-	}
-	return &p, res.Height, nil
-}
 
 // HistoryEntry is one transaction that changed a record.
 type HistoryEntry struct {

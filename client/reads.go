@@ -270,15 +270,19 @@ func (c *Client) listing(ctx context.Context, path string, data []byte, height i
 	return &Page{Items: p.Items, Next: p.Next, Height: h}, nil
 }
 
+// ListFilter selects a page of records (Records, GrantPayments).
+type ListFilter struct {
+	Agency string `json:"agency,omitempty"`
+	Status string `json:"status,omitempty"`
+	After  string `json:"after,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
 // Records lists a page of grants, licences or payments (kind) at height,
 // filtered by f. An empty page filtered by an agency that does not exist
 // is an *UnknownAgencyError.
 func (c *Client) Records(ctx context.Context, kind string, f ListFilter, height int64) (*Page, error) {
-	data, err := json.Marshal(f)
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.listing(ctx, "/"+kind+"s", data, height)
+	p, err := c.records(ctx, kind, f, height)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +292,17 @@ func (c *Client) Records(ctx context.Context, kind string, f ListFilter, height 
 		}
 	}
 	return p, nil
+}
+
+// records lists a page of grants, licences or payments (kind) at height,
+// filtered by f, as the node serves it: an empty page says nothing of
+// whether f.Agency exists.
+func (c *Client) records(ctx context.Context, kind string, f ListFilter, height int64) (*Page, error) {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	return c.listing(ctx, "/"+kind+"s", data, height)
 }
 
 // GrantPayments lists a page of the payments made against grant at height

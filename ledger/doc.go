@@ -134,6 +134,15 @@
 // payments, totals), so that the audit runs the very same recomputation on
 // the records it has proved.
 //
+// # Vocabulary
+//
+// vocab.go declares, once, every name the ledger shares with its readers:
+// record kinds and their stores, the statuses of each kind and the
+// Transitions table that the rules above check status changes against
+// (CanTransition), event types, attribute names and actions, the ABCI query
+// paths with their request bodies and answer codes. Package app routes the
+// query paths; clients build them with the same functions.
+//
 // # Errors
 //
 // errors.go holds the append-only table of ABCI codes. Codes are hashed into

@@ -37,18 +37,6 @@ const (
 // ProposalKinds lists the proposal kinds in canonical order.
 var ProposalKinds = []string{ProposalAgencyAdd, ProposalAgencyPower, ProposalAgencyRemove, ProposalParamsChange, ProposalValidatorRotate}
 
-// Proposal statuses.
-const (
-	ProposalVoting   = "voting"
-	ProposalNotice   = "notice"
-	ProposalExecuted = "executed"
-	ProposalRejected = "rejected"
-	ProposalFailed   = "failed"
-)
-
-// ProposalStatuses lists the statuses in life-cycle order.
-var ProposalStatuses = []string{ProposalVoting, ProposalNotice, ProposalExecuted, ProposalRejected, ProposalFailed}
-
 // Vote options.
 const (
 	VoteYes     = "yes"
@@ -235,20 +223,20 @@ func (t Tally) Passes() bool { return 3*t.Yes > 2*t.Total }
 // Proposal is a governance proposal, kept in the meta store under
 // ProposalKey(ID) so that it is provable like any record.
 type Proposal struct {
-	ID           uint64        `json:"id"`
-	Change       GovPropose    `json:"change"`
-	Proposer     string        `json:"proposer"`     // agency
-	ProposerKey  []byte        `json:"proposer_key"` // admin officer
-	Submitted    int64         `json:"submitted_height"`
-	VotingEnd    int64         `json:"voting_end_height"` // last height at which a vote counts
-	Electorate   []AgencyPower `json:"electorate"`        // sorted by agency; powers at submission
-	Votes        []Vote        `json:"votes"`             // sorted by agency
-	Tally        Tally         `json:"tally"`
-	Status       string        `json:"status"`
-	PassedHeight int64         `json:"passed_height,omitempty"`
-	Effective    int64         `json:"effective_height,omitempty"` // first height at which it may take effect
-	ClosedHeight int64         `json:"closed_height,omitempty"`    // height of execution, failure or rejection
-	Result       string        `json:"result,omitempty"`           // why it failed
+	ID           uint64         `json:"id"`
+	Change       GovPropose     `json:"change"`
+	Proposer     string         `json:"proposer"`     // agency
+	ProposerKey  []byte         `json:"proposer_key"` // admin officer
+	Submitted    int64          `json:"submitted_height"`
+	VotingEnd    int64          `json:"voting_end_height"` // last height at which a vote counts
+	Electorate   []AgencyPower  `json:"electorate"`        // sorted by agency; powers at submission
+	Votes        []Vote         `json:"votes"`             // sorted by agency
+	Tally        Tally          `json:"tally"`
+	Status       ProposalStatus `json:"status"`
+	PassedHeight int64          `json:"passed_height,omitempty"`
+	Effective    int64          `json:"effective_height,omitempty"` // first height at which it may take effect
+	ClosedHeight int64          `json:"closed_height,omitempty"`    // height of execution, failure or rejection
+	Result       string         `json:"result,omitempty"`           // why it failed
 }
 
 // ValidatorUpdate is a change of the consensus validator set: power 0
@@ -306,8 +294,8 @@ func govInvariants(r Reader) ([]Violation, error) {
 		fail(InvValidatorSet, "", "no active agency: the validator set is empty")
 	}
 	reserved := map[string]string{} // key hex → proposal id
-	if err := r.Iterate(StoreIndex, []byte("reserved/"), PrefixEnd([]byte("reserved/")), func(k, v []byte) bool {
-		reserved[string(k[len("reserved/"):])] = string(v)
+	if err := r.Iterate(StoreIndex, []byte(reservedPrefix), PrefixEnd([]byte(reservedPrefix)), func(k, v []byte) bool {
+		reserved[string(k[len(reservedPrefix):])] = string(v)
 		return true
 	}); err != nil {
 		return nil, err

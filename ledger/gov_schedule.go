@@ -57,7 +57,7 @@ func (b *Block) runGovernance() ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !ok || p.Status != ProposalVoting {
+		if !ok || !CanTransition(KindProposal, p.Status, ProposalRejected) {
 			continue
 		}
 		p.Status, p.ClosedHeight = ProposalRejected, b.info.Height
@@ -92,7 +92,7 @@ func (b *Block) runGovernance() ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !ok || p.Status != ProposalNotice {
+		if !ok || !CanTransition(KindProposal, p.Status, ProposalExecuted) {
 			if err := b.kv.Delete(StoreMeta, k); err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 			}
@@ -114,7 +114,7 @@ func (b *Block) runGovernance() ([]Event, error) {
 			if err := b.putProposal(p); err != nil {
 				return nil, err
 			}
-			evs = append(evs, event("gov_deferred", "id", strconv.FormatUint(id, 10), "to_height", strconv.FormatInt(p.Effective, 10)))
+			evs = append(evs, event(EventDeferred, AttrID, strconv.FormatUint(id, 10), AttrToHeight, strconv.FormatInt(p.Effective, 10)))
 			continue
 		}
 		if err := b.kv.Delete(StoreMeta, k); err != nil {
@@ -158,7 +158,7 @@ func (b *Block) execute(p *Proposal) ([]Event, error) {
 			return nil, err
 		}
 		b.params = *c.Params
-		return []Event{event("params", "proposal", strconv.FormatUint(p.ID, 10))}, nil
+		return []Event{event(EventParams, AttrProposal, strconv.FormatUint(p.ID, 10))}, nil
 	case ProposalAgencyAdd:
 		a := &Agency{
 			ID: c.Target, Name: c.Name, Jurisdiction: c.Jurisdiction, ValidatorKey: c.ValidatorKey, Power: c.Power,
@@ -176,7 +176,7 @@ func (b *Block) execute(p *Proposal) ([]Event, error) {
 			return nil, err
 		}
 		b.updateValidator(a.ValidatorKey, a.Power)
-		return []Event{agencyEvent(a, "add"), officerEvent(a, &a.Officers[0], "add")}, nil
+		return []Event{agencyEvent(a, ActionAdd), officerEvent(a, &a.Officers[0], ActionAdd)}, nil
 	}
 	a, err := b.targetAgency(c.Target)
 	if err != nil {
@@ -189,14 +189,14 @@ func (b *Block) execute(p *Proposal) ([]Event, error) {
 		if err := b.putAgency(a); err != nil {
 			return nil, err
 		}
-		return []Event{agencyEvent(a, "remove")}, nil
+		return []Event{agencyEvent(a, ActionRemove)}, nil
 	case ProposalAgencyPower:
 		a.Power = c.Power
 		b.updateValidator(a.ValidatorKey, a.Power)
 		if err := b.putAgency(a); err != nil {
 			return nil, err
 		}
-		return []Event{agencyEvent(a, "set-power")}, nil
+		return []Event{agencyEvent(a, ActionSetPower)}, nil
 	case ProposalValidatorRotate:
 		b.updateValidator(a.ValidatorKey, 0)
 		a.ValidatorKey = c.ValidatorKey
@@ -207,7 +207,7 @@ func (b *Block) execute(p *Proposal) ([]Event, error) {
 		if err := b.putAgency(a); err != nil {
 			return nil, err
 		}
-		return []Event{agencyEvent(a, "rotate-validator")}, nil
+		return []Event{agencyEvent(a, ActionRotate)}, nil
 	}
 	return nil, fmt.Errorf("%w: proposal %d has unknown kind %q", ErrStorage, p.ID, c.Kind)
 }
@@ -244,7 +244,7 @@ func (b *Block) release(p *Proposal) error {
 }
 
 func agencyEvent(a *Agency, action string) Event {
-	return event("agency", "id", a.ID, "action", action, "power", strconv.FormatInt(a.Power, 10), "validator_key", hex.EncodeToString(a.ValidatorKey))
+	return event(EventAgency, AttrID, a.ID, AttrAction, action, AttrPower, strconv.FormatInt(a.Power, 10), AttrValidatorKey, hex.EncodeToString(a.ValidatorKey))
 }
 
 // updateValidator records a validator set change for this block; the last

@@ -131,12 +131,12 @@ func (b *Block) targetAgency(id string) (*Agency, error) {
 }
 
 func proposalEvent(p *Proposal) Event {
-	e := event("gov_proposal", "id", strconv.FormatUint(p.ID, 10), "kind", p.Change.Kind, "status", p.Status, "proposer", p.Proposer)
+	e := event(EventProposal, AttrID, strconv.FormatUint(p.ID, 10), AttrKind, p.Change.Kind, AttrStatus, p.Status, AttrProposer, p.Proposer)
 	if p.Change.Target != "" {
-		e.Attrs = append(e.Attrs, Attribute{Key: "target", Value: p.Change.Target, Index: true})
+		e.Attrs = append(e.Attrs, Attribute{Key: AttrTarget, Value: p.Change.Target, Index: true})
 	}
 	if p.Effective != 0 {
-		e.Attrs = append(e.Attrs, Attribute{Key: "effective_height", Value: strconv.FormatInt(p.Effective, 10), Index: true})
+		e.Attrs = append(e.Attrs, Attribute{Key: AttrEffectiveHeight, Value: strconv.FormatInt(p.Effective, 10), Index: true})
 	}
 	return e
 }
@@ -213,7 +213,7 @@ func (b *Block) govVote(tx *Tx, ag *Agency, v *GovVote) ([]Event, error) {
 	default:
 		p.Tally.Abstain += power
 	}
-	evs := []Event{event("gov_vote", "proposal", strconv.FormatUint(p.ID, 10), "agency", ag.ID, "option", v.Option)}
+	evs := []Event{event(EventVote, AttrProposal, strconv.FormatUint(p.ID, 10), AttrAgency, ag.ID, AttrOption, v.Option)}
 	if p.Tally.Passes() {
 		p.Status = ProposalNotice
 		p.PassedHeight = b.info.Height

@@ -30,9 +30,9 @@ func (b *Block) putGrant(g *Grant) error {
 }
 
 func grantEvent(g *Grant, action string) Event {
-	return event("grant", "id", g.ID, "agency", g.Agency, "action", action, "status", g.Status,
-		"recipient", g.Recipient.Scheme+":"+g.Recipient.ID, "programme", g.Programme,
-		"currency", g.Currency, "awarded", strconv.FormatInt(int64(g.Awarded), 10))
+	return event(EventGrant, AttrID, g.ID, AttrAgency, g.Agency, AttrAction, action, AttrStatus, g.Status,
+		AttrRecipient, g.Recipient.Scheme+":"+g.Recipient.ID, AttrProgramme, g.Programme,
+		AttrCurrency, g.Currency, AttrAwarded, strconv.FormatInt(int64(g.Awarded), 10))
 }
 
 func (b *Block) grantAward(ag *Agency, p *GrantAward) ([]Event, error) {
@@ -60,7 +60,7 @@ func (b *Block) grantAward(ag *Agency, p *GrantAward) ([]Event, error) {
 	}
 	t.Awarded += Amount(amount)
 	t.Grants++
-	return []Event{grantEvent(g, "award")}, nil
+	return []Event{grantEvent(g, ActionAward)}, nil
 }
 
 func (b *Block) grantAmend(ag *Agency, p *GrantAmend) ([]Event, error) {
@@ -69,7 +69,7 @@ func (b *Block) grantAmend(ag *Agency, p *GrantAmend) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.Status != GrantAwarded && g.Status != GrantAmended {
+	if !CanTransition(KindGrant, g.Status, GrantAmended) {
 		return nil, fieldErr(ErrIllegalTransition, "payload.id", "grant %q is %s; only awarded or amended grants can be amended", g.ID, g.Status)
 	}
 	if amount < int64(g.Disbursed) {
@@ -96,17 +96,17 @@ func (b *Block) grantAmend(ag *Agency, p *GrantAmend) ([]Event, error) {
 		return nil, err
 	}
 	t.Awarded += Amount(delta)
-	ev := grantEvent(g, "amend")
-	ev.Attrs = append(ev.Attrs, Attribute{Key: "document_hash", Value: p.DocumentHash, Index: true})
+	ev := grantEvent(g, ActionAmend)
+	ev.Attrs = append(ev.Attrs, Attribute{Key: AttrDocumentHash, Value: p.DocumentHash, Index: true})
 	return []Event{ev}, nil
 }
 
-func (b *Block) grantEnd(ag *Agency, id, status, action string) ([]Event, error) {
+func (b *Block) grantEnd(ag *Agency, id string, status GrantStatus, action string) ([]Event, error) {
 	g, err := b.loadGrant(ag, id)
 	if err != nil {
 		return nil, err
 	}
-	if g.Status != GrantAwarded && g.Status != GrantAmended {
+	if !CanTransition(KindGrant, g.Status, status) {
 		return nil, fieldErr(ErrIllegalTransition, "payload.id", "grant %q is %s; cannot %s", g.ID, g.Status, action)
 	}
 	g.Status = status

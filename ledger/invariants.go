@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -181,9 +182,7 @@ func Reconcile(b *Books) *Reconciliation {
 	}
 	for _, id := range sortedKeys(grants) {
 		g := grants[id]
-		switch g.Status {
-		case GrantAwarded, GrantAmended, GrantClosed, GrantRevoked:
-		default:
+		if !slices.Contains(GrantStatuses, g.Status) {
 			fail(InvGrantStatus, g.Agency, g.Currency, id, "grant %s has unknown status %q", id, g.Status)
 		}
 		if g.Disbursed < 0 || g.Disbursed > g.Awarded {
@@ -243,7 +242,7 @@ func CheckInvariants(r Reader) ([]Violation, error) {
 		}
 		var g Grant
 		if err := json.Unmarshal(v, &g); err != nil {
-			undecodable("grant", k, err)
+			undecodable(KindGrant, k, err)
 			return true
 		}
 		b.Grants = append(b.Grants, g)
@@ -258,7 +257,7 @@ func CheckInvariants(r Reader) ([]Violation, error) {
 		}
 		var p Payment
 		if err := json.Unmarshal(v, &p); err != nil {
-			undecodable("payment", k, err)
+			undecodable(KindPayment, k, err)
 			return true
 		}
 		b.Payments = append(b.Payments, p)
@@ -268,13 +267,13 @@ func CheckInvariants(r Reader) ([]Violation, error) {
 		return nil, err
 	}
 	b.Stored = map[string]*Totals{}
-	err = r.Iterate(StoreMeta, []byte("total/"), PrefixEnd([]byte("total/")), func(k, v []byte) bool {
+	err = r.Iterate(StoreMeta, []byte(totalsPrefix), PrefixEnd([]byte(totalsPrefix)), func(k, v []byte) bool {
 		var t Totals
 		if err := json.Unmarshal(v, &t); err != nil {
 			undecodable("totals", k, err)
 			return true
 		}
-		b.Stored[string(k[len("total/"):])] = &t
+		b.Stored[string(k[len(totalsPrefix):])] = &t
 		return true
 	})
 	if err != nil {

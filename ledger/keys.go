@@ -49,22 +49,28 @@ var (
 // RecordKey is the key of a record in its own store.
 func RecordKey(id string) []byte { return []byte(id) }
 
-// IndexGrantByAgency is the index key of a grant under its agency.
-func IndexGrantByAgency(agency, id string) []byte {
-	return []byte("grant/agency/" + agency + "/" + id)
+// IndexKindPrefix is the prefix of the index keys of every record of a kind
+// of ListedKinds under its agency: "<kind>/agency/".
+func IndexKindPrefix(kind Kind) []byte { return []byte(kind + "/agency/") }
+
+// IndexByAgency is the index key of a record of a kind of ListedKinds under
+// its agency (with id "": the prefix of the agency's records of that kind).
+// Its value is the record's status.
+func IndexByAgency(kind Kind, agency, id string) []byte {
+	return append(IndexKindPrefix(kind), agency+"/"+id...)
 }
+
+// IndexGrantByAgency is the index key of a grant under its agency.
+func IndexGrantByAgency(agency, id string) []byte { return IndexByAgency(KindGrant, agency, id) }
 
 // IndexLicenceByAgency is the index key of a licence under its agency.
-func IndexLicenceByAgency(agency, id string) []byte {
-	return []byte("licence/agency/" + agency + "/" + id)
-}
+func IndexLicenceByAgency(agency, id string) []byte { return IndexByAgency(KindLicence, agency, id) }
 
 // IndexPaymentByAgency is the index key of a payment under its agency.
-func IndexPaymentByAgency(agency, id string) []byte {
-	return []byte("payment/agency/" + agency + "/" + id)
-}
+func IndexPaymentByAgency(agency, id string) []byte { return IndexByAgency(KindPayment, agency, id) }
 
-// IndexPaymentByGrant is the index key of a payment under its grant.
+// IndexPaymentByGrant is the index key of a payment under its grant (with
+// id "": the prefix of the grant's payments).
 func IndexPaymentByGrant(grant, id string) []byte {
 	return []byte("payment/grant/" + grant + "/" + id)
 }
@@ -91,8 +97,11 @@ const nonceExpiryPrefix = "nonce-exp/"
 
 // TotalsKey is the meta key of an agency's totals in a currency.
 func TotalsKey(agency, currency string) []byte {
-	return []byte("total/" + agency + "/" + currency)
+	return []byte(totalsPrefix + TotalsID(agency, currency))
 }
+
+// totalsPrefix is the meta key prefix of every agency's totals.
+const totalsPrefix = "total/"
 
 // PrefixEnd returns the smallest key greater than every key with the prefix.
 func PrefixEnd(prefix []byte) []byte {
@@ -144,17 +153,23 @@ func ListingRangeOf(listing, owner string) (*ListingRange, error) {
 		// sort after the seed ('!' is below the identifier alphabet).
 		return &ListingRange{Listing: listing, Store: StoreAgencies, Prefix: []byte{}, first: append(bytes.Clone(SeedKey), 0)}, nil
 	}
-	prefix := map[string]string{ListingGrants: "grant/agency/", ListingLicences: "licence/agency/",
-		ListingPayments: "payment/agency/", ListingGrantPayments: "payment/grant/"}[listing]
-	if prefix == "" {
+	var prefix func(owner string) []byte
+	var records string
+	switch listing {
+	case ListingGrants, ListingLicences, ListingPayments:
+		kind := map[string]Kind{ListingGrants: KindGrant, ListingLicences: KindLicence, ListingPayments: KindPayment}[listing]
+		prefix = func(owner string) []byte { return IndexByAgency(kind, owner, "") }
+		records = StoreOf(kind)
+	case ListingGrantPayments:
+		prefix = func(grant string) []byte { return IndexPaymentByGrant(grant, "") }
+		records = StorePayments
+	default:
 		return nil, fieldErr(ErrInvalidField, "listing", "%q (one of %v)", listing, Listings)
 	}
 	if !ValidID(owner) {
 		return nil, fieldErr(ErrInvalidID, "owner", "%q", owner)
 	}
-	records := map[string]string{ListingGrants: StoreGrants, ListingLicences: StoreLicences,
-		ListingPayments: StorePayments, ListingGrantPayments: StorePayments}[listing]
-	p := []byte(prefix + owner + "/")
+	p := prefix(owner)
 	return &ListingRange{Listing: listing, Owner: owner, Store: StoreIndex, Prefix: p, End: PrefixEnd(p), RecordStore: records, first: p}, nil
 }
 
@@ -201,7 +216,10 @@ func ProposalPrefix() []byte { return []byte(proposalPrefix) }
 
 // IndexReserved is the index key of an officer key reserved by an open
 // agency-add proposal (value: the proposal id).
-func IndexReserved(key []byte) []byte { return []byte("reserved/" + hex.EncodeToString(key)) }
+func IndexReserved(key []byte) []byte { return []byte(reservedPrefix + hex.EncodeToString(key)) }
+
+// reservedPrefix is the index key prefix of every reserved officer key.
+const reservedPrefix = "reserved/"
 
 // IndexValidator maps a validator key to the agency that holds or held it:
 // a consensus key is never reused.

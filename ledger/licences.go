@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"fmt"
-	"slices"
 )
 
 // Licence rules: issue, renew, suspend, reinstate and revoke; expiry runs
@@ -31,8 +30,8 @@ func (b *Block) putLicence(l *Licence) error {
 }
 
 func licenceEvent(l *Licence, action string) Event {
-	return event("licence", "id", l.ID, "agency", l.Agency, "action", action, "status", l.Status,
-		"holder", l.Holder.Scheme+":"+l.Holder.ID, "type", l.LicenceType, "valid_until", l.ValidUntil)
+	return event(EventLicence, AttrID, l.ID, AttrAgency, l.Agency, AttrAction, action, AttrStatus, l.Status,
+		AttrHolder, l.Holder.Scheme+":"+l.Holder.ID, AttrType, l.LicenceType, AttrValidUntil, l.ValidUntil)
 }
 
 func (b *Block) licenceIssue(ag *Agency, p *LicenceIssue) ([]Event, error) {
@@ -55,7 +54,7 @@ func (b *Block) licenceIssue(ag *Agency, p *LicenceIssue) ([]Event, error) {
 	if err := b.set(StoreIndex, indexLicenceExpiry(l.ValidUntil, l.ID), []byte("1")); err != nil {
 		return nil, err
 	}
-	return []Event{licenceEvent(l, "issue")}, nil
+	return []Event{licenceEvent(l, ActionIssue)}, nil
 }
 
 func (b *Block) licenceRenew(ag *Agency, p *LicenceRenew) ([]Event, error) {
@@ -63,9 +62,7 @@ func (b *Block) licenceRenew(ag *Agency, p *LicenceRenew) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch l.Status {
-	case LicenceIssued, LicenceRenewed, LicenceReinstated:
-	default:
+	if !CanTransition(KindLicence, l.Status, LicenceRenewed) {
 		return nil, fieldErr(ErrIllegalTransition, "payload.id", "licence %q is %s; cannot renew", l.ID, l.Status)
 	}
 	if p.ValidUntil <= l.ValidUntil {
@@ -84,17 +81,19 @@ func (b *Block) licenceRenew(ag *Agency, p *LicenceRenew) ([]Event, error) {
 	if err := b.set(StoreIndex, indexLicenceExpiry(l.ValidUntil, l.ID), []byte("1")); err != nil {
 		return nil, err
 	}
-	ev := licenceEvent(l, "renew")
-	ev.Attrs = append(ev.Attrs, Attribute{Key: "document_hash", Value: p.DocumentHash, Index: true})
+	ev := licenceEvent(l, ActionRenew)
+	ev.Attrs = append(ev.Attrs, Attribute{Key: AttrDocumentHash, Value: p.DocumentHash, Index: true})
 	return []Event{ev}, nil
 }
 
-func (b *Block) licenceStatus(ag *Agency, id, action, to string, from ...string) ([]Event, error) {
+// licenceStatus moves a licence to status to, if Transitions allows it from
+// its status (suspend, reinstate, revoke).
+func (b *Block) licenceStatus(ag *Agency, id, action string, to LicenceStatus) ([]Event, error) {
 	l, err := b.loadLicence(ag, id)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(from, l.Status) {
+	if !CanTransition(KindLicence, l.Status, to) {
 		return nil, fieldErr(ErrIllegalTransition, "payload.id", "licence %q is %s; cannot %s", l.ID, l.Status, action)
 	}
 	l.Status = to

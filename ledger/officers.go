@@ -17,7 +17,7 @@ func officerEvent(ag *Agency, o *Officer, action string) Event {
 		}
 		roles = append(roles, r...)
 	}
-	return event("officer", "agency", ag.ID, "key", hex.EncodeToString(o.Key), "name", o.Name, "action", action, "roles", string(roles))
+	return event(EventOfficer, AttrAgency, ag.ID, AttrKey, hex.EncodeToString(o.Key), AttrName, o.Name, AttrAction, action, AttrRoles, string(roles))
 }
 
 func adminCount(ag *Agency) int {
@@ -59,7 +59,7 @@ func (b *Block) officerAdd(ag *Agency, p *OfficerAdd) ([]Event, error) {
 	if err := b.set(StoreIndex, IndexOfficer(p.Key), []byte(ag.ID)); err != nil {
 		return nil, err
 	}
-	return []Event{officerEvent(ag, &o, "add")}, nil
+	return []Event{officerEvent(ag, &o, ActionAdd)}, nil
 }
 
 func (b *Block) officerRemove(ag *Agency, p *OfficerRemove) ([]Event, error) {
@@ -78,7 +78,7 @@ func (b *Block) officerRemove(ag *Agency, p *OfficerRemove) ([]Event, error) {
 	if err := b.kv.Delete(StoreIndex, IndexOfficer(p.Key)); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
-	return []Event{officerEvent(ag, &removed, "remove")}, nil
+	return []Event{officerEvent(ag, &removed, ActionRemove)}, nil
 }
 
 func (b *Block) officerSetRoles(ag *Agency, p *OfficerSetRoles) ([]Event, error) {
@@ -93,5 +93,5 @@ func (b *Block) officerSetRoles(ag *Agency, p *OfficerSetRoles) ([]Event, error)
 	if err := b.putAgency(ag); err != nil {
 		return nil, err
 	}
-	return []Event{officerEvent(ag, o, "set-roles")}, nil
+	return []Event{officerEvent(ag, o, ActionSetRoles)}, nil
 }

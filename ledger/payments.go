@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -11,9 +12,9 @@ import (
 const maxInt64 = int64(^uint64(0) >> 1)
 
 func paymentEvent(p *Payment, action string) Event {
-	return event("payment", "id", p.ID, "agency", p.Agency, "action", action, "status", p.Status,
-		"grant", p.Grant, "payee", p.Payee.Scheme+":"+p.Payee.ID, "currency", p.Currency,
-		"amount", strconv.FormatInt(int64(p.Amount), 10))
+	return event(EventPayment, AttrID, p.ID, AttrAgency, p.Agency, AttrAction, action, AttrStatus, p.Status,
+		AttrGrant, p.Grant, AttrPayee, p.Payee.Scheme+":"+p.Payee.ID, AttrCurrency, p.Currency,
+		AttrAmount, strconv.FormatInt(int64(p.Amount), 10))
 }
 
 func (b *Block) putPayment(p *Payment) error {
@@ -70,7 +71,7 @@ func (b *Block) paymentRecord(tx *Tx, ag *Agency, p *PaymentRecord) ([]Event, er
 			return nil, fieldErr(ErrNotFound, "payload.grant", "grant %q", p.Grant)
 		case gr.Agency != ag.ID:
 			return nil, fieldErr(ErrWrongAgency, "payload.grant", "grant %q belongs to %s", p.Grant, gr.Agency)
-		case gr.Status != GrantAwarded && gr.Status != GrantAmended:
+		case !slices.Contains(GrantPayableStatuses, gr.Status):
 			return nil, fieldErr(ErrGrantNotPayable, "payload.grant", "grant %q is %s", p.Grant, gr.Status)
 		case gr.Currency != p.Currency:
 			return nil, fieldErr(ErrCurrencyMismatch, "payload.currency", "grant %q is in %s, payment in %s", p.Grant, gr.Currency, p.Currency)
@@ -102,7 +103,7 @@ func (b *Block) paymentRecord(tx *Tx, ag *Agency, p *PaymentRecord) ([]Event, er
 	if err := b.putPayment(pay); err != nil {
 		return nil, err
 	}
-	evs := []Event{paymentEvent(pay, "record")}
+	evs := []Event{paymentEvent(pay, ActionRecord)}
 	t.Paid += Amount(amount)
 	t.Payments++
 	if g != nil {
@@ -113,7 +114,7 @@ func (b *Block) paymentRecord(tx *Tx, ag *Agency, p *PaymentRecord) ([]Event, er
 			return nil, err
 		}
 		t.PaidAgainstGrant += Amount(amount)
-		evs = append(evs, grantEvent(g, "disburse"))
+		evs = append(evs, grantEvent(g, ActionDisburse))
 	}
 	return evs, nil
 }
@@ -129,7 +130,7 @@ func (b *Block) paymentReverse(tx *Tx, ag *Agency, p *PaymentReverse) ([]Event, 
 		return nil, fieldErr(ErrNotFound, "payload.id", "payment %q", p.ID)
 	case pay.Agency != ag.ID:
 		return nil, fieldErr(ErrWrongAgency, "payload.id", "payment %q belongs to %s", p.ID, pay.Agency)
-	case pay.Status != PaymentRecorded:
+	case !CanTransition(KindPayment, pay.Status, PaymentReversed):
 		return nil, fieldErr(ErrIllegalTransition, "payload.id", "payment %q is %s; cannot reverse", p.ID, pay.Status)
 	}
 	if err := b.fourEyes(tx, int64(pay.Amount), pay.Currency); err != nil {
@@ -157,7 +158,7 @@ func (b *Block) paymentReverse(tx *Tx, ag *Agency, p *PaymentReverse) ([]Event, 
 	if err := b.putPayment(&pay); err != nil {
 		return nil, err
 	}
-	evs := []Event{paymentEvent(&pay, "reverse")}
+	evs := []Event{paymentEvent(&pay, ActionReverse)}
 	t.Paid -= pay.Amount
 	t.Payments--
 	t.Reversed += pay.Amount
@@ -170,7 +171,7 @@ func (b *Block) paymentReverse(tx *Tx, ag *Agency, p *PaymentReverse) ([]Event, 
 			return nil, err
 		}
 		t.PaidAgainstGrant -= pay.Amount
-		evs = append(evs, grantEvent(&g, "reverse-payment"))
+		evs = append(evs, grantEvent(&g, ActionReversePayment))
 	}
 	return evs, nil
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 )
 
 // Page is one page of a listing. Next is the id to pass as "after" for the
@@ -47,15 +48,16 @@ func pageSize(n int) int {
 	return n
 }
 
-// List returns a page of records of kind ("grant", "licence" or "payment").
+// List returns a page of records of a kind of ListedKinds (KindGrant,
+// KindLicence or KindPayment).
 // With an agency it walks the agency index (status kept in the index value,
 // so filtering reads no record it does not return); without one it walks the
 // record store. Either way it scans at most f.Budget entries (see
 // DefaultScanBudget): paging on Next until it is empty visits every matching
 // record exactly once.
-func List(r Reader, kind string, f ListFilter) (*Page, error) {
-	store := map[string]string{"grant": StoreGrants, "licence": StoreLicences, "payment": StorePayments}[kind]
-	if store == "" {
+func List(r Reader, kind Kind, f ListFilter) (*Page, error) {
+	store := StoreOf(kind)
+	if !slices.Contains(ListedKinds, kind) {
 		return nil, fieldErr(ErrInvalidField, "kind", "%q (grant, licence or payment)", kind)
 	}
 	f.Limit = pageSize(f.Limit)
@@ -94,7 +96,7 @@ func List(r Reader, kind string, f ListFilter) (*Page, error) {
 		return true
 	}
 	if f.Agency != "" {
-		prefix := []byte(kind + "/agency/" + f.Agency + "/")
+		prefix := IndexByAgency(kind, f.Agency, "")
 		start := prefix
 		if f.After != "" {
 			start = append(append(bytes.Clone(prefix), f.After...), 0)
@@ -142,7 +144,7 @@ func ListPaymentsOfGrant(r Reader, grant, after string, limit int) (*Page, error
 		return nil, fieldErr(ErrInvalidID, "after", "%q", after)
 	}
 	limit = pageSize(limit)
-	prefix := []byte("payment/grant/" + grant + "/")
+	prefix := IndexPaymentByGrant(grant, "")
 	start := prefix
 	if after != "" {
 		start = append(append(bytes.Clone(prefix), after...), 0)

@@ -179,7 +179,7 @@ func (b *Block) expireLicences() ([]Event, error) {
 		if err := b.kv.Delete(StoreIndex, k); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrStorage, err)
 		}
-		if !ok || l.Status == LicenceRevoked || l.Status == LicenceExpired {
+		if !ok || !CanTransition(KindLicence, l.Status, LicenceExpired) {
 			continue
 		}
 		l.Status = LicenceExpired
@@ -187,7 +187,7 @@ func (b *Block) expireLicences() ([]Event, error) {
 		if err := b.putLicence(&l); err != nil {
 			return nil, err
 		}
-		evs = append(evs, licenceEvent(&l, "expire"))
+		evs = append(evs, licenceEvent(&l, ActionExpire))
 	}
 	return evs, nil
 }
@@ -295,7 +295,7 @@ func (b *Block) deliver(tx *Tx) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	txEv := event("tx", "type", body.Type, "agency", body.Agency, "signer", hex.EncodeToString(body.Signer))
+	txEv := event(EventTx, AttrType, body.Type, AttrAgency, body.Agency, AttrSigner, hex.EncodeToString(body.Signer))
 	return append([]Event{txEv}, evs...), nil
 }
 
@@ -332,19 +332,19 @@ func (b *Block) apply(tx *Tx, ag *Agency) ([]Event, error) {
 	case *GrantAmend:
 		return b.grantAmend(ag, p)
 	case *GrantClose:
-		return b.grantEnd(ag, p.ID, GrantClosed, "close")
+		return b.grantEnd(ag, p.ID, GrantClosed, ActionClose)
 	case *GrantRevoke:
-		return b.grantEnd(ag, p.ID, GrantRevoked, "revoke")
+		return b.grantEnd(ag, p.ID, GrantRevoked, ActionRevoke)
 	case *LicenceIssue:
 		return b.licenceIssue(ag, p)
 	case *LicenceRenew:
 		return b.licenceRenew(ag, p)
 	case *LicenceSuspend:
-		return b.licenceStatus(ag, p.ID, "suspend", LicenceSuspended, LicenceIssued, LicenceRenewed, LicenceReinstated)
+		return b.licenceStatus(ag, p.ID, ActionSuspend, LicenceSuspended)
 	case *LicenceReinstate:
-		return b.licenceStatus(ag, p.ID, "reinstate", LicenceReinstated, LicenceSuspended)
+		return b.licenceStatus(ag, p.ID, ActionReinstate, LicenceReinstated)
 	case *LicenceRevoke:
-		return b.licenceStatus(ag, p.ID, "revoke", LicenceRevoked, LicenceIssued, LicenceRenewed, LicenceSuspended, LicenceReinstated)
+		return b.licenceStatus(ag, p.ID, ActionRevoke, LicenceRevoked)
 	case *PaymentRecord:
 		return b.paymentRecord(tx, ag, p)
 	case *PaymentReverse:

@@ -123,14 +123,6 @@ type Party struct {
 // and identifier; names may be spelled differently).
 func (p Party) SameEntity(q Party) bool { return p.Scheme == q.Scheme && p.ID == q.ID }
 
-// Grant statuses.
-const (
-	GrantAwarded = "awarded"
-	GrantAmended = "amended"
-	GrantClosed  = "closed"
-	GrantRevoked = "revoked"
-)
-
 // Grant is an award of funds by an agency.
 type Grant struct {
 	ID           string `json:"id"`
@@ -147,23 +139,13 @@ type Grant struct {
 	DocumentHash string `json:"document_hash"`
 	// AmendmentHash is the sha256 of the latest amendment's decision (each
 	// amendment's is in its tx and its event, in the history).
-	AmendmentHash string `json:"amendment_document_hash,omitempty"`
-	Status        string `json:"status"`
-	Disbursed     Amount `json:"disbursed"` // sum of recorded, unreversed payments
-	Payments      int64  `json:"payments"`  // count of recorded, unreversed payments
-	Created       int64  `json:"created_height"`
-	Updated       int64  `json:"updated_height"`
+	AmendmentHash string      `json:"amendment_document_hash,omitempty"`
+	Status        GrantStatus `json:"status"`
+	Disbursed     Amount      `json:"disbursed"` // sum of recorded, unreversed payments
+	Payments      int64       `json:"payments"`  // count of recorded, unreversed payments
+	Created       int64       `json:"created_height"`
+	Updated       int64       `json:"updated_height"`
 }
-
-// Licence statuses.
-const (
-	LicenceIssued     = "issued"
-	LicenceRenewed    = "renewed"
-	LicenceSuspended  = "suspended"
-	LicenceReinstated = "reinstated"
-	LicenceRevoked    = "revoked"
-	LicenceExpired    = "expired"
-)
 
 // Licence is a permission granted by an agency to a holder.
 type Licence struct {
@@ -180,32 +162,26 @@ type Licence struct {
 	ConditionsHash string `json:"conditions_hash"`
 	// RenewalHash is the sha256 of the latest renewal's document (each
 	// renewal's is in its tx and its event, in the history).
-	RenewalHash string `json:"renewal_document_hash,omitempty"`
-	Status      string `json:"status"`
-	Created     int64  `json:"created_height"`
-	Updated     int64  `json:"updated_height"`
+	RenewalHash string        `json:"renewal_document_hash,omitempty"`
+	Status      LicenceStatus `json:"status"`
+	Created     int64         `json:"created_height"`
+	Updated     int64         `json:"updated_height"`
 }
-
-// Payment statuses.
-const (
-	PaymentRecorded = "recorded"
-	PaymentReversed = "reversed"
-)
 
 // Payment is a disbursement by an agency, optionally against a grant.
 type Payment struct {
-	ID       string   `json:"id"`
-	Agency   string   `json:"agency"`
-	Payee    Party    `json:"payee"`
-	Amount   Amount   `json:"amount"`
-	Currency string   `json:"currency"`
-	Date     string   `json:"date"`
-	Purpose  string   `json:"purpose"`
-	Grant    string   `json:"grant,omitempty"`
-	Status   string   `json:"status"`
-	Approved [][]byte `json:"approved_by"` // officer keys that signed the recording tx
-	Created  int64    `json:"created_height"`
-	Updated  int64    `json:"updated_height"`
+	ID       string        `json:"id"`
+	Agency   string        `json:"agency"`
+	Payee    Party         `json:"payee"`
+	Amount   Amount        `json:"amount"`
+	Currency string        `json:"currency"`
+	Date     string        `json:"date"`
+	Purpose  string        `json:"purpose"`
+	Grant    string        `json:"grant,omitempty"`
+	Status   PaymentStatus `json:"status"`
+	Approved [][]byte      `json:"approved_by"` // officer keys that signed the recording tx
+	Created  int64         `json:"created_height"`
+	Updated  int64         `json:"updated_height"`
 }
 
 // Totals are the running totals of one agency in one currency, kept as one

@@ -231,7 +231,7 @@ func checkSnapshots(ctx context.Context, peers []string) error {
 		if err != nil {
 			continue
 		}
-		res, err := c.ABCIQuery(ctx, "/snapshots", nil)
+		res, err := c.ABCIQuery(ctx, ledger.QuerySnapshots, nil)
 		if err != nil || res.Response.Code != 0 {
 			continue
 		}

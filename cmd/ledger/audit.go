@@ -111,8 +111,8 @@ func newAuditCmd(g *globalOpts) *cobra.Command {
 		},
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if agency != "" && !ledger.ValidID(agency) {
-			return usagef("--agency %q must match [A-Za-z0-9._:-]{1,64}", agency)
+		if err := checkOptionalID("--agency", agency); err != nil {
+			return err
 		}
 		if height < 0 {
 			return usagef("--height must not be negative")

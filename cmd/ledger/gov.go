@@ -67,12 +67,16 @@ func (f *proposeFlags) register(fs *pflag.FlagSet) {
 // proposeSpec describes one "tx gov propose KIND" command.
 type proposeSpec struct {
 	kind, short, long string
-	// flags registers the kind's flags; required lists the ones that must
-	// be set (beside --title and --legal-basis).
+	// target, if set, describes the agency the proposal is about: the
+	// command has --target, checked and set as the proposal's Target
+	// before fill.
+	target string
+	// flags registers the kind's other flags; required lists the ones that
+	// must be set (beside --title and --legal-basis).
 	flags    func(fs *pflag.FlagSet)
 	required []string
-	// fill sets the kind's fields of the proposal from the flags, without
-	// talking to the node; usage errors carry exit status 2.
+	// fill, if set, sets the kind's other fields of the proposal from the
+	// flags, without talking to the node; usage errors carry exit status 2.
 	fill func(cmd *cobra.Command, p *ledger.GovPropose) error
 	// resolve, if set, completes the proposal with data read from the node.
 	resolve func(ctx context.Context, c *client.Client, p *ledger.GovPropose) error
@@ -80,6 +84,7 @@ type proposeSpec struct {
 
 func newProposeCmd(g *globalOpts, o *txFlags, s proposeSpec) *cobra.Command {
 	var f proposeFlags
+	var target string
 	cmd := &cobra.Command{Use: s.kind, Short: s.short, Long: s.long, Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		spec := txSpec{
@@ -92,8 +97,16 @@ func newProposeCmd(g *globalOpts, o *txFlags, s proposeSpec) *cobra.Command {
 					return nil, err
 				}
 				p := &ledger.GovPropose{Kind: s.kind, Title: f.title, LegalBasis: f.legalBasis, DocumentHash: hash}
-				if err := s.fill(cmd, p); err != nil {
-					return nil, err
+				if s.target != "" {
+					if err := checkID("--target", target); err != nil {
+						return nil, err
+					}
+					p.Target = target
+				}
+				if s.fill != nil {
+					if err := s.fill(cmd, p); err != nil {
+						return nil, err
+					}
 				}
 				return p, nil
 			},
@@ -108,23 +121,17 @@ func newProposeCmd(g *globalOpts, o *txFlags, s proposeSpec) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	f.register(fs)
-	s.flags(fs)
+	if s.target != "" {
+		fs.StringVar(&target, "target", "", s.target+" (required)")
+	}
+	if s.flags != nil {
+		s.flags(fs)
+	}
 	return cmd
-}
-
-func targetFlag(fs *pflag.FlagSet, target *string, what string) {
-	fs.StringVar(target, "target", "", what+" (required)")
 }
 
 func powerFlag(fs *pflag.FlagSet, power *int64, what string) {
 	fs.Int64Var(power, "power", 0, what+fmt.Sprintf(" (1-%d; one change may move at most 1/3 of the total power) (required)", int64(ledger.MaxPower)))
-}
-
-func checkTarget(target string) error {
-	if !ledger.ValidID(target) {
-		return usagef("--target %q must match [A-Za-z0-9._:-]{1,64}", target)
-	}
-	return nil
 }
 
 func checkPowerFlag(power int64) error {
@@ -135,7 +142,7 @@ func checkPowerFlag(power int64) error {
 }
 
 func newProposeAgencyAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var target, name, jurisdiction, adminName string
+	var name, jurisdiction, adminName string
 	var power int64
 	var vk validatorKeyFlags
 	var admin officerKeyFlags
@@ -146,9 +153,9 @@ func newProposeAgencyAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			"first admin officer. the joining agency gives its validator key: the pub_key of\n" +
 			"its node's config/priv_validator_key.json (--validator-key-file reads it there;\n" +
 			"the private key in that file is not read), and its admin officer's key.",
+		target:   "id of the new agency",
 		required: []string{"target", "name", "power", "admin-name"},
 		flags: func(fs *pflag.FlagSet) {
-			targetFlag(fs, &target, "id of the new agency")
 			fs.StringVar(&name, "name", "", "name of the new agency (required)")
 			fs.StringVar(&jurisdiction, "jurisdiction", "", "jurisdiction of the new agency")
 			vk.register(fs, "the new agency's validator")
@@ -157,9 +164,6 @@ func newProposeAgencyAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			fs.StringVar(&adminName, "admin-name", "", "name or title of the new agency's admin officer (required)")
 		},
 		fill: func(cmd *cobra.Command, p *ledger.GovPropose) error {
-			if err := checkTarget(target); err != nil {
-				return err
-			}
 			if err := checkPowerFlag(power); err != nil {
 				return err
 			}
@@ -171,7 +175,7 @@ func newProposeAgencyAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p.Target, p.Name, p.Jurisdiction, p.ValidatorKey, p.Power = target, name, jurisdiction, key, power
+			p.Name, p.Jurisdiction, p.ValidatorKey, p.Power = name, jurisdiction, key, power
 			p.AdminKey, p.AdminName = adminKey, adminName
 			return nil
 		},
@@ -179,70 +183,50 @@ func newProposeAgencyAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
 }
 
 func newProposeAgencyRemoveCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var target string
 	return newProposeCmd(g, o, proposeSpec{
 		kind:  ledger.ProposalAgencyRemove,
 		short: "propose removing an agency and its validator",
 		long: "propose removing an agency: its validator leaves the validator set and its\n" +
 			"officers lose their rights. its records stay on chain; its id is never reused.",
+		target:   "id of the agency to remove",
 		required: []string{"target"},
-		flags:    func(fs *pflag.FlagSet) { targetFlag(fs, &target, "id of the agency to remove") },
-		fill: func(_ *cobra.Command, p *ledger.GovPropose) error {
-			if err := checkTarget(target); err != nil {
-				return err
-			}
-			p.Target = target
-			return nil
-		},
 	})
 }
 
 func newProposeAgencyPowerCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var target string
 	var power int64
 	return newProposeCmd(g, o, proposeSpec{
 		kind:     ledger.ProposalAgencyPower,
 		short:    "propose a new voting power for an agency's validator",
+		target:   "id of the agency",
 		required: []string{"target", "power"},
-		flags: func(fs *pflag.FlagSet) {
-			targetFlag(fs, &target, "id of the agency")
-			powerFlag(fs, &power, "the agency's new voting power")
-		},
+		flags:    func(fs *pflag.FlagSet) { powerFlag(fs, &power, "the agency's new voting power") },
 		fill: func(_ *cobra.Command, p *ledger.GovPropose) error {
-			if err := checkTarget(target); err != nil {
-				return err
-			}
 			if err := checkPowerFlag(power); err != nil {
 				return err
 			}
-			p.Target, p.Power = target, power
+			p.Power = power
 			return nil
 		},
 	})
 }
 
 func newProposeValidatorRotateCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var target string
 	var vk validatorKeyFlags
 	return newProposeCmd(g, o, proposeSpec{
 		kind:  ledger.ProposalValidatorRotate,
 		short: "propose a new validator key for an agency",
 		long: "propose replacing an agency's validator key (e.g. after a compromise or a move\n" +
 			"to new hardware). a validator key is never reused.",
+		target:   "id of the agency",
 		required: []string{"target"},
-		flags: func(fs *pflag.FlagSet) {
-			targetFlag(fs, &target, "id of the agency")
-			vk.register(fs, "the agency's new validator")
-		},
+		flags:    func(fs *pflag.FlagSet) { vk.register(fs, "the agency's new validator") },
 		fill: func(cmd *cobra.Command, p *ledger.GovPropose) error {
-			if err := checkTarget(target); err != nil {
-				return err
-			}
 			key, err := vk.resolve(cmd)
 			if err != nil {
 				return err
 			}
-			p.Target, p.ValidatorKey = target, key
+			p.ValidatorKey = key
 			return nil
 		},
 	})
@@ -646,10 +630,7 @@ func newProposalQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
@@ -764,14 +745,11 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		Args: keysArgs(0),
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkHeight(height); err != nil {
+		if err := checkPageFlags(height, f.Limit); err != nil {
 			return err
 		}
-		if f.Limit < 1 || f.Limit > maxListLimit {
-			return usagef("--limit must be between 1 and %d", maxListLimit)
-		}
-		if f.Status != "" && !slices.Contains(ledger.ProposalStatuses, f.Status) {
-			return usagef("--status %q: proposal statuses are %s", f.Status, strings.Join(ledger.ProposalStatuses, ", "))
+		if err := checkStatusFlag("proposal", f.Status, ledger.ProposalStatuses); err != nil {
+			return err
 		}
 		c, err := newQueryClient(g)
 		if err != nil {
@@ -781,14 +759,9 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return queryExit(err)
 		}
-		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
-			return writeJSON(out, struct {
-				Height int64             `json:"height"`
-				Items  []json.RawMessage `json:"items"`
-				Next   string            `json:"next,omitempty"`
-			}{h, page.Items, page.Next})
+			return writeJSON(out, pageJSON{page.Height, page.Items, page.Next})
 		}
 		if len(page.Items) == 0 {
 			_, err := fmt.Fprintln(out, "no proposals found")
@@ -796,26 +769,21 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		}
 		tw := newTable(out)
 		row(tw, "ID", "KIND", "STATUS", "TARGET", "PROPOSER", "YES/TOTAL", "VOTING END", "EFFECTIVE", "TITLE")
-		for _, it := range page.Items {
-			var p ledger.Proposal
-			if err := json.Unmarshal(it, &p); err != nil {
-				return fmt.Errorf("proposal: bad record from node: %w", err)
-			}
-			row(tw, strconv.FormatUint(p.ID, 10), p.Change.Kind, p.Status, orDash(p.Change.Target), p.Proposer,
+		if err := tableRows(tw, "proposal", page.Items, func(p *ledger.Proposal) []string {
+			return []string{strconv.FormatUint(p.ID, 10), p.Change.Kind, p.Status, orDash(p.Change.Target), p.Proposer,
 				fmt.Sprintf("%d/%d", p.Tally.Yes, p.Tally.Total), strconv.FormatInt(p.VotingEnd, 10),
-				heightOrDash(p.Effective), p.Change.Title)
+				heightOrDash(p.Effective), p.Change.Title}
+		}); err != nil {
+			return err
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		if page.Next != "" {
-			fmt.Fprintf(out, "next page: --after %s\n", sanitize(page.Next))
-		}
+		printNextPage(out, page.Next)
 		return nil
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.Status, "status", "", "only proposals with this status ("+strings.Join(ledger.ProposalStatuses, ", ")+")")
-	fs.IntVar(&f.Limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
+	pageFlags(fs, "proposals", ledger.ProposalStatuses, &f.Status, &f.Limit)
 	fs.Uint64Var(&f.After, "after", 0, "start after this proposal id (from the previous page's 'next page' line)")
 	heightFlag(fs, &height)
 	return cmd

@@ -54,7 +54,7 @@ func loadSigner(g *globalOpts, name string) (ed25519.PrivateKey, error) {
 // keysErr turns a bad key name into a usage error (exit status 2).
 func keysErr[T any](v T, err error) (T, error) {
 	if errors.Is(err, keystore.ErrBadName) {
-		err = withExit(2, err)
+		err = withExit(exitUsage, err)
 	}
 	return v, err
 }
@@ -63,7 +63,7 @@ func keysErr[T any](v T, err error) (T, error) {
 func keysArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return withExit(2, fmt.Errorf("usage: %s", cmd.UseLine()))
+			return withExit(exitUsage, fmt.Errorf("usage: %s", cmd.UseLine()))
 		}
 		return nil
 	}
@@ -80,13 +80,13 @@ func newKeysCmd(g *globalOpts) *cobra.Command {
 			"--keyring-backend test keys are stored unencrypted: for demos and tests only.",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return withExit(2, fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()))
+				return withExit(exitUsage, fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	keys.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(2, err) })
+	keys.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExit(exitUsage, err) })
 	keys.AddCommand(
 		newKeysAddCmd(g),
 		newKeysListCmd(g),
@@ -175,7 +175,7 @@ func newKeysListCmd(g *globalOpts) *cobra.Command {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tAGENCY\tPUBKEY (BASE64)")
 			for _, i := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", i.Name, keysOrDash(i.Agency), i.PubKey)
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", i.Name, orDash(i.Agency), i.PubKey)
 			}
 			return tw.Flush()
 		},
@@ -289,7 +289,7 @@ func newKeysDeleteCmd(g *globalOpts) *cobra.Command {
 		Args:  keysArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !yes {
-				return withExit(2, fmt.Errorf("refusing to delete key %q without --yes (this cannot be undone)", args[0]))
+				return withExit(exitUsage, fmt.Errorf("refusing to delete key %q without --yes (this cannot be undone)", args[0]))
 			}
 			s, err := openKeyStore(g, cmd.ErrOrStderr())
 			if err != nil {
@@ -314,18 +314,11 @@ func printKeyInfo(w io.Writer, i keystore.Info) {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 	fmt.Fprintf(tw, "name:\t%s\n", i.Name)
 	fmt.Fprintf(tw, "algo:\t%s\n", i.Algo)
-	fmt.Fprintf(tw, "agency:\t%s\n", keysOrDash(i.Agency))
+	fmt.Fprintf(tw, "agency:\t%s\n", orDash(i.Agency))
 	fmt.Fprintf(tw, "pubkey:\t%s (base64, as agency records show it)\n", i.PubKey)
 	fmt.Fprintf(tw, "pubkey hex:\t%s (as events and rule errors show it)\n", i.PubHex)
 	fmt.Fprintf(tw, "backend:\t%s\n", i.Backend)
 	tw.Flush()
-}
-
-func keysOrDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func keysWriteJSON(w io.Writer, v any) error {
@@ -344,18 +337,11 @@ func keysWriteNewFile(path string, data []byte) error {
 	return err
 }
 
+// keysReadFile reads a key export of at most limit bytes.
 func keysReadFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
+	data, err := keystore.ReadFile(path, limit)
+	if errors.Is(err, keystore.ErrTooLarge) {
 		return nil, fmt.Errorf("%s: too large for a key export", path)
 	}
-	return data, nil
+	return data, err
 }

@@ -78,6 +78,44 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 	}
 }
 
+// checkID is a usage error when id cannot be a record's id; what names it
+// (a flag, or what it is the id of).
+func checkID(what, id string) error {
+	if ledger.ValidID(id) {
+		return nil
+	}
+	if what != "" {
+		what += " "
+	}
+	return usagef("%s%q must match [A-Za-z0-9._:-]{1,64}", what, id)
+}
+
+// checkOptionalID is checkID for an id that may be left empty.
+func checkOptionalID(what, id string) error {
+	if id == "" {
+		return nil
+	}
+	return checkID(what, id)
+}
+
+// checkTotalsArgs checks the AGENCY and CURRENCY that name an agency's
+// running totals.
+func checkTotalsArgs(agency, currency string) error {
+	if err := checkID("agency", agency); err != nil {
+		return err
+	}
+	if _, ok := ledger.CurrencyExponent(currency); !ok {
+		return usagef("unknown currency %q (want an active ISO 4217 code in upper case, e.g. EUR)", currency)
+	}
+	return nil
+}
+
+// parseTxHash reads a tx hash: 64 hex digits, with or without "0x".
+func parseTxHash(s string) ([]byte, bool) {
+	hash, err := hex.DecodeString(strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"))
+	return hash, err == nil && len(hash) == 32
+}
+
 // groupCmd is a command that only holds subcommands: without arguments it
 // prints its help; an unknown subcommand is a usage error.
 func groupCmd(use, short string, subs ...*cobra.Command) *cobra.Command {

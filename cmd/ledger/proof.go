@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/internal/atomicfile"
-	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
 )
 
@@ -123,41 +121,38 @@ func (o *exportFlags) file(cmd *cobra.Command) (string, error) {
 	return f, nil
 }
 
-func newExportRecordCmd(g *globalOpts, kind string) *cobra.Command {
+// newExportCmd is an export command taking nargs arguments; run gets its
+// flags. height says whether it has --height (a record's or a total's
+// bundle).
+func newExportCmd(use, short string, nargs int, height bool, run func(cmd *cobra.Command, o *exportFlags, args []string) error) *cobra.Command {
 	o := &exportFlags{}
 	cmd := &cobra.Command{
-		Use:   kind + " ID -o FILE",
-		Short: "export an evidence bundle of one " + kind + " (or of its absence)",
+		Use:   use,
+		Short: short,
 		Long:  exportHelp,
-		Args:  keysArgs(1),
+		Args:  keysArgs(nargs),
 	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runExportRecord(cmd, g, o, kind, args[0])
-	}
-	o.register(cmd, true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return run(cmd, o, args) }
+	o.register(cmd, height)
 	return cmd
 }
 
+func newExportRecordCmd(g *globalOpts, kind string) *cobra.Command {
+	return newExportCmd(kind+" ID -o FILE", "export an evidence bundle of one "+kind+" (or of its absence)", 1, true,
+		func(cmd *cobra.Command, o *exportFlags, args []string) error {
+			return runExportRecord(cmd, g, o, kind, args[0])
+		})
+}
+
 func newExportTotalCmd(g *globalOpts) *cobra.Command {
-	o := &exportFlags{}
-	cmd := &cobra.Command{
-		Use:   "total AGENCY CURRENCY -o FILE",
-		Short: "export an evidence bundle of an agency's running totals in one currency",
-		Long:  exportHelp,
-		Args:  keysArgs(2),
-	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		agency, cur := args[0], args[1]
-		if !ledger.ValidID(agency) {
-			return usagef("agency %q must match [A-Za-z0-9._:-]{1,64}", agency)
-		}
-		if _, ok := ledger.CurrencyExponent(cur); !ok {
-			return usagef("unknown currency %q (want an active ISO 4217 code in upper case, e.g. EUR)", cur)
-		}
-		return runExportRecord(cmd, g, o, verify.KindTotal, verify.TotalID(agency, cur))
-	}
-	o.register(cmd, true)
-	return cmd
+	return newExportCmd("total AGENCY CURRENCY -o FILE", "export an evidence bundle of an agency's running totals in one currency", 2, true,
+		func(cmd *cobra.Command, o *exportFlags, args []string) error {
+			agency, cur := args[0], args[1]
+			if err := checkTotalsArgs(agency, cur); err != nil {
+				return err
+			}
+			return runExportRecord(cmd, g, o, verify.KindTotal, verify.TotalID(agency, cur))
+		})
 }
 
 func runExportRecord(cmd *cobra.Command, g *globalOpts, o *exportFlags, kind, id string) error {
@@ -165,6 +160,27 @@ func runExportRecord(cmd *cobra.Command, g *globalOpts, o *exportFlags, kind, id
 	if err != nil {
 		return usagef("%v", err)
 	}
+	return runExport(cmd, g, o, func(ctx context.Context, v *client.Verifier) (*verify.Bundle, error) {
+		return v.ExportRecord(ctx, st, key, o.height, kind, id)
+	})
+}
+
+func newExportTxCmd(g *globalOpts) *cobra.Command {
+	return newExportCmd("tx HASH -o FILE", "export an evidence bundle of a transaction: inclusion, result, signers", 1, false,
+		func(cmd *cobra.Command, o *exportFlags, args []string) error {
+			hash, ok := parseTxHash(args[0])
+			if !ok {
+				return usagef("tx hash %q: want 64 hex digits", args[0])
+			}
+			return runExport(cmd, g, o, func(ctx context.Context, v *client.Verifier) (*verify.Bundle, error) {
+				return v.ExportTx(ctx, hash)
+			})
+		})
+}
+
+// runExport checks the flags and names the bundle file, then connects a
+// verifier, exports, writes the bundle and prints a summary.
+func runExport(cmd *cobra.Command, g *globalOpts, o *exportFlags, export func(context.Context, *client.Verifier) (*verify.Bundle, error)) error {
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -172,42 +188,6 @@ func runExportRecord(cmd *cobra.Command, g *globalOpts, o *exportFlags, kind, id
 	if err != nil {
 		return err
 	}
-	return runExport(cmd, g, o, file, func(ctx context.Context, v *client.Verifier) (*verify.Bundle, error) {
-		return v.ExportRecord(ctx, st, key, o.height, kind, id)
-	})
-}
-
-func newExportTxCmd(g *globalOpts) *cobra.Command {
-	o := &exportFlags{}
-	cmd := &cobra.Command{
-		Use:   "tx HASH -o FILE",
-		Short: "export an evidence bundle of a transaction: inclusion, result, signers",
-		Long:  exportHelp,
-		Args:  keysArgs(1),
-	}
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		hash, err := hex.DecodeString(strings.TrimPrefix(strings.TrimPrefix(args[0], "0x"), "0X"))
-		if err != nil || len(hash) != 32 {
-			return usagef("tx hash %q: want 64 hex digits", args[0])
-		}
-		if err := o.check(); err != nil {
-			return err
-		}
-		file, err := o.file(cmd)
-		if err != nil {
-			return err
-		}
-		return runExport(cmd, g, o, file, func(ctx context.Context, v *client.Verifier) (*verify.Bundle, error) {
-			return v.ExportTx(ctx, hash)
-		})
-	}
-	o.register(cmd, false)
-	return cmd
-}
-
-// runExport connects a verifier, exports, writes the bundle and prints a
-// summary.
-func runExport(cmd *cobra.Command, g *globalOpts, o *exportFlags, file string, export func(context.Context, *client.Verifier) (*verify.Bundle, error)) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), exportTimeout)
 	defer cancel()
 	v, err := newVerifier(ctx, g, o.witnesses)

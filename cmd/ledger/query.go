@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/ledger"
@@ -107,6 +108,78 @@ func checkHeight(h int64) error {
 	return nil
 }
 
+// heightClient checks --height, then returns the client of --node.
+func heightClient(g *globalOpts, height int64) (*client.Client, error) {
+	if err := checkHeight(height); err != nil {
+		return nil, err
+	}
+	return newQueryClient(g)
+}
+
+// decodeRecord decodes a record of kind (or a proposal) as the node
+// served it.
+func decodeRecord[T any](kind string, raw []byte) (*T, error) {
+	var r T
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("%s: bad record from node: %w", kind, err)
+	}
+	return &r, nil
+}
+
+// tableRows adds a row of cells to tw for each of items, decoded as records
+// of kind.
+func tableRows[T any](tw io.Writer, kind string, items []json.RawMessage, cells func(r *T) []string) error {
+	for _, it := range items {
+		r, err := decodeRecord[T](kind, it)
+		if err != nil {
+			return err
+		}
+		row(tw, cells(r)...)
+	}
+	return nil
+}
+
+// pageFlags registers --status (one of statuses) and --limit of a listing
+// of plural.
+func pageFlags(fs *pflag.FlagSet, plural string, statuses []string, status *string, limit *int) {
+	fs.StringVar(status, "status", "", "only "+plural+" with this status ("+strings.Join(statuses, ", ")+")")
+	fs.IntVar(limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
+}
+
+// checkPageFlags checks --height and --limit of a listing.
+func checkPageFlags(height int64, limit int) error {
+	if err := checkHeight(height); err != nil {
+		return err
+	}
+	if limit < 1 || limit > maxListLimit {
+		return usagef("--limit must be between 1 and %d", maxListLimit)
+	}
+	return nil
+}
+
+// checkStatusFlag checks that --status, if given, is one of the statuses
+// of kind.
+func checkStatusFlag(kind, status string, statuses []string) error {
+	if status != "" && !slices.Contains(statuses, status) {
+		return usagef("--status %q: %s statuses are %s", status, kind, strings.Join(statuses, ", "))
+	}
+	return nil
+}
+
+// pageJSON is a listing page as -o json prints it.
+type pageJSON struct {
+	Height int64             `json:"height"`
+	Items  []json.RawMessage `json:"items"`
+	Next   string            `json:"next,omitempty"`
+}
+
+// printNextPage names the --after value of the next page, if there is one.
+func printNextPage(w io.Writer, next string) {
+	if next != "" {
+		fmt.Fprintf(w, "next page: --after %s\n", sanitize(next))
+	}
+}
+
 // ---- one record ----
 
 func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
@@ -120,10 +193,7 @@ func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		Args: keysArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
@@ -178,18 +248,25 @@ func nodeOfficerNames(ctx context.Context, c *client.Client, height int64) offic
 
 // printRecord prints a record as aligned key/value lines.
 func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, height int64) error {
-	bad := func(err error) error { return fmt.Errorf("%s: bad record from node: %w", kind, err) }
 	kv := newKV(w)
 	kv.add("height", "%d", height)
+	// What grants, licences and payments all have: first, then last.
+	head := func(id, agency, status string) {
+		kv.add("id", "%s", id)
+		kv.add("agency", "%s", agency)
+		kv.add("status", "%s", status)
+	}
+	tail := func(created, updated int64) {
+		kv.add("created_height", "%d", created)
+		kv.add("updated_height", "%d", updated)
+	}
 	switch kind {
 	case "grant":
-		var r ledger.Grant
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return bad(err)
+		r, err := decodeRecord[ledger.Grant](kind, raw)
+		if err != nil {
+			return err
 		}
-		kv.add("id", "%s", r.ID)
-		kv.add("agency", "%s", r.Agency)
-		kv.add("status", "%s", r.Status)
+		head(r.ID, r.Agency, r.Status)
 		kv.add("recipient", "%s", party(r.Recipient))
 		kv.add("programme", "%s", r.Programme)
 		kv.add("purpose", "%s", r.Purpose)
@@ -205,16 +282,13 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 		if r.AmendmentHash != "" {
 			kv.add("amendment_document_hash", "%s (the latest amendment; each is in --history)", r.AmendmentHash)
 		}
-		kv.add("created_height", "%d", r.Created)
-		kv.add("updated_height", "%d", r.Updated)
+		tail(r.Created, r.Updated)
 	case "licence":
-		var r ledger.Licence
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return bad(err)
+		r, err := decodeRecord[ledger.Licence](kind, raw)
+		if err != nil {
+			return err
 		}
-		kv.add("id", "%s", r.ID)
-		kv.add("agency", "%s", r.Agency)
-		kv.add("status", "%s", r.Status)
+		head(r.ID, r.Agency, r.Status)
 		kv.add("holder", "%s", party(r.Holder))
 		kv.add("licence_type", "%s", r.LicenceType)
 		kv.add("scope", "%s", r.Scope)
@@ -225,16 +299,13 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 		if r.RenewalHash != "" {
 			kv.add("renewal_document_hash", "%s (the latest renewal; each is in --history)", r.RenewalHash)
 		}
-		kv.add("created_height", "%d", r.Created)
-		kv.add("updated_height", "%d", r.Updated)
+		tail(r.Created, r.Updated)
 	case "payment":
-		var r ledger.Payment
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return bad(err)
+		r, err := decodeRecord[ledger.Payment](kind, raw)
+		if err != nil {
+			return err
 		}
-		kv.add("id", "%s", r.ID)
-		kv.add("agency", "%s", r.Agency)
-		kv.add("status", "%s", r.Status)
+		head(r.ID, r.Agency, r.Status)
 		kv.add("payee", "%s", party(r.Payee))
 		kv.add("amount", "%s", money(r.Amount, r.Currency))
 		kv.add("currency", "%s", r.Currency)
@@ -253,12 +324,11 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 				kv.add(key, "%s", b64(k))
 			}
 		}
-		kv.add("created_height", "%d", r.Created)
-		kv.add("updated_height", "%d", r.Updated)
+		tail(r.Created, r.Updated)
 	case "agency":
-		var r ledger.Agency
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return bad(err)
+		r, err := decodeRecord[ledger.Agency](kind, raw)
+		if err != nil {
+			return err
 		}
 		kv.add("id", "%s", r.ID)
 		kv.add("name", "%s", r.Name)
@@ -367,8 +437,8 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 			default:
 				return usagef("unknown record kind %q (grant, licence, payment or agency)", kind)
 			}
-			if !ledger.ValidID(id) {
-				return usagef("%s id %q must match [A-Za-z0-9._:-]{1,64}", kind, id)
+			if err := checkID(kind+" id", id); err != nil {
+				return err
 			}
 			c, err := newQueryClient(g)
 			if err != nil {
@@ -414,25 +484,22 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		Args: keysArgs(0),
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkHeight(height); err != nil {
+		if err := checkPageFlags(height, f.Limit); err != nil {
 			return err
 		}
-		if f.Limit < 1 || f.Limit > maxListLimit {
-			return usagef("--limit must be between 1 and %d", maxListLimit)
+		if err := checkOptionalID("--agency", f.Agency); err != nil {
+			return err
 		}
-		if f.Agency != "" && !ledger.ValidID(f.Agency) {
-			return usagef("--agency %q must match [A-Za-z0-9._:-]{1,64}", f.Agency)
+		if err := checkOptionalID("--after", f.After); err != nil {
+			return err
 		}
-		if f.After != "" && !ledger.ValidID(f.After) {
-			return usagef("--after %q must match [A-Za-z0-9._:-]{1,64}", f.After)
-		}
-		if f.Status != "" && !slices.Contains(recordStatuses[kind], f.Status) {
-			return usagef("--status %q: %s statuses are %s", f.Status, kind, strings.Join(recordStatuses[kind], ", "))
+		if err := checkStatusFlag(kind, f.Status, recordStatuses[kind]); err != nil {
+			return err
 		}
 		byGrant := cmd.Flags().Changed("grant")
 		if byGrant {
-			if !ledger.ValidID(grant) {
-				return usagef("--grant %q must match [A-Za-z0-9._:-]{1,64}", grant)
+			if err := checkID("--grant", grant); err != nil {
+				return err
 			}
 			if f.Agency != "" || f.Status != "" {
 				return usagef("--grant cannot be combined with --agency or --status")
@@ -451,27 +518,19 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if err != nil {
 			return queryExit(err)
 		}
-		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
-			return writeJSON(out, struct {
-				Height int64             `json:"height"`
-				Items  []json.RawMessage `json:"items"`
-				Next   string            `json:"next,omitempty"`
-			}{h, page.Items, page.Next})
+			return writeJSON(out, pageJSON{page.Height, page.Items, page.Next})
 		}
 		if err := printListing(out, kind, page.Items); err != nil {
 			return err
 		}
-		if page.Next != "" {
-			fmt.Fprintf(out, "next page: --after %s\n", sanitize(page.Next))
-		}
+		printNextPage(out, page.Next)
 		return nil
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.Agency, "agency", "", "only "+plural+" of this agency")
-	fs.StringVar(&f.Status, "status", "", "only "+plural+" with this status ("+strings.Join(recordStatuses[kind], ", ")+")")
-	fs.IntVar(&f.Limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
+	pageFlags(fs, plural, recordStatuses[kind], &f.Status, &f.Limit)
 	fs.StringVar(&f.After, "after", "", "start after this id (from the previous page's 'next page' line)")
 	heightFlag(fs, &height)
 	if kind == "payment" {
@@ -486,34 +545,26 @@ func printListing(w io.Writer, kind string, items []json.RawMessage) error {
 		return err
 	}
 	tw := newTable(w)
+	var err error
 	switch kind {
 	case "grant":
 		row(tw, "ID", "AGENCY", "STATUS", "AWARDED", "DISBURSED", "RECIPIENT", "PROGRAMME")
-		for _, it := range items {
-			var r ledger.Grant
-			if err := json.Unmarshal(it, &r); err != nil {
-				return fmt.Errorf("grant: bad record from node: %w", err)
-			}
-			row(tw, r.ID, r.Agency, r.Status, shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme)
-		}
+		err = tableRows(tw, kind, items, func(r *ledger.Grant) []string {
+			return []string{r.ID, r.Agency, r.Status, shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme}
+		})
 	case "licence":
 		row(tw, "ID", "AGENCY", "STATUS", "TYPE", "HOLDER", "VALID FROM", "VALID UNTIL")
-		for _, it := range items {
-			var r ledger.Licence
-			if err := json.Unmarshal(it, &r); err != nil {
-				return fmt.Errorf("licence: bad record from node: %w", err)
-			}
-			row(tw, r.ID, r.Agency, r.Status, r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil)
-		}
+		err = tableRows(tw, kind, items, func(r *ledger.Licence) []string {
+			return []string{r.ID, r.Agency, r.Status, r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil}
+		})
 	case "payment":
 		row(tw, "ID", "AGENCY", "STATUS", "AMOUNT", "DATE", "PAYEE", "GRANT")
-		for _, it := range items {
-			var r ledger.Payment
-			if err := json.Unmarshal(it, &r); err != nil {
-				return fmt.Errorf("payment: bad record from node: %w", err)
-			}
-			row(tw, r.ID, r.Agency, r.Status, shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant))
-		}
+		err = tableRows(tw, kind, items, func(r *ledger.Payment) []string {
+			return []string{r.ID, r.Agency, r.Status, shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant)}
+		})
+	}
+	if err != nil {
+		return err
 	}
 	return tw.Flush()
 }
@@ -522,10 +573,7 @@ func newAgenciesQueryCmd(g *globalOpts) *cobra.Command {
 	var height int64
 	cmd := &cobra.Command{Use: "agencies", Short: "list every agency", Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
@@ -533,22 +581,17 @@ func newAgenciesQueryCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return queryExit(err)
 		}
-		h := page.Height
 		out := cmd.OutOrStdout()
 		if g.Output == "json" {
-			return writeJSON(out, struct {
-				Height int64             `json:"height"`
-				Items  []json.RawMessage `json:"items"`
-			}{h, page.Items})
+			// The agencies come in one page: no next.
+			return writeJSON(out, pageJSON{Height: page.Height, Items: page.Items})
 		}
 		tw := newTable(out)
 		row(tw, "ID", "NAME", "JURISDICTION", "POWER", "OFFICERS")
-		for _, it := range page.Items {
-			var a ledger.Agency
-			if err := json.Unmarshal(it, &a); err != nil {
-				return fmt.Errorf("agency: bad record from node: %w", err)
-			}
-			row(tw, a.ID, a.Name, a.Jurisdiction, strconv.FormatInt(a.Power, 10), strconv.Itoa(len(a.Officers)))
+		if err := tableRows(tw, "agency", page.Items, func(a *ledger.Agency) []string {
+			return []string{a.ID, a.Name, a.Jurisdiction, strconv.FormatInt(a.Power, 10), strconv.Itoa(len(a.Officers))}
+		}); err != nil {
+			return err
 		}
 		return tw.Flush()
 	}
@@ -565,16 +608,10 @@ func newTotalsQueryCmd(g *globalOpts) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		agency, cur := args[0], args[1]
-		if !ledger.ValidID(agency) {
-			return usagef("agency %q must match [A-Za-z0-9._:-]{1,64}", agency)
-		}
-		if _, ok := ledger.CurrencyExponent(cur); !ok {
-			return usagef("unknown currency %q (want an active ISO 4217 code in upper case, e.g. EUR)", cur)
-		}
-		if err := checkHeight(height); err != nil {
+		if err := checkTotalsArgs(agency, cur); err != nil {
 			return err
 		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}
@@ -610,10 +647,7 @@ func newParamsQueryCmd(g *globalOpts) *cobra.Command {
 	var height int64
 	cmd := &cobra.Command{Use: "params", Short: "show the chain parameters", Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkHeight(height); err != nil {
-			return err
-		}
-		c, err := newQueryClient(g)
+		c, err := heightClient(g, height)
 		if err != nil {
 			return err
 		}

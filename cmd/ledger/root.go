@@ -90,6 +90,7 @@ func newRootCmd() *cobra.Command {
 		newQueryCmd(g),
 		newVerifyCmd(g), newTrustCmd(g),
 		newProofCmd(g),
+		newOpenExportCmd(g),
 		newAuditCmd(g),
 		newVersionCmd(g),
 	)

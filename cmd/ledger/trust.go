@@ -134,17 +134,11 @@ func trustFromCheckpoint(cmd *cobra.Command, g *globalOpts, chainID string, heig
 		return usagef("--height must be positive")
 	}
 	if chainID == "" {
-		c, err := newQueryClient(g)
+		id, err := nodeChainID(cmd, g, "(or give --chain-id)")
 		if err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(cmd.Context(), verifyTimeout)
-		defer cancel()
-		st, err := c.Status(ctx)
-		if err != nil {
-			return withExit(exitUsage, fmt.Errorf("%w (or give --chain-id)", err))
-		}
-		chainID = st.NodeInfo.Network
+		chainID = id
 	}
 	root := &client.TrustState{ChainID: chainID, Root: client.Checkpoint{Height: height, Hash: hash}}
 	old, err := checkNewRoot(g.Home, root, func(stored string) error {
@@ -173,23 +167,37 @@ func newTrustShowCmd(g *globalOpts) *cobra.Command {
 			"could not be reached.",
 		Args: keysArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newQueryClient(g)
+			chainID, err := nodeChainID(cmd, g, "")
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), verifyTimeout)
-			defer cancel()
-			st, err := c.Status(ctx)
-			if err != nil {
-				return withExit(exitUsage, err)
-			}
-			ts, err := client.LoadTrust(g.Home, st.NodeInfo.Network)
+			ts, err := client.LoadTrust(g.Home, chainID)
 			if err != nil {
 				return withExit(exitUsage, err)
 			}
 			return printTrustState(cmd.OutOrStdout(), g, ts, "")
 		},
 	}
+}
+
+// nodeChainID asks --node which chain it serves (within verifyTimeout). A
+// node that does not answer is a usage error (exit 2): nothing could be
+// checked; hint, if set, follows its error.
+func nodeChainID(cmd *cobra.Command, g *globalOpts, hint string) (string, error) {
+	c, err := newQueryClient(g)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), verifyTimeout)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		if hint != "" {
+			err = fmt.Errorf("%w %s", err, hint)
+		}
+		return "", withExit(exitUsage, err)
+	}
+	return st.NodeInfo.Network, nil
 }
 
 // resetHint says how to trust a chain anew.

@@ -92,8 +92,9 @@ func newTxCmd(g *globalOpts) *cobra.Command {
 
 func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	var f struct {
-		id, rName, rScheme, rID, programme, purpose string
-		amount, currency, start, end, decision      string
+		id, programme, purpose                 string
+		amount, currency, start, end, decision string
+		recipient                              partyFlags
 	}
 	var doc docFlags
 	cmd := &cobra.Command{
@@ -116,7 +117,7 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				return nil, err
 			}
 			return &ledger.GrantAward{
-				ID: f.id, Recipient: ledger.Party{Name: f.rName, Scheme: f.rScheme, ID: f.rID},
+				ID: f.id, Recipient: f.recipient.party(),
 				Programme: f.programme, Purpose: f.purpose, Amount: minor, Currency: cur,
 				PeriodStart: f.start, PeriodEnd: f.end, DecisionDate: f.decision, DocumentHash: hash,
 			}, nil
@@ -124,9 +125,7 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "grant id (required)")
-	fs.StringVar(&f.rName, "recipient-name", "", "recipient's name (required)")
-	fs.StringVar(&f.rScheme, "recipient-scheme", "", "recipient identifier scheme, e.g. GB-COH (required)")
-	fs.StringVar(&f.rID, "recipient-id", "", "recipient identifier in that scheme (required)")
+	f.recipient.register(fs, "recipient", ", e.g. GB-COH")
 	fs.StringVar(&f.programme, "programme", "", "funding programme (required)")
 	fs.StringVar(&f.purpose, "purpose", "", "purpose of the grant (required)")
 	amountFlags(fs, &f.amount, &f.currency, "awarded amount")
@@ -164,8 +163,8 @@ func newGrantAmendCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				if cmd.Flags().Changed("period-end") && end == "" {
 					return nil, usagef("--period-end must not be empty")
 				}
-				if !ledger.ValidID(id) {
-					return nil, usagef("--id %q must match [A-Za-z0-9._:-]{1,64}", id)
+				if err := checkID("--id", id); err != nil {
+					return nil, err
 				}
 				if amount != "" {
 					// Check the amount now if its currency is known, so that a
@@ -219,10 +218,24 @@ func newGrantAmendCmd(g *globalOpts, o *txFlags) *cobra.Command {
 
 // newGrantEndCmd is "grant close" or "grant revoke".
 func newGrantEndCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
+	short := map[string]string{"close": "close a grant: no further payments", "revoke": "revoke a grant"}[action]
+	return newDecisionCmd(g, o, action, short, "grant", func(id, hash, reason string) ledger.Payload {
+		c := ledger.GrantClose{ID: id, DocumentHash: hash, Reason: reason}
+		if action == "revoke" {
+			r := ledger.GrantRevoke(c)
+			return &r
+		}
+		return &c
+	})
+}
+
+// newDecisionCmd is a command that changes the status of one record of
+// kind by a decision: --id, --reason and the decision document, from which
+// payload builds the tx.
+func newDecisionCmd(g *globalOpts, o *txFlags, use, short, kind string, payload func(id, hash, reason string) ledger.Payload) *cobra.Command {
 	var id, reason string
 	var doc docFlags
-	short := map[string]string{"close": "close a grant: no further payments", "revoke": "revoke a grant"}[action]
-	cmd := &cobra.Command{Use: action, Short: short, Args: keysArgs(0)}
+	cmd := &cobra.Command{Use: use, Short: short, Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
 			if err := requireFlags(cmd, "id", "reason"); err != nil {
@@ -232,16 +245,11 @@ func newGrantEndCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			c := ledger.GrantClose{ID: id, DocumentHash: hash, Reason: reason}
-			if action == "revoke" {
-				r := ledger.GrantRevoke(c)
-				return &r, nil
-			}
-			return &c, nil
+			return payload(id, hash, reason), nil
 		}})
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&id, "id", "", "grant id (required)")
+	fs.StringVar(&id, "id", "", kind+" id (required)")
 	fs.StringVar(&reason, "reason", "", "reason (required)")
 	doc.register(fs, "document", "the decision document")
 	return cmd
@@ -250,7 +258,10 @@ func newGrantEndCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
 // ---- licences ----
 
 func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var f struct{ id, hName, hScheme, hID, typ, scope, from, until, decision string }
+	var f struct {
+		id, typ, scope, from, until, decision string
+		holder                                partyFlags
+	}
 	var cond docFlags
 	cmd := &cobra.Command{Use: "issue", Short: "issue a licence", Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -264,7 +275,7 @@ func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				return nil, err
 			}
 			return &ledger.LicenceIssue{
-				ID: f.id, Holder: ledger.Party{Name: f.hName, Scheme: f.hScheme, ID: f.hID},
+				ID: f.id, Holder: f.holder.party(),
 				LicenceType: f.typ, Scope: f.scope, ValidFrom: f.from, ValidUntil: f.until,
 				DecisionDate: f.decision, ConditionsHash: hash,
 			}, nil
@@ -272,9 +283,7 @@ func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "licence id (required)")
-	fs.StringVar(&f.hName, "holder-name", "", "holder's name (required)")
-	fs.StringVar(&f.hScheme, "holder-scheme", "", "holder identifier scheme (required)")
-	fs.StringVar(&f.hID, "holder-id", "", "holder identifier in that scheme (required)")
+	f.holder.register(fs, "holder", "")
 	fs.StringVar(&f.typ, "type", "", "licence type (required)")
 	fs.StringVar(&f.scope, "scope", "", "what the licence permits (required)")
 	fs.StringVar(&f.from, "valid-from", "", "first day of validity, YYYY-MM-DD (required)")
@@ -309,46 +318,32 @@ func newLicenceRenewCmd(g *globalOpts, o *txFlags) *cobra.Command {
 
 // newLicenceActionCmd is "licence suspend", "reinstate" or "revoke".
 func newLicenceActionCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
-	var id, reason string
-	var doc docFlags
 	short := map[string]string{
 		"suspend": "suspend a licence", "reinstate": "lift a licence's suspension", "revoke": "revoke a licence for good",
 	}[action]
-	cmd := &cobra.Command{Use: action, Short: short, Args: keysArgs(0)}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "id", "reason"); err != nil {
-				return nil, err
-			}
-			hash, err := doc.hash()
-			if err != nil {
-				return nil, err
-			}
-			a := ledger.LicenceAction{ID: id, DocumentHash: hash, Reason: reason}
-			switch action {
-			case "suspend":
-				p := ledger.LicenceSuspend(a)
-				return &p, nil
-			case "reinstate":
-				p := ledger.LicenceReinstate(a)
-				return &p, nil
-			default:
-				p := ledger.LicenceRevoke(a)
-				return &p, nil
-			}
-		}})
-	}
-	fs := cmd.Flags()
-	fs.StringVar(&id, "id", "", "licence id (required)")
-	fs.StringVar(&reason, "reason", "", "reason (required)")
-	doc.register(fs, "document", "the decision document")
-	return cmd
+	return newDecisionCmd(g, o, action, short, "licence", func(id, hash, reason string) ledger.Payload {
+		a := ledger.LicenceAction{ID: id, DocumentHash: hash, Reason: reason}
+		switch action {
+		case "suspend":
+			p := ledger.LicenceSuspend(a)
+			return &p
+		case "reinstate":
+			p := ledger.LicenceReinstate(a)
+			return &p
+		default:
+			p := ledger.LicenceRevoke(a)
+			return &p
+		}
+	})
 }
 
 // ---- payments ----
 
 func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var f struct{ id, pName, pScheme, pID, amount, currency, date, purpose, grant string }
+	var f struct {
+		id, amount, currency, date, purpose, grant string
+		payee                                      partyFlags
+	}
 	cmd := &cobra.Command{
 		Use:   "record",
 		Short: "record a payment, optionally against a grant",
@@ -369,16 +364,14 @@ func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
 				return nil, usagef("--grant must not be empty")
 			}
 			return &ledger.PaymentRecord{
-				ID: f.id, Payee: ledger.Party{Name: f.pName, Scheme: f.pScheme, ID: f.pID},
+				ID: f.id, Payee: f.payee.party(),
 				Amount: minor, Currency: cur, Date: f.date, Purpose: f.purpose, Grant: f.grant,
 			}, nil
 		}})
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.id, "id", "", "payment id (required)")
-	fs.StringVar(&f.pName, "payee-name", "", "payee's name (required)")
-	fs.StringVar(&f.pScheme, "payee-scheme", "", "payee identifier scheme (required)")
-	fs.StringVar(&f.pID, "payee-id", "", "payee identifier in that scheme (required)")
+	f.payee.register(fs, "payee", "")
 	amountFlags(fs, &f.amount, &f.currency, "amount paid")
 	fs.StringVar(&f.date, "date", "", fmt.Sprintf("payment date, YYYY-MM-DD; with --grant, from %d days before the grant period to %d days after it (required)", ledger.PaymentLeadDays, ledger.PaymentTailDays))
 	fs.StringVar(&f.purpose, "purpose", "", "purpose of the payment (required)")
@@ -483,13 +476,26 @@ func parseRoles(in []string) ([]ledger.Role, error) {
 }
 
 func newOfficerAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var k officerKeyFlags
 	var name string
+	return newOfficerRolesCmd(g, o, "add", "add an officer to the acting agency", []string{"name"},
+		func(fs *pflag.FlagSet) { fs.StringVar(&name, "name", "", "the officer's name or title (required)") },
+		func(key []byte, roles []ledger.Role) ledger.Payload {
+			return &ledger.OfficerAdd{Key: key, Name: name, Roles: roles}
+		})
+}
+
+// newOfficerRolesCmd is a command that gives an officer (--key or
+// --key-name) roles (--roles): "officer add" and "officer set-roles".
+// flags registers its other flags, required lists the ones that must be
+// set; payload builds the tx.
+func newOfficerRolesCmd(g *globalOpts, o *txFlags, use, short string, required []string, flags func(fs *pflag.FlagSet),
+	payload func(key []byte, roles []ledger.Role) ledger.Payload) *cobra.Command {
+	var k officerKeyFlags
 	var roles []string
-	cmd := &cobra.Command{Use: "add", Short: "add an officer to the acting agency", Args: keysArgs(0)}
+	cmd := &cobra.Command{Use: use, Short: short, Args: keysArgs(0)}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "name", "roles"); err != nil {
+			if err := requireFlags(cmd, append(slices.Clone(required), "roles")...); err != nil {
 				return nil, err
 			}
 			key, err := k.resolve(cmd, g)
@@ -500,12 +506,14 @@ func newOfficerAddCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return &ledger.OfficerAdd{Key: key, Name: name, Roles: rs}, nil
+			return payload(key, rs), nil
 		}})
 	}
 	fs := cmd.Flags()
 	k.register(fs)
-	fs.StringVar(&name, "name", "", "the officer's name or title (required)")
+	if flags != nil {
+		flags(fs)
+	}
 	fs.StringSliceVar(&roles, "roles", nil, "comma-separated roles: admin, finance, grants, licensing (required)")
 	return cmd
 }
@@ -527,32 +535,29 @@ func newOfficerRemoveCmd(g *globalOpts, o *txFlags) *cobra.Command {
 }
 
 func newOfficerSetRolesCmd(g *globalOpts, o *txFlags) *cobra.Command {
-	var k officerKeyFlags
-	var roles []string
-	cmd := &cobra.Command{Use: "set-roles", Short: "replace an officer's roles", Args: keysArgs(0)}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runTx(cmd, g, o, txSpec{payload: func() (ledger.Payload, error) {
-			if err := requireFlags(cmd, "roles"); err != nil {
-				return nil, err
-			}
-			key, err := k.resolve(cmd, g)
-			if err != nil {
-				return nil, err
-			}
-			rs, err := parseRoles(roles)
-			if err != nil {
-				return nil, err
-			}
-			return &ledger.OfficerSetRoles{Key: key, Roles: rs}, nil
-		}})
-	}
-	fs := cmd.Flags()
-	k.register(fs)
-	fs.StringSliceVar(&roles, "roles", nil, "comma-separated roles: admin, finance, grants, licensing (required)")
-	return cmd
+	return newOfficerRolesCmd(g, o, "set-roles", "replace an officer's roles", nil, nil,
+		func(key []byte, roles []ledger.Role) ledger.Payload {
+			return &ledger.OfficerSetRoles{Key: key, Roles: roles}
+		})
 }
 
-// ---- amounts and documents ----
+// ---- parties, amounts and documents ----
+
+// partyFlags are --X-name, --X-scheme and --X-id: the party (recipient,
+// holder, payee) of a record.
+type partyFlags struct{ name, scheme, id string }
+
+// register registers the flags of party who; example, if set, follows the
+// scheme's description.
+func (p *partyFlags) register(fs *pflag.FlagSet, who, example string) {
+	fs.StringVar(&p.name, who+"-name", "", who+"'s name (required)")
+	fs.StringVar(&p.scheme, who+"-scheme", "", who+" identifier scheme"+example+" (required)")
+	fs.StringVar(&p.id, who+"-id", "", who+" identifier in that scheme (required)")
+}
+
+func (p *partyFlags) party() ledger.Party {
+	return ledger.Party{Name: p.name, Scheme: p.scheme, ID: p.id}
+}
 
 func amountFlags(fs *pflag.FlagSet, amount, currency *string, what string) {
 	fs.StringVar(amount, "amount", "", what+` in major units: "1250.50 EUR" (or "EUR 1250.50"), or "1250.50" with --currency; no thousands separators (required)`)
@@ -739,8 +744,8 @@ func (o *txFlags) check() error {
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	if o.agency != "" && !ledger.ValidID(o.agency) {
-		return usagef("--agency %q must match [A-Za-z0-9._:-]{1,64}", o.agency)
+	if err := checkOptionalID("--agency", o.agency); err != nil {
+		return err
 	}
 	if n := 1 + len(o.cosign); n > ledger.MaxSignatures {
 		return usagef("at most %d signers (--from and %d --cosign), got %d", ledger.MaxSignatures, ledger.MaxSignatures-1, n)

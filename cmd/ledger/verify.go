@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,7 +76,7 @@ func newVerifyCmd(g *globalOpts) *cobra.Command {
 	c := groupCmd("verify", "verify records, totals and transactions with proofs, trusting no node",
 		newVerifyRecordCmd(g, "grant"), newVerifyRecordCmd(g, "licence"),
 		newVerifyRecordCmd(g, "payment"), newVerifyRecordCmd(g, "agency"),
-		newVerifyTotalCmd(g), newVerifyTxCmd(g), newVerifyBundleCmd(g))
+		newVerifyTotalCmd(g), newVerifyTxCmd(g), newVerifyBundleCmd(g), newVerifyReleaseCmd(g))
 	c.AddCommand(newVerifyListCmds(g)...)
 	c.Long = verifyHelp
 	return c
@@ -320,8 +319,8 @@ func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id := args[0]
-		if !ledger.ValidID(id) {
-			return usagef("%s id %q must match [A-Za-z0-9._:-]{1,64}", kind, id)
+		if err := checkID(kind+" id", id); err != nil {
+			return err
 		}
 		if err := o.check(); err != nil {
 			return err
@@ -459,17 +458,14 @@ func newVerifyTotalCmd(g *globalOpts) *cobra.Command {
 			return err
 		}
 		if cmd.Flags().Changed("grant") {
-			if !ledger.ValidID(grant) {
-				return usagef("--grant %q must match [A-Za-z0-9._:-]{1,64}", grant)
+			if err := checkID("--grant", grant); err != nil {
+				return err
 			}
 			return verifyGrantTotal(cmd, g, o, grant)
 		}
 		agency, cur := args[0], args[1]
-		if !ledger.ValidID(agency) {
-			return usagef("agency %q must match [A-Za-z0-9._:-]{1,64}", agency)
-		}
-		if _, ok := ledger.CurrencyExponent(cur); !ok {
-			return usagef("unknown currency %q (want an active ISO 4217 code in upper case, e.g. EUR)", cur)
+		if err := checkTotalsArgs(agency, cur); err != nil {
+			return err
 		}
 		out := &verifyOutput{Command: "total", ID: agency + "/" + cur}
 		return runVerify(cmd, g, o, out, func(ctx context.Context, v *client.Verifier) error {
@@ -585,8 +581,8 @@ func newVerifyTxCmd(g *globalOpts) *cobra.Command {
 		Args: keysArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		hash, err := hex.DecodeString(strings.TrimPrefix(strings.TrimPrefix(args[0], "0x"), "0X"))
-		if err != nil || len(hash) != 32 {
+		hash, ok := parseTxHash(args[0])
+		if !ok {
 			return usagef("tx hash %q must be 64 hex digits", args[0])
 		}
 		if err := o.check(); err != nil {

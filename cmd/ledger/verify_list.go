@@ -69,8 +69,8 @@ func newVerifyListCmd(g *globalOpts, use, short string, owners ...string) *cobra
 			}
 			return usagef("--agency is required")
 		}
-		if owner != "" && !ledger.ValidID(owner) {
-			return usagef("%q must match [A-Za-z0-9._:-]{1,64}", owner)
+		if err := checkOptionalID("", owner); err != nil {
+			return err
 		}
 		out := &verifyOutput{Command: use, ID: owner, success: resultComplete}
 		return runVerify(cmd, g, o, out, func(ctx context.Context, v *client.Verifier) error {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/civicledger/civicledger/internal/exitcode"
 )
 
 type benchOpts struct {
@@ -43,7 +45,7 @@ rejected or not committed within --max-wait of the last submit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
-				return withExit(2, err)
+				return withExit(exitcode.Usage, err)
 			}
 			r := newBenchRun(cmd.ErrOrStderr(), o)
 			rep, err := r.run(cmd.Context(),
@@ -57,7 +59,7 @@ rejected or not committed within --max-wait of the last submit.`,
 			if rep != nil {
 				err = rep.write(cmd.OutOrStdout(), o.output, err) // the report, text or JSON
 			}
-			return withExit(1, err)
+			return withExit(exitcode.Failed, err)
 		},
 	}
 	f := cmd.Flags()

@@ -279,7 +279,7 @@ func (r *benchRun) expiresAt(ctx context.Context) (int64, error) {
 	}
 	window := ledger.DefaultParams().ReplayWindow
 	if r.o.app == "ledger" {
-		res, err := rpc0.Query(ctx, "/params", nil, 0, false)
+		res, err := rpc0.Query(ctx, ledger.QueryParams, nil, 0, false)
 		if err != nil {
 			return 0, err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/internal/exitcode"
 	"github.com/civicledger/civicledger/internal/keystore"
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/verify"
@@ -43,7 +44,7 @@ func newDemoCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.agencies < 1 || o.agencies > 10 {
-				return withExit(2, errors.New("--agencies must be between 1 and 10"))
+				return withExit(exitcode.Usage, errors.New("--agencies must be between 1 and 10"))
 			}
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
 		},
@@ -118,7 +119,7 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 		}
 	}
 	if w.passed != w.steps {
-		return withExit(1, fmt.Errorf("%d demo step(s) failed", w.steps-w.passed))
+		return withExit(exitcode.Failed, fmt.Errorf("%d demo step(s) failed", w.steps-w.passed))
 	}
 	if o.exit {
 		return nil
@@ -208,7 +209,7 @@ func resetDemoHome(home string) error {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(home, "testnet.json")); err != nil {
-		return withExit(2, fmt.Errorf("%s is not empty and holds no earlier demo: choose another --home", home))
+		return withExit(exitcode.Usage, fmt.Errorf("%s is not empty and holds no earlier demo: choose another --home", home))
 	}
 	return os.RemoveAll(home)
 }
@@ -449,7 +450,7 @@ func (w *walkthrough) run(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		raw, h, err := c.Record(ctx, "grant", "G-2026-001", 0)
+		raw, h, err := c.Record(ctx, ledger.KindGrant, "G-2026-001", 0)
 		if err != nil {
 			return "", err
 		}
@@ -464,9 +465,9 @@ func (w *walkthrough) run(ctx context.Context) {
 			ledger.FormatMoney(int64(g.Disbursed), g.Currency), ledger.FormatMoney(int64(g.Awarded), g.Currency)), nil
 	})
 	for _, rec := range []struct{ kind, store, id string }{
-		{"grant", ledger.StoreGrants, "G-2026-001"},
-		{"licence", ledger.StoreLicences, "L-2026-001"},
-		{"payment", ledger.StorePayments, "P-2026-003"},
+		{ledger.KindGrant, ledger.StoreGrants, "G-2026-001"},
+		{ledger.KindLicence, ledger.StoreLicences, "L-2026-001"},
+		{ledger.KindPayment, ledger.StorePayments, "P-2026-003"},
 	} {
 		what := "present"
 		if rec.id == "P-2026-003" {
@@ -487,7 +488,7 @@ func (w *walkthrough) run(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		hist, err := c.History(ctx, "grant", "G-2026-001")
+		hist, err := c.History(ctx, ledger.KindGrant, "G-2026-001")
 		if err != nil {
 			return "", err
 		}
@@ -510,7 +511,7 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, err := c.Query(ctx, "/params", nil, 0, false)
+	res, err := c.Query(ctx, ledger.QueryParams, nil, 0, false)
 	if err != nil {
 		return "", err
 	}
@@ -529,7 +530,7 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 	var id uint64
 	for _, ev := range r.Events {
 		for _, at := range ev.Attributes {
-			if ev.Type == "gov_proposal" && at.Key == "id" {
+			if ev.Type == ledger.EventProposal && at.Key == ledger.AttrID {
 				id, _ = strconv.ParseUint(at.Value, 10, 64)
 			}
 		}
@@ -544,7 +545,7 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 		if err := c.WaitForHeight(ctx, height); err != nil {
 			return nil, err
 		}
-		res, err := c.Query(ctx, fmt.Sprintf("/proposal/%d", id), nil, height, false)
+		res, err := c.Query(ctx, ledger.QueryProposalID(id), nil, height, false)
 		if err != nil {
 			return nil, err
 		}
@@ -577,7 +578,7 @@ func (w *walkthrough) checkProof(ctx context.Context, store, id string) (string,
 	if err != nil {
 		return "", err
 	}
-	res, err := c.Query(ctx, "/store/"+store+"/key", []byte(id), 0, true)
+	res, err := c.Query(ctx, ledger.QueryStoreKey(store), []byte(id), 0, true)
 	if err != nil {
 		return "", err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/civicledger/civicledger/genesis"
+	"github.com/civicledger/civicledger/internal/exitcode"
 	"github.com/civicledger/civicledger/internal/keystore"
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/node"
@@ -26,7 +27,7 @@ func keyring(backend string) (keystore.Backend, keystore.PassphraseFunc, error) 
 	case "test":
 		return keystore.BackendTest, nil, nil
 	}
-	return "", nil, withExit(2, errors.New("--keyring-backend must be file or test"))
+	return "", nil, withExit(exitcode.Usage, errors.New("--keyring-backend must be file or test"))
 }
 
 func newInitCmd() *cobra.Command {
@@ -48,7 +49,7 @@ func newInitCmd() *cobra.Command {
 				return runJoin(cmd, o, j, backend)
 			}
 			if cmd.Flags().Changed("state-sync") {
-				return withExit(2, errors.New("--state-sync needs --join"))
+				return withExit(exitcode.Usage, errors.New("--state-sync needs --join"))
 			}
 			if err := checkGovPeriods(o.VotingPeriod, o.NoticePeriod); err != nil {
 				return err
@@ -97,11 +98,11 @@ func runJoin(cmd *cobra.Command, o node.InitOptions, j node.JoinOptions, backend
 	f := cmd.Flags()
 	for _, name := range []string{flagChainID, "voting-period", "notice-period"} {
 		if f.Changed(name) {
-			return withExit(2, fmt.Errorf("--%s cannot be used with --join: the chain's genesis decides", name))
+			return withExit(exitcode.Usage, fmt.Errorf("--%s cannot be used with --join: the chain's genesis decides", name))
 		}
 	}
 	if !f.Changed("agency") {
-		return withExit(2, errors.New("--join needs --agency: the id the new agency will propose for itself"))
+		return withExit(exitcode.Usage, errors.New("--join needs --agency: the id the new agency will propose for itself"))
 	}
 	var err error
 	if j.Keyring, j.Passphrase, err = keyring(backend); err != nil {
@@ -161,10 +162,10 @@ func newTestnetCmd() *cobra.Command {
 				return err
 			}
 			if o.Output == "" {
-				return withExit(2, errors.New("--output is required"))
+				return withExit(exitcode.Usage, errors.New("--output is required"))
 			}
 			if o.Agencies < 1 || o.Agencies > 50 {
-				return withExit(2, errors.New("--agencies must be between 1 and 50"))
+				return withExit(exitcode.Usage, errors.New("--agencies must be between 1 and 50"))
 			}
 			tn, err := node.GenerateTestnet(o)
 			if err != nil {
@@ -211,10 +212,10 @@ func govPeriodFlags(f *pflag.FlagSet, voting, notice *int64) {
 
 func checkGovPeriods(voting, notice int64) error {
 	if voting < 0 || voting > maxGovPeriod {
-		return withExit(2, fmt.Errorf("--voting-period must be between 1 and %d blocks (0: the default)", maxGovPeriod))
+		return withExit(exitcode.Usage, fmt.Errorf("--voting-period must be between 1 and %d blocks (0: the default)", maxGovPeriod))
 	}
 	if notice < 0 || notice > maxGovPeriod {
-		return withExit(2, fmt.Errorf("--notice-period must be between 1 and %d blocks (0: the default)", maxGovPeriod))
+		return withExit(exitcode.Usage, fmt.Errorf("--notice-period must be between 1 and %d blocks (0: the default)", maxGovPeriod))
 	}
 	return nil
 }

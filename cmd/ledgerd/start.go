@@ -8,6 +8,7 @@ import (
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/cobra"
 
+	"github.com/civicledger/civicledger/internal/exitcode"
 	"github.com/civicledger/civicledger/node"
 )
 
@@ -24,7 +25,7 @@ func newStartCmd() *cobra.Command {
 			}
 			logger := cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stdout))
 			if logger, err = cmtflags.ParseLogLevel(cfg.LogLevel, logger, "info"); err != nil {
-				return withExit(2, fmt.Errorf("log_level: %w", err))
+				return withExit(exitcode.Usage, fmt.Errorf("log_level: %w", err))
 			}
 			halted := make(chan error, 1)
 			n, err := node.New(cfg, logger, node.Options{OnFatal: func(err error) {

@@ -49,6 +49,7 @@ var (
 	ErrExists        = errors.New("key already exists")
 	ErrBadPassphrase = errors.New("wrong passphrase")
 	ErrBadName       = errors.New("invalid key name")
+	ErrTooLarge      = errors.New("file too large")
 )
 
 // PassphraseFunc returns a passphrase. prompt says what it is for; confirm is
@@ -472,18 +473,22 @@ func exists(path string) (bool, error) {
 	return false, err
 }
 
-func readLimited(path string) ([]byte, error) {
+func readLimited(path string) ([]byte, error) { return ReadFile(path, maxFileSize) }
+
+// ReadFile reads the file path whole; one larger than limit bytes is
+// refused with an error matching ErrTooLarge.
+func ReadFile(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("%s: file too large", path)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
 	}
 	return b, nil
 }

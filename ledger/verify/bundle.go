@@ -24,12 +24,13 @@ import (
 // reads.
 const BundleFormat = 1
 
-// Bundle kinds.
+// Bundle kinds: the ledger's record kinds, an agency's totals in a currency,
+// and a transaction.
 const (
-	KindGrant   = "grant"
-	KindLicence = "licence"
-	KindPayment = "payment"
-	KindAgency  = "agency"
+	KindGrant   = ledger.KindGrant
+	KindLicence = ledger.KindLicence
+	KindPayment = ledger.KindPayment
+	KindAgency  = ledger.KindAgency
 	KindTotal   = "total"
 	KindTx      = "tx"
 )
@@ -276,11 +277,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 // licence, payment and agency ids are keys of their store; a total's id is
 // "AGENCY/CURRENCY", its key total/AGENCY/CURRENCY in the meta store.
 func RecordLocation(kind, id string) (string, []byte, error) {
-	stores := map[string]string{
-		KindGrant: ledger.StoreGrants, KindLicence: ledger.StoreLicences,
-		KindPayment: ledger.StorePayments, KindAgency: ledger.StoreAgencies,
-	}
-	if st, ok := stores[kind]; ok {
+	if st := ledger.StoreOf(kind); st != "" {
 		if !ledger.ValidID(id) {
 			return "", nil, fmt.Errorf("%s id %q must match [A-Za-z0-9._:-]{1,64}", kind, id)
 		}
@@ -349,7 +346,7 @@ func BundleChain(first *cmttypes.LightBlock, targets []*cmttypes.LightBlock, bet
 }
 
 // TotalID is the bundle id of an agency's totals in a currency.
-func TotalID(agency, currency string) string { return agency + "/" + currency }
+func TotalID(agency, currency string) string { return ledger.TotalsID(agency, currency) }
 
 // BundleReport is what VerifyBundle checked and found: the steps, the
 // verified facts, and apart from them the context that nothing covers. On
