@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 	for i, a := range tn.Agencies {
 		fmt.Fprintf(out, "  started %-9s validator: pid %d  rpc %s  metrics %s  log %s\n", a.ID, net.procs[i].Process.Pid, a.RPC, a.Metrics, filepath.Join(a.Home, "node.log"))
 	}
-	stopPortal, wasmBuilt, err := startDemoPortal(ctx, out, tn, home)
+	stopPortal, wasmBuilt, err := startDemoPortal(ctx, out, tn, home, !o.exit)
 	if err != nil {
 		return err
 	}
@@ -130,11 +130,11 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 
 // startDemoPortal serves the public web portal on a free loopback port,
 // reading agency-1's node with the other agencies' nodes as witnesses, and
-// prints its address. It builds the portal's in-browser verifier with the
-// local Go toolchain in the background (the pages offer it once built) and
-// reports the build's outcome on the returned channel. The returned
-// function stops both.
-func startDemoPortal(ctx context.Context, out io.Writer, tn *node.Testnet, home string) (func(), <-chan error, error) {
+// prints its address. With buildWasm (a demo that keeps running), it
+// builds the portal's in-browser verifier with the local Go toolchain in
+// the background (the pages offer it once built) and reports the build's
+// outcome on the returned channel. The returned function stops both.
+func startDemoPortal(ctx context.Context, out io.Writer, tn *node.Testnet, home string, buildWasm bool) (func(), <-chan error, error) {
 	var witnesses []string
 	for _, a := range tn.Agencies[1:] {
 		witnesses = append(witnesses, a.RPC)
@@ -153,6 +153,10 @@ func startDemoPortal(ctx context.Context, out io.Writer, tn *node.Testnet, home 
 	built := make(chan error, 1)
 	go func() {
 		defer bcancel()
+		if !buildWasm {
+			built <- errors.New("not built: the demo stops after its walkthrough")
+			return
+		}
 		built <- portal.BuildVerifier(bctx, "", "", wasmDir)
 	}()
 	fmt.Fprintf(out, "  started portal    http://%s  (the public web portal, reading %s's node)\n", ln.Addr(), tn.Agencies[0].ID)
