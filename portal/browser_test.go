@@ -72,24 +72,23 @@ func tab(t *testing.T, b context.Context) context.Context {
 	return ctx
 }
 
-// shots is where screenshots go: $PORTAL_SCREENSHOTS, or a directory kept
-// after the test (named in the log).
-func shots(t *testing.T) string {
+// shots is where screenshots go: $PORTAL_SCREENSHOTS, or a directory of
+// the temporary directory made at the first screenshot and kept after the
+// test (its path is logged).
+func shots() string {
 	if d := os.Getenv("PORTAL_SCREENSHOTS"); d != "" {
-		_ = os.MkdirAll(d, 0o755)
 		return d
 	}
-	d, err := os.MkdirTemp("", "portal-screenshots-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return filepath.Join(os.TempDir(), fmt.Sprintf("portal-screenshots-%d", os.Getpid()))
 }
 
 // screenshot saves the tab's whole page as name.png and logs its path.
 func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
 	if err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 		return
@@ -106,6 +105,9 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 func boxShot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("check-box")))
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
 	if err == nil {
 		err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
 	}
@@ -272,7 +274,7 @@ func browserTests(t *testing.T, ctx context.Context, f *fixture) {
 		t.Fatalf("build the in-browser verifier: %v", err)
 	}
 	f.wasmBuilt <- nil // for the fixture's cleanup
-	dir := shots(t)
+	dir := shots()
 	base := f.srv.URL
 	grantPage := base + "/grant/G-T-001"
 	pages := map[string]string{
