@@ -25,6 +25,7 @@ func TestPortalCommand(t *testing.T) {
 		{"portal", "--timeout", "0"},
 		{"portal", "--node", "ftp://example"},
 		{"portal", "--genesis", "/nonexistent/genesis.json"},
+		{"portal", "--wasm", t.TempDir()}, // the verifier needs the genesis file
 	} {
 		if _, err := run(t, args...); exitCodeOf(err) != 2 {
 			t.Errorf("%v: %v (exit %d), want a usage error", args, err, exitCodeOf(err))
