@@ -33,8 +33,8 @@ func TestGovernanceValidatorUpdates(t *testing.T) {
 		}
 	}
 	a.FlushMetrics()
-	gauge(t, a.Metrics().Proposals.WithLabelValues(ledger.ProposalNotice), 1, "proposals in notice")
-	gauge(t, a.Metrics().Proposals.WithLabelValues(ledger.ProposalVoting), 0, "proposals voting")
+	gauge(t, a.Metrics().Proposals.WithLabelValues(string(ledger.ProposalNotice)), 1, "proposals in notice")
+	gauge(t, a.Metrics().Proposals.WithLabelValues(string(ledger.ProposalVoting)), 0, "proposals voting")
 	// Passed at 2, notice 2: effective at height 4.
 	if r = finalizeWith(t, a, 3, nil, nil); len(r.ValidatorUpdates) != 0 {
 		t.Fatalf("height 3: updates during the notice period: %v", r.ValidatorUpdates)
@@ -51,6 +51,6 @@ func TestGovernanceValidatorUpdates(t *testing.T) {
 		t.Fatalf("height 5: updates again: %v", r.ValidatorUpdates)
 	}
 	a.FlushMetrics()
-	gauge(t, a.Metrics().Proposals.WithLabelValues(ledger.ProposalNotice), 0, "proposals in notice")
-	gauge(t, a.Metrics().Proposals.WithLabelValues(ledger.ProposalExecuted), 1, "proposals executed")
+	gauge(t, a.Metrics().Proposals.WithLabelValues(string(ledger.ProposalNotice)), 0, "proposals in notice")
+	gauge(t, a.Metrics().Proposals.WithLabelValues(string(ledger.ProposalExecuted)), 1, "proposals executed")
 }

@@ -162,9 +162,9 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 // Record kinds indexed by agency and their statuses (the values of the
 // index entries).
 var recordStatuses = map[string][]string{
-	ledger.KindGrant:   ledger.GrantStatuses,
-	ledger.KindLicence: ledger.LicenceStatuses,
-	ledger.KindPayment: ledger.PaymentStatuses,
+	string(ledger.KindGrant):   ledger.StatusesOf(ledger.KindGrant),
+	string(ledger.KindLicence): ledger.StatusesOf(ledger.KindLicence),
+	string(ledger.KindPayment): ledger.StatusesOf(ledger.KindPayment),
 }
 
 // queryPaths are the first path segments counted by name; others are "other".
@@ -298,17 +298,17 @@ func (o *observer) tx(tx *ledger.Tx, code uint32, events []ledger.Event, blockTi
 		return
 	}
 	o.noteEvents(events)
-	if strings.HasPrefix(tx.Body.Type, ledger.KindAgency+"/") {
+	if strings.HasPrefix(tx.Body.Type, string(ledger.KindAgency)+"/") {
 		o.block.agenciesDirty = true
 	}
 	var date, kind string
 	switch p := tx.Payload.(type) {
 	case *ledger.GrantAward:
-		date, kind = p.DecisionDate, ledger.KindGrant
+		date, kind = p.DecisionDate, string(ledger.KindGrant)
 	case *ledger.LicenceIssue:
-		date, kind = p.DecisionDate, ledger.KindLicence
+		date, kind = p.DecisionDate, string(ledger.KindLicence)
 	case *ledger.PaymentRecord:
-		date, kind = p.Date, ledger.KindPayment
+		date, kind = p.Date, string(ledger.KindPayment)
 	default:
 		return
 	}
@@ -557,7 +557,7 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 		if err == nil {
 			defer releasePrev()
 			for ref := range j.touched {
-				k := ledger.IndexByAgency(ref.kind, ref.agency, ref.id)
+				k := ledger.IndexByAgency(ledger.Kind(ref.kind), ref.agency, ref.id)
 				old, err1 := prev.Get(ledger.StoreIndex, k)
 				cur, err2 := view.Get(ledger.StoreIndex, k)
 				if err1 != nil || err2 != nil {
@@ -643,7 +643,7 @@ func (o *observer) countProposals(view ledger.Reader) error {
 			Status string `json:"status"`
 		}
 		if json.Unmarshal(v, &p) == nil {
-			counts[p.Status]++
+			counts[string(p.Status)]++
 		}
 		return true
 	})
@@ -651,7 +651,7 @@ func (o *observer) countProposals(view ledger.Reader) error {
 		return err
 	}
 	for _, s := range ledger.ProposalStatuses {
-		o.m.Proposals.WithLabelValues(s).Set(counts[s])
+		o.m.Proposals.WithLabelValues(string(s)).Set(counts[string(s)])
 	}
 	return nil
 }
@@ -661,7 +661,7 @@ func (o *observer) countRecords(view ledger.Reader) error {
 	counts := map[string]map[string]float64{}
 	for kind := range recordStatuses {
 		counts[kind] = map[string]float64{}
-		prefix := ledger.IndexKindPrefix(kind)
+		prefix := ledger.IndexKindPrefix(ledger.Kind(kind))
 		err := view.Iterate(ledger.StoreIndex, prefix, ledger.PrefixEnd(prefix), func(_, v []byte) bool {
 			counts[kind][string(v)]++
 			return true

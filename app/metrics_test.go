@@ -108,11 +108,11 @@ func TestMetrics(t *testing.T) {
 
 	checkRecords := func(m *app.Metrics) {
 		t.Helper()
-		gauge(t, m.Records.WithLabelValues("grant", ledger.GrantAwarded), 1, "grants awarded")
-		gauge(t, m.Records.WithLabelValues("grant", ledger.GrantRevoked), 1, "grants revoked")
-		gauge(t, m.Records.WithLabelValues("grant", ledger.GrantClosed), 0, "grants closed")
-		gauge(t, m.Records.WithLabelValues("payment", ledger.PaymentRecorded), 1, "payments recorded")
-		gauge(t, m.Records.WithLabelValues("licence", ledger.LicenceIssued), 0, "licences issued")
+		gauge(t, m.Records.WithLabelValues("grant", string(ledger.GrantAwarded)), 1, "grants awarded")
+		gauge(t, m.Records.WithLabelValues("grant", string(ledger.GrantRevoked)), 1, "grants revoked")
+		gauge(t, m.Records.WithLabelValues("grant", string(ledger.GrantClosed)), 0, "grants closed")
+		gauge(t, m.Records.WithLabelValues("payment", string(ledger.PaymentRecorded)), 1, "payments recorded")
+		gauge(t, m.Records.WithLabelValues("licence", string(ledger.LicenceIssued)), 0, "licences issued")
 		gauge(t, m.Amount.WithLabelValues("agency-1", "EUR", "paid"), 30000, "paid")
 		gauge(t, m.Amount.WithLabelValues("agency-1", "EUR", "reversed"), 0, "reversed")
 		gauge(t, m.StateKeys.WithLabelValues(ledger.StoreGrants), 3, "grants store keys (seed + 2)")

@@ -181,7 +181,7 @@ func (a *App) queryRecord(q *queryRequest) (*abci.ResponseQuery, error) {
 	if !ledger.ValidID(id) {
 		return badRequest(q.height, "invalid id %q", id), nil
 	}
-	res, err := a.queryKey(q.view, ledger.StoreOf(kind), ledger.RecordKey(id), q.prove)
+	res, err := a.queryKey(q.view, ledger.StoreOf(ledger.Kind(kind)), ledger.RecordKey(id), q.prove)
 	if err == nil && res.Code == 0 && res.Value == nil {
 		res.Code = ledger.QueryCodeNotFound
 		res.Log = fmt.Sprintf("%s %q not found at height %d", kind, id, q.height)
@@ -269,7 +269,7 @@ func (a *App) queryProposals(q *queryRequest) (*abci.ResponseQuery, error) {
 			return badRequest(q.height, "listing filter: %v", err), nil
 		}
 	}
-	if f.Status != "" && !slices.Contains(ledger.ProposalStatuses, f.Status) {
+	if f.Status != "" && !slices.Contains(ledger.StatusesOf(ledger.KindProposal), f.Status) {
 		return badRequest(q.height, "status %q is not one of %v", f.Status, ledger.ProposalStatuses), nil
 	}
 	ps, next, err := ledger.ListProposals(q.view, f.Status, f.After, f.Limit)

@@ -218,7 +218,7 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 			for _, id := range genesisAgencies(o.Verifier) {
 				if !listed[id] {
 					d.Agencies = append(d.Agencies, id)
-					if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(id), nil, "agency", id); err != nil {
+					if err := prover.prove(ctx, ledger.StoreAgencies, ledger.RecordKey(id), nil, string(ledger.KindAgency), id); err != nil {
 						return nil, nil, err
 					}
 				}
@@ -265,7 +265,7 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 		if _, seen := d.Foreign[p.Grant]; seen {
 			continue
 		}
-		raw, _, err := c.Record(ctx, "grant", p.Grant, h)
+		raw, _, err := c.Record(ctx, ledger.KindGrant, p.Grant, h)
 		var g *ledger.Grant
 		switch {
 		case err == nil:
@@ -280,7 +280,7 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 		}
 		d.Foreign[p.Grant] = g
 		if prover != nil {
-			if err := prover.prove(ctx, ledger.StoreGrants, ledger.RecordKey(p.Grant), raw, "grant", p.Grant); err != nil {
+			if err := prover.prove(ctx, ledger.StoreGrants, ledger.RecordKey(p.Grant), raw, string(ledger.KindGrant), p.Grant); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -310,7 +310,7 @@ func (c *Client) CollectAudit(ctx context.Context, o AuditOptions) (*AuditData, 
 	sort.Strings(tkeys)
 	for _, k := range tkeys {
 		ac := seen[k]
-		res, err := c.Query(ctx, "/store/meta/key", ledger.TotalsKey(ac[0], ac[1]), h, false)
+		res, err := c.Query(ctx, ledger.QueryStoreKey(ledger.StoreMeta), ledger.TotalsKey(ac[0], ac[1]), h, false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -363,17 +363,17 @@ func (c *Client) auditListing(ctx context.Context, p *auditProver, listing, owne
 	if listing == ledger.ListingAgencies {
 		page, err := c.AgencyList(ctx, h)
 		if err != nil {
-			return nil, false, auditReadError("/agencies", err)
+			return nil, false, auditReadError(ledger.QueryAgencies, err)
 		}
 		return page.Items, false, nil
 	}
-	kind := map[string]string{ledger.ListingGrants: "grant", ledger.ListingPayments: "payment"}[listing]
+	kind := ledger.ListingKind(listing)
 	f := ListFilter{Agency: owner, Limit: pageSize}
 	for {
 		// Not Records: an agency unknown at h has no records to audit.
 		page, err := c.records(ctx, kind, f, h)
 		if err != nil {
-			return nil, false, auditReadError("/"+kind+"s", err)
+			return nil, false, auditReadError(ledger.QueryRecords(kind), err)
 		}
 		if page.Height != h {
 			return nil, false, fmt.Errorf("%s listing: asked for height %d, the node answered for %d", kind, h, page.Height)
@@ -413,7 +413,7 @@ type auditProver struct {
 // AppHash and that the proved value is listed (nil: absent). A network
 // error is returned; a bad proof or a different value is recorded.
 func (p *auditProver) prove(ctx context.Context, store string, key, listed []byte, kind, id string) error {
-	res, err := p.c.Query(ctx, "/store/"+store+"/key", key, p.h, true)
+	res, err := p.c.Query(ctx, ledger.QueryStoreKey(store), key, p.h, true)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (v *Verifier) ExportRecord(ctx context.Context, storeName string, key []byt
 	if err != nil {
 		return nil, err
 	}
-	res, err := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, height, true)
+	res, err := v.Primary.Query(ctx, ledger.QueryStoreKey(storeName), key, height, true)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (v *Verifier) ExportTx(ctx context.Context, hash []byte) (*verify.Bundle, e
 			ValidatorUpdates: br.ValidatorUpdates, ConsensusParamUpdates: br.ConsensusParamUpdates, AppHash: br.AppHash},
 	}
 	if tx, err := ledger.DecodeTx(res.Tx, 0); err == nil && h > doc.InitialHeight {
-		q, err := v.Primary.Query(ctx, "/store/"+ledger.StoreAgencies+"/key", ledger.RecordKey(tx.Body.Agency), h-1, true)
+		q, err := v.Primary.Query(ctx, ledger.QueryStoreKey(ledger.StoreAgencies), ledger.RecordKey(tx.Body.Agency), h-1, true)
 		if err != nil {
 			return nil, err
 		}

@@ -70,12 +70,18 @@ func (c *Client) Status(ctx context.Context) (*ctypes.ResultStatus, error) {
 	return st, nil
 }
 
-// WaitForHeight blocks until the node reports at least height h.
+// WaitForHeight blocks until the node has committed the state of height h,
+// so that it can be queried at h. A node reports a block's height in
+// /status as soon as it has stored the block, before the app has committed
+// its state: the app's own last height (/abci_info) is asked too.
 func (c *Client) WaitForHeight(ctx context.Context, h int64) error {
 	for {
 		st, err := c.rpc.Status(ctx)
 		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
-			return nil
+			var info *ctypes.ResultABCIInfo
+			if info, err = c.rpc.ABCIInfo(ctx); err == nil && info.Response.LastBlockHeight >= h {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -340,7 +346,7 @@ func (c *Client) Query(ctx context.Context, path string, data []byte, height int
 // agreed: comparing it across nodes detects a node whose state diverged,
 // which comparing block headers cannot.
 func (c *Client) StateAppHash(ctx context.Context, h int64) ([]byte, error) {
-	res, err := c.Query(ctx, "/store/meta/key", []byte("params"), h, true)
+	res, err := c.Query(ctx, ledger.QueryStoreKey(ledger.StoreMeta), ledger.KeyParams, h, true)
 	if err != nil {
 		return nil, err
 	}
@@ -381,17 +387,17 @@ type HistoryEntry struct {
 // every kind: a grant's includes the payments made against it, a licence's
 // its expiry (a block event), an agency's its officer changes (Status: the
 // officer's roles). RecordHistory adds what each changed.
-func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, error) {
+func (c *Client) History(ctx context.Context, kind ledger.Kind, id string) ([]HistoryEntry, error) {
 	if !validKind(kind) {
 		return nil, fmt.Errorf("%w %q", ErrUnknownKind, kind)
 	}
 	if !ledger.ValidID(id) {
 		return nil, fmt.Errorf("invalid id %q", id)
 	}
-	if kind == "agency" {
+	if kind == ledger.KindAgency {
 		return c.agencyHistory(ctx, id)
 	}
-	q := fmt.Sprintf("%s.id='%s'", kind, id)
+	q := ledger.RecordEventQuery(kind, id)
 	var out []HistoryEntry
 	for page := 1; ; page++ {
 		perPage := 100
@@ -406,24 +412,24 @@ func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, 
 			e := HistoryEntry{Hash: strings.ToUpper(hex.EncodeToString(tx.Hash)), Height: tx.Height, Attrs: map[string]string{}}
 			e.SetTx(tx.Tx)
 			for _, ev := range tx.TxResult.Events {
-				if ev.Type == "tx" {
+				if ev.Type == ledger.EventTx {
 					for _, a := range ev.Attributes {
-						if a.Key == "type" {
+						if a.Key == ledger.AttrType {
 							e.Type = a.Value
 						}
 					}
 				}
-				if ev.Type != kind {
+				if ev.Type != string(kind) {
 					continue
 				}
 				attrs := map[string]string{}
 				for _, a := range ev.Attributes {
 					attrs[a.Key] = a.Value
 				}
-				if attrs["id"] != id {
+				if attrs[ledger.AttrID] != id {
 					continue
 				}
-				e.Action, e.Status, e.Attrs = attrs["action"], attrs["status"], attrs
+				e.Action, e.Status, e.Attrs = attrs[ledger.AttrAction], attrs[ledger.AttrStatus], attrs
 			}
 			out = append(out, e)
 		}
@@ -431,7 +437,7 @@ func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, 
 			break
 		}
 	}
-	if kind != "licence" {
+	if kind != ledger.KindLicence {
 		return out, nil
 	}
 	// Licence expiry happens at the start of a block, not in a tx: its
@@ -445,7 +451,7 @@ func (c *Client) History(ctx context.Context, kind, id string) ([]HistoryEntry, 
 	return out, nil
 }
 
-func (c *Client) blockHistory(ctx context.Context, q, kind, id string) ([]HistoryEntry, error) {
+func (c *Client) blockHistory(ctx context.Context, q string, kind ledger.Kind, id string) ([]HistoryEntry, error) {
 	var out []HistoryEntry
 	seen := 0
 	for page := 1; ; page++ {
@@ -461,15 +467,15 @@ func (c *Client) blockHistory(ctx context.Context, q, kind, id string) ([]Histor
 				return nil, fmt.Errorf("block_results %d: %w", h, err)
 			}
 			for _, ev := range br.FinalizeBlockEvents {
-				if ev.Type != kind {
+				if ev.Type != string(kind) {
 					continue
 				}
 				attrs := map[string]string{}
 				for _, a := range ev.Attributes {
 					attrs[a.Key] = a.Value
 				}
-				if attrs["id"] == id {
-					out = append(out, HistoryEntry{Height: h, Type: "block", Action: attrs["action"], Status: attrs["status"], Attrs: attrs})
+				if attrs[ledger.AttrID] == id {
+					out = append(out, HistoryEntry{Height: h, Type: "block", Action: attrs[ledger.AttrAction], Status: attrs[ledger.AttrStatus], Attrs: attrs})
 				}
 			}
 		}

@@ -45,11 +45,11 @@ var (
 
 // RecordRef names a record: its kind (grant, licence, payment) and id.
 type RecordRef struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
+	Kind ledger.Kind `json:"kind"`
+	ID   string      `json:"id"`
 }
 
-func (r RecordRef) String() string { return r.Kind + " " + r.ID }
+func (r RecordRef) String() string { return string(r.Kind) + " " + r.ID }
 
 // Disclosure is the secret behind a commitment, and the records that carry
 // it: what an agency hands an auditor (a file of this JSON), and what its
@@ -82,7 +82,7 @@ func (d *Disclosure) Check() error {
 }
 
 // disclosedKinds are the kinds of record whose party may be an individual.
-var disclosedKinds = map[string]bool{"grant": true, "licence": true, "payment": true}
+var disclosedKinds = map[ledger.Kind]bool{ledger.KindGrant: true, ledger.KindLicence: true, ledger.KindPayment: true}
 
 // ParseDisclosure reads a disclosure document.
 func ParseDisclosure(data []byte) (*Disclosure, error) {
@@ -125,7 +125,7 @@ func NewIndividual(id ledger.Identity, label, region string) (ledger.Party, *Dis
 
 // PartyOf returns the party of a record's JSON: a grant's recipient, a
 // licence's holder, a payment's payee.
-func PartyOf(kind string, raw []byte) (ledger.Party, error) {
+func PartyOf(kind ledger.Kind, raw []byte) (ledger.Party, error) {
 	var rec struct {
 		Recipient *ledger.Party `json:"recipient"`
 		Holder    *ledger.Party `json:"holder"`
@@ -134,7 +134,7 @@ func PartyOf(kind string, raw []byte) (ledger.Party, error) {
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return ledger.Party{}, err
 	}
-	p := map[string]*ledger.Party{"grant": rec.Recipient, "licence": rec.Holder, "payment": rec.Payee}[kind]
+	p := map[ledger.Kind]*ledger.Party{ledger.KindGrant: rec.Recipient, ledger.KindLicence: rec.Holder, ledger.KindPayment: rec.Payee}[kind]
 	if p == nil {
 		return ledger.Party{}, fmt.Errorf("a %s record has no party", kind)
 	}

@@ -47,7 +47,7 @@ func (e *HistoryEntry) SetTx(raw []byte) {
 // default); where a height is pruned the entry keeps no changes. When two
 // transactions of one block changed the record, both show the block's
 // changes.
-func (c *Client) HistoryChanges(ctx context.Context, kind, id string, hist []HistoryEntry) error {
+func (c *Client) HistoryChanges(ctx context.Context, kind ledger.Kind, id string, hist []HistoryEntry) error {
 	cache := map[int64]json.RawMessage{}
 	at := func(h int64) (json.RawMessage, bool, error) {
 		if v, ok := cache[h]; ok {

@@ -16,21 +16,18 @@ import (
 // ListingPage fetches one page of a provable listing ("/list/<listing>")
 // at state height h (0: the node's latest), with its proofs, unverified.
 func (c *Client) ListingPage(ctx context.Context, listing, owner, after string, limit int, h int64) (*ledger.ProvedPage, error) {
-	data, _ := json.Marshal(struct {
-		Owner string `json:"owner,omitempty"`
-		After string `json:"after,omitempty"`
-		Limit int    `json:"limit,omitempty"`
-	}{owner, after, limit})
-	res, err := c.Query(ctx, "/list/"+listing, data, h, false)
+	data, _ := json.Marshal(ledger.ListingRequest{Owner: owner, After: after, Limit: limit})
+	path := ledger.QueryListing(listing)
+	res, err := c.Query(ctx, path, data, h, false)
 	if err != nil {
 		return nil, err
 	}
 	if res.Code != 0 {
-		return nil, fmt.Errorf("/list/%s: %s", listing, res.Log)
+		return nil, fmt.Errorf("%s: %s", path, res.Log)
 	}
 	var p ledger.ProvedPage
 	if err := json.Unmarshal(res.Value, &p); err != nil {
-		return nil, fmt.Errorf("%w: /list/%s: undecodable page: %v", verify.ErrProof, listing, err)
+		return nil, fmt.Errorf("%w: %s: undecodable page: %v", verify.ErrProof, path, err)
 	}
 	if h != 0 && (res.Height != h || p.Height != h) {
 		return nil, fmt.Errorf("%w: asked for height %d, the node answered for %d (page %d)", verify.ErrProof, h, res.Height, p.Height)

@@ -6,17 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/civicledger/civicledger/ledger"
-)
-
-// Query codes the node answers with (app/query.go).
-const (
-	queryCodeBadRequest = 2
-	queryCodeNotFound   = 3
-	queryCodeNoVersion  = 4
 )
 
 // Errors of the typed reads, matched with errors.Is. ErrNotFound (a record,
@@ -47,11 +40,11 @@ type QueryError struct {
 
 func (e *QueryError) Error() string {
 	switch e.Code {
-	case queryCodeNotFound:
+	case ledger.QueryCodeNotFound:
 		return e.Log
-	case queryCodeNoVersion:
+	case ledger.QueryCodeNoVersion:
 		return fmt.Sprintf("height %d is not available on the node: %s", e.Asked, e.Log)
-	case queryCodeBadRequest:
+	case ledger.QueryCodeBadRequest:
 		return fmt.Sprintf("the node refused the query %s: %s", e.Path, e.Log)
 	}
 	return fmt.Sprintf("query %s: code %d: %s", e.Path, e.Code, e.Log)
@@ -61,11 +54,11 @@ func (e *QueryError) Error() string {
 func (e *QueryError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return e.Code == queryCodeNotFound
+		return e.Code == ledger.QueryCodeNotFound
 	case ErrHeightUnavailable:
-		return e.Code == queryCodeNoVersion
+		return e.Code == ledger.QueryCodeNoVersion
 	case ErrQueryRefused:
-		return e.Code == queryCodeBadRequest
+		return e.Code == ledger.QueryCodeBadRequest
 	}
 	return false
 }
@@ -73,7 +66,7 @@ func (e *QueryError) Is(target error) bool {
 // notFound is the error for a value the node answered without (code 0,
 // no value), worded as the node words its own not-found answers.
 func notFound(path string, height int64, format string, args ...any) error {
-	return &QueryError{Path: path, Code: queryCodeNotFound, Log: fmt.Sprintf(format, args...), Height: height}
+	return &QueryError{Path: path, Code: ledger.QueryCodeNotFound, Log: fmt.Sprintf(format, args...), Height: height}
 }
 
 // InvalidIDError is an id refused before anything is asked (ErrInvalidID).
@@ -138,27 +131,21 @@ func (c *Client) value(ctx context.Context, path string, data []byte, height int
 	return res.Value, res.Height, nil
 }
 
-// validKind reports whether kind names a kind of record.
-func validKind(kind string) bool {
-	switch kind {
-	case "grant", "licence", "payment", "agency":
-		return true
-	}
-	return false
-}
+// validKind reports whether kind names a kind of record (RecordKinds).
+func validKind(kind ledger.Kind) bool { return slices.Contains(ledger.RecordKinds, kind) }
 
 // Record returns one record (grant, licence, payment, agency) as the node
 // served it (JSON), with the height it was read at (height 0: the latest).
 // A record that does not exist gives an error matching ErrNotFound; an id
 // no record can have an *InvalidIDError.
-func (c *Client) Record(ctx context.Context, kind, id string, height int64) (json.RawMessage, int64, error) {
+func (c *Client) Record(ctx context.Context, kind ledger.Kind, id string, height int64) (json.RawMessage, int64, error) {
 	if !validKind(kind) {
 		return nil, 0, fmt.Errorf("%w %q", ErrUnknownKind, kind)
 	}
 	if !ledger.ValidID(id) {
-		return nil, 0, &InvalidIDError{What: kind, ID: id}
+		return nil, 0, &InvalidIDError{What: string(kind), ID: id}
 	}
-	path := "/" + kind + "/" + id
+	path := ledger.QueryRecord(kind, id)
 	v, h, err := c.value(ctx, path, nil, height)
 	if err != nil {
 		return nil, h, err
@@ -170,7 +157,7 @@ func (c *Client) Record(ctx context.Context, kind, id string, height int64) (jso
 }
 
 // record reads one record and decodes it into v.
-func (c *Client) record(ctx context.Context, kind, id string, height int64, v any) (int64, error) {
+func (c *Client) record(ctx context.Context, kind ledger.Kind, id string, height int64, v any) (int64, error) {
 	raw, h, err := c.Record(ctx, kind, id, height)
 	if err != nil {
 		return h, err
@@ -184,7 +171,7 @@ func (c *Client) record(ctx context.Context, kind, id string, height int64, v an
 // Grant reads grant id at height (0: the latest), with the height read.
 func (c *Client) Grant(ctx context.Context, id string, height int64) (*ledger.Grant, int64, error) {
 	var r ledger.Grant
-	h, err := c.record(ctx, "grant", id, height, &r)
+	h, err := c.record(ctx, ledger.KindGrant, id, height, &r)
 	if err != nil {
 		return nil, h, err
 	}
@@ -194,7 +181,7 @@ func (c *Client) Grant(ctx context.Context, id string, height int64) (*ledger.Gr
 // Licence reads licence id at height (0: the latest), with the height read.
 func (c *Client) Licence(ctx context.Context, id string, height int64) (*ledger.Licence, int64, error) {
 	var r ledger.Licence
-	h, err := c.record(ctx, "licence", id, height, &r)
+	h, err := c.record(ctx, ledger.KindLicence, id, height, &r)
 	if err != nil {
 		return nil, h, err
 	}
@@ -204,7 +191,7 @@ func (c *Client) Licence(ctx context.Context, id string, height int64) (*ledger.
 // Payment reads payment id at height (0: the latest), with the height read.
 func (c *Client) Payment(ctx context.Context, id string, height int64) (*ledger.Payment, int64, error) {
 	var r ledger.Payment
-	h, err := c.record(ctx, "payment", id, height, &r)
+	h, err := c.record(ctx, ledger.KindPayment, id, height, &r)
 	if err != nil {
 		return nil, h, err
 	}
@@ -214,7 +201,7 @@ func (c *Client) Payment(ctx context.Context, id string, height int64) (*ledger.
 // Agency reads agency id at height (0: the latest), with the height read.
 func (c *Client) Agency(ctx context.Context, id string, height int64) (*ledger.Agency, int64, error) {
 	var r ledger.Agency
-	h, err := c.record(ctx, "agency", id, height, &r)
+	h, err := c.record(ctx, ledger.KindAgency, id, height, &r)
 	if err != nil {
 		return nil, h, err
 	}
@@ -239,7 +226,7 @@ func (c *Client) OfficerNames(ctx context.Context, agency string, height int64) 
 // RequireAgency returns an *UnknownAgencyError when agency does not exist
 // at height, nil when it does, and any other error as it came.
 func (c *Client) RequireAgency(ctx context.Context, agency string, height int64) error {
-	_, h, err := c.Record(ctx, "agency", agency, height)
+	_, h, err := c.Record(ctx, ledger.KindAgency, agency, height)
 	if errors.Is(err, ErrNotFound) {
 		return &UnknownAgencyError{Agency: agency, Height: h}
 	}
@@ -270,18 +257,14 @@ func (c *Client) listing(ctx context.Context, path string, data []byte, height i
 	return &Page{Items: p.Items, Next: p.Next, Height: h}, nil
 }
 
-// ListFilter selects a page of records (Records, GrantPayments).
-type ListFilter struct {
-	Agency string `json:"agency,omitempty"`
-	Status string `json:"status,omitempty"`
-	After  string `json:"after,omitempty"`
-	Limit  int    `json:"limit,omitempty"`
-}
+// ListFilter selects a page of records (Records; GrantPayments uses its
+// After and Limit): the body of the ledger's record listings.
+type ListFilter = ledger.RecordFilter
 
 // Records lists a page of grants, licences or payments (kind) at height,
 // filtered by f. An empty page filtered by an agency that does not exist
 // is an *UnknownAgencyError.
-func (c *Client) Records(ctx context.Context, kind string, f ListFilter, height int64) (*Page, error) {
+func (c *Client) Records(ctx context.Context, kind ledger.Kind, f ListFilter, height int64) (*Page, error) {
 	p, err := c.records(ctx, kind, f, height)
 	if err != nil {
 		return nil, err
@@ -297,28 +280,29 @@ func (c *Client) Records(ctx context.Context, kind string, f ListFilter, height 
 // records lists a page of grants, licences or payments (kind) at height,
 // filtered by f, as the node serves it: an empty page says nothing of
 // whether f.Agency exists.
-func (c *Client) records(ctx context.Context, kind string, f ListFilter, height int64) (*Page, error) {
+func (c *Client) records(ctx context.Context, kind ledger.Kind, f ListFilter, height int64) (*Page, error) {
 	data, err := json.Marshal(f)
 	if err != nil {
 		return nil, err
 	}
-	return c.listing(ctx, "/"+kind+"s", data, height)
+	return c.listing(ctx, ledger.QueryRecords(kind), data, height)
 }
 
 // GrantPayments lists a page of the payments made against grant at height
-// (f.After and f.Limit apply). An empty page for a grant that does not
-// exist is an error matching ErrNotFound.
+// (f.After and f.Limit apply: the body is the ledger's PageRequest). An
+// empty page for a grant that does not exist is an error matching
+// ErrNotFound.
 func (c *Client) GrantPayments(ctx context.Context, grant string, f ListFilter, height int64) (*Page, error) {
-	data, err := json.Marshal(f)
+	data, err := json.Marshal(ledger.PageRequest{After: f.After, Limit: f.Limit})
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.listing(ctx, "/grant/"+grant+"/payments", data, height)
+	p, err := c.listing(ctx, ledger.QueryGrantPayments(grant), data, height)
 	if err != nil {
 		return nil, err
 	}
 	if len(p.Items) == 0 {
-		if _, _, err := c.Record(ctx, "grant", grant, p.Height); err != nil {
+		if _, _, err := c.Record(ctx, ledger.KindGrant, grant, p.Height); err != nil {
 			return nil, err
 		}
 	}
@@ -327,15 +311,12 @@ func (c *Client) GrantPayments(ctx context.Context, grant string, f ListFilter, 
 
 // AgencyList lists every agency at height.
 func (c *Client) AgencyList(ctx context.Context, height int64) (*Page, error) {
-	return c.listing(ctx, "/agencies", nil, height)
+	return c.listing(ctx, ledger.QueryAgencies, nil, height)
 }
 
-// ProposalFilter selects a page of governance proposals.
-type ProposalFilter struct {
-	Status string `json:"status,omitempty"`
-	After  uint64 `json:"after,omitempty"`
-	Limit  int    `json:"limit"`
-}
+// ProposalFilter selects a page of governance proposals: the body of the
+// ledger's proposal listing.
+type ProposalFilter = ledger.ProposalFilter
 
 // Proposals lists a page of governance proposals at height.
 func (c *Client) Proposals(ctx context.Context, f ProposalFilter, height int64) (*Page, error) {
@@ -343,13 +324,13 @@ func (c *Client) Proposals(ctx context.Context, f ProposalFilter, height int64) 
 	if err != nil {
 		return nil, err
 	}
-	return c.listing(ctx, "/proposals", data, height)
+	return c.listing(ctx, ledger.QueryProposals, data, height)
 }
 
 // Proposal reads governance proposal id at height: decoded, as the node
 // served it (JSON), and the height read.
 func (c *Client) Proposal(ctx context.Context, id uint64, height int64) (*ledger.Proposal, json.RawMessage, int64, error) {
-	path := "/proposal/" + strconv.FormatUint(id, 10)
+	path := ledger.QueryProposalID(id)
 	v, h, err := c.value(ctx, path, nil, height)
 	if err != nil {
 		return nil, nil, h, err
@@ -367,12 +348,12 @@ func (c *Client) Proposal(ctx context.Context, id uint64, height int64) (*ledger
 // Params reads the chain parameters at height: decoded, as the node served
 // them (JSON), and the height read.
 func (c *Client) Params(ctx context.Context, height int64) (*ledger.Params, json.RawMessage, int64, error) {
-	v, h, err := c.value(ctx, "/params", nil, height)
+	v, h, err := c.value(ctx, ledger.QueryParams, nil, height)
 	if err != nil {
 		return nil, nil, h, err
 	}
 	if len(v) == 0 {
-		return nil, nil, h, notFound("/params", h, "no chain parameters at height %d", h)
+		return nil, nil, h, notFound(ledger.QueryParams, h, "no chain parameters at height %d", h)
 	}
 	var p ledger.Params
 	if err := json.Unmarshal(v, &p); err != nil {
@@ -385,7 +366,7 @@ func (c *Client) Params(ctx context.Context, height int64) (*ledger.Params, json
 // decoded, as the node served them (JSON), and the height read. No totals
 // for an agency that does not exist is an *UnknownAgencyError.
 func (c *Client) Totals(ctx context.Context, agency, currency string, height int64) (*ledger.Totals, json.RawMessage, int64, error) {
-	path := "/totals/" + agency + "/" + currency
+	path := ledger.QueryTotals(agency, currency)
 	v, h, err := c.value(ctx, path, nil, height)
 	if err == nil && len(v) == 0 {
 		err = notFound(path, h, "no totals for %s in %s at height %d", agency, currency, h)
@@ -409,7 +390,7 @@ func (c *Client) Totals(ctx context.Context, agency, currency string, height int
 // agencyHistory lists the officer changes of an agency (events
 // officer.agency=<id>); an entry's Status is the officer's roles.
 func (c *Client) agencyHistory(ctx context.Context, id string) ([]HistoryEntry, error) {
-	q := fmt.Sprintf("officer.agency='%s'", id)
+	q := ledger.EventQuery(ledger.EventOfficer, ledger.AttrAgency, id)
 	var out []HistoryEntry
 	for page := 1; ; page++ {
 		perPage := 100
@@ -429,10 +410,10 @@ func (c *Client) agencyHistory(ctx context.Context, id string) ([]HistoryEntry, 
 					attrs[a.Key] = a.Value
 				}
 				switch {
-				case ev.Type == "tx":
-					e.Type = attrs["type"]
-				case ev.Type == "officer" && attrs["agency"] == id:
-					e.Action, e.Status, e.Attrs = attrs["action"], attrs["roles"], attrs
+				case ev.Type == ledger.EventTx:
+					e.Type = attrs[ledger.AttrType]
+				case ev.Type == ledger.EventOfficer && attrs[ledger.AttrAgency] == id:
+					e.Action, e.Status, e.Attrs = attrs[ledger.AttrAction], attrs[ledger.AttrRoles], attrs
 				}
 			}
 			out = append(out, e)
@@ -445,7 +426,7 @@ func (c *Client) agencyHistory(ctx context.Context, id string) ([]HistoryEntry, 
 
 // RecordHistory is History with what each entry changed (HistoryChanges):
 // oldest first, never nil.
-func (c *Client) RecordHistory(ctx context.Context, kind, id string) ([]HistoryEntry, error) {
+func (c *Client) RecordHistory(ctx context.Context, kind ledger.Kind, id string) ([]HistoryEntry, error) {
 	hist, err := c.History(ctx, kind, id)
 	if err != nil {
 		return nil, err

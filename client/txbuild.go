@@ -111,7 +111,7 @@ func (e *unknownParams) Is(target error) bool { return target == ErrUnknownParam
 // ProposalID is the id of the proposal a gov/propose tx created, from its
 // gov_proposal event; false when the result holds none.
 func ProposalID(res *TxResult) (uint64, bool) {
-	s, ok := EventAttr(res.Events, "gov_proposal", "id")
+	s, ok := EventAttr(res.Events, ledger.EventProposal, ledger.AttrID)
 	id, err := strconv.ParseUint(s, 10, 64)
 	if !ok || err != nil || id == 0 {
 		return 0, false

@@ -468,14 +468,14 @@ func (v *Verifier) VerifyKey(ctx context.Context, storeName string, key []byte, 
 		}
 		if l > 1 {
 			height = l - 1
-			prev, err1 := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, l-1, false)
-			last, err2 := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, l, false)
+			prev, err1 := v.Primary.Query(ctx, ledger.QueryStoreKey(storeName), key, l-1, false)
+			last, err2 := v.Primary.Query(ctx, ledger.QueryStoreKey(storeName), key, l, false)
 			if err1 == nil && err2 == nil && last.Code == 0 && !bytes.Equal(prev.Value, last.Value) {
 				height = l
 			}
 		}
 	}
-	res, err := v.Primary.Query(ctx, "/store/"+storeName+"/key", key, height, true)
+	res, err := v.Primary.Query(ctx, ledger.QueryStoreKey(storeName), key, height, true)
 	if err != nil {
 		return nil, err
 	}

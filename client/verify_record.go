@@ -13,13 +13,6 @@ import (
 // proved another record's value under the key). VerdictOf calls it Failed.
 var ErrRecordMismatch = errors.New("the proved value is not the record asked for")
 
-// RecordStore is the store that holds records of kind (grant, licence,
-// payment, agency); "" for any other kind.
-func RecordStore(kind string) string {
-	return map[string]string{"grant": ledger.StoreGrants, "licence": ledger.StoreLicences,
-		"payment": ledger.StorePayments, "agency": ledger.StoreAgencies}[kind]
-}
-
 // MatchStep checks that a proved value is the one asked for: what names
 // it ("grant", "totals"), got is the id the value holds, want the one asked
 // for. It returns the "record" step and, when they differ, an error wrapping
@@ -44,8 +37,8 @@ func Undecodable(err error) string { return "(undecodable: " + err.Error() + ")"
 // cannot be proved; never from an unproved answer); nil otherwise. On
 // failure it returns the report so far, whose last step failed, with the
 // error.
-func (v *Verifier) VerifyRecord(ctx context.Context, kind, id string, height int64) (r *KeyReport, approvers map[string]string, err error) {
-	store := RecordStore(kind)
+func (v *Verifier) VerifyRecord(ctx context.Context, kind ledger.Kind, id string, height int64) (r *KeyReport, approvers map[string]string, err error) {
+	store := ledger.StoreOf(kind)
 	if store == "" {
 		return &KeyReport{}, nil, fmt.Errorf("%w %q", ErrUnknownKind, kind)
 	}
@@ -63,12 +56,12 @@ func (v *Verifier) VerifyRecord(ctx context.Context, kind, id string, height int
 	} else {
 		got = rec.ID
 	}
-	step, err := MatchStep(kind, got, id)
+	step, err := MatchStep(string(kind), got, id)
 	r.Steps = append(r.Steps, step)
 	if err != nil {
 		return r, nil, err
 	}
-	if kind == "payment" {
+	if kind == ledger.KindPayment {
 		approvers = map[string]string{}
 		if kp, err := v.VerifyKey(ctx, ledger.StoreAgencies, ledger.RecordKey(rec.Agency), r.Height); err == nil && kp.Present {
 			var a ledger.Agency

@@ -46,19 +46,19 @@ func grantRow(g *ledger.Grant) []string {
 	return []string{g.ID, g.Agency, name, scheme, id, g.Programme, g.Purpose,
 		ledger.FormatAmount(int64(g.Awarded), g.Currency), itoa(int64(g.Awarded)), g.Currency,
 		ledger.FormatAmount(int64(g.Disbursed), g.Currency), itoa(int64(g.Disbursed)), itoa(g.Payments), g.PeriodStart, g.PeriodEnd,
-		g.DecisionDate, g.DocumentHash, g.AmendmentHash, g.Status, itoa(g.Created), itoa(g.Updated)}
+		g.DecisionDate, g.DocumentHash, g.AmendmentHash, string(g.Status), itoa(g.Created), itoa(g.Updated)}
 }
 
 func licenceRow(l *ledger.Licence) []string {
 	name, scheme, id := partyColumns(l.Holder)
 	return []string{l.ID, l.Agency, name, scheme, id, l.LicenceType, l.Scope,
-		l.ValidFrom, l.ValidUntil, l.DecisionDate, l.ConditionsHash, l.RenewalHash, l.Status, itoa(l.Created), itoa(l.Updated)}
+		l.ValidFrom, l.ValidUntil, l.DecisionDate, l.ConditionsHash, l.RenewalHash, string(l.Status), itoa(l.Created), itoa(l.Updated)}
 }
 
 func paymentRow(p *ledger.Payment) []string {
 	name, scheme, id := partyColumns(p.Payee)
 	return []string{p.ID, p.Agency, name, scheme, id, ledger.FormatAmount(int64(p.Amount), p.Currency),
-		itoa(int64(p.Amount)), p.Currency, p.Date, p.Purpose, p.Grant, p.Status, keyList(p.Approved), itoa(p.Created), itoa(p.Updated)}
+		itoa(int64(p.Amount)), p.Currency, p.Date, p.Purpose, p.Grant, string(p.Status), keyList(p.Approved), itoa(p.Created), itoa(p.Updated)}
 }
 
 // csvSink writes one CSV file per record kind (RFC 4180, CRLF line ends,

@@ -72,7 +72,7 @@ func givingGrantOf(m *meta, a *ledger.Agency, g *ledger.Grant, pays []ledger.Pay
 		AmountAwarded: amount(g.Awarded, g.Currency), AmountDisbursed: amount(g.Disbursed, g.Currency), AwardDate: g.DecisionDate,
 		PlannedDates:        []givingEvent{{StartDate: g.PeriodStart, EndDate: g.PeriodEnd}},
 		FundingOrganization: []givingOrg{{ID: AgencyOrgID(a.ID), Name: a.Name, AddressRegion: a.Jurisdiction}},
-		Classifications:     []givingClass{{Vocabulary: ledgerStatusScheme, Code: g.Status, Title: "grant " + g.Status}},
+		Classifications:     []givingClass{{Vocabulary: ledgerStatusScheme, Code: string(g.Status), Title: "grant " + string(g.Status)}},
 		DateModified:        m.date(),
 	}
 	if g.Recipient.Individual != nil {

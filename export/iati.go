@@ -36,7 +36,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func IATIIdentifier(agency, grant string) string { return AgencyOrgID(agency) + "-" + grant }
 
 // iatiActivityStatus maps a grant's status to an ActivityStatus code.
-func iatiActivityStatus(s string) string {
+func iatiActivityStatus(s ledger.GrantStatus) string {
 	switch s {
 	case ledger.GrantClosed:
 		return iatiStatusClosed

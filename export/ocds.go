@@ -124,7 +124,7 @@ func partyParty(p ledger.Party, roles ...string) ocdsParty {
 }
 
 // grantStatuses maps a grant's status to its award's and contract's.
-func grantStatuses(s string) (award, contract string) {
+func grantStatuses(s ledger.GrantStatus) (award, contract string) {
 	switch s {
 	case ledger.GrantRevoked:
 		return "cancelled", "cancelled"
@@ -135,7 +135,7 @@ func grantStatuses(s string) (award, contract string) {
 }
 
 // licenceStatuses maps a licence's status to its award's and contract's.
-func licenceStatuses(s string) (award, contract string) {
+func licenceStatuses(s ledger.LicenceStatus) (award, contract string) {
 	switch s {
 	case ledger.LicenceRevoked:
 		return "cancelled", "terminated"
@@ -188,7 +188,7 @@ func grantRelease(m *meta, a *ledger.Agency, g *ledger.Grant, pays []ledger.Paym
 		Buyer:   &ocdsOrgRef{AgencyOrgID(a.ID), a.Name},
 		Awards: []ocdsAward{{ID: g.ID, Title: g.Programme, Description: g.Purpose, Status: as, Date: dateTime(g.DecisionDate), Value: value,
 			Suppliers: []ocdsOrgRef{{PartyOrgID(g.Recipient), g.Recipient.DisplayName()}}, ContractPeriod: period, Documents: docs}},
-		Contracts: []ocdsContract{{ID: g.ID, AwardID: g.ID, Title: g.Programme, Description: "grant " + g.Status, Status: cs, Period: period, Value: value,
+		Contracts: []ocdsContract{{ID: g.ID, AwardID: g.ID, Title: g.Programme, Description: "grant " + string(g.Status), Status: cs, Period: period, Value: value,
 			DateSigned: dateTime(g.DecisionDate), Implementation: &ocdsImplementation{Transactions: tx}}},
 	}
 }
@@ -209,7 +209,7 @@ func licenceRelease(m *meta, a *ledger.Agency, l *ledger.Licence) ocdsRelease {
 		Buyer:   &ocdsOrgRef{AgencyOrgID(a.ID), a.Name},
 		Awards: []ocdsAward{{ID: l.ID, Title: l.LicenceType, Description: l.Scope, Status: as, Date: dateTime(l.DecisionDate),
 			Suppliers: []ocdsOrgRef{{PartyOrgID(l.Holder), l.Holder.DisplayName()}}, ContractPeriod: period}},
-		Contracts: []ocdsContract{{ID: l.ID, AwardID: l.ID, Title: l.LicenceType, Description: "licence " + l.Status, Status: cs, Period: period,
+		Contracts: []ocdsContract{{ID: l.ID, AwardID: l.ID, Title: l.LicenceType, Description: "licence " + string(l.Status), Status: cs, Period: period,
 			DateSigned: dateTime(l.DecisionDate), Documents: docs}},
 	}
 }
@@ -235,7 +235,7 @@ func paymentRelease(m *meta, a *ledger.Agency, p *ledger.Payment) ocdsRelease {
 		Buyer:   &ocdsOrgRef{AgencyOrgID(a.ID), a.Name},
 		Awards: []ocdsAward{{ID: p.ID, Description: p.Purpose, Status: as, Date: dateTime(p.Date), Value: value,
 			Suppliers: []ocdsOrgRef{{PartyOrgID(p.Payee), p.Payee.DisplayName()}}}},
-		Contracts: []ocdsContract{{ID: p.ID, AwardID: p.ID, Description: "payment " + p.Status, Status: cs, Value: value,
+		Contracts: []ocdsContract{{ID: p.ID, AwardID: p.ID, Description: "payment " + string(p.Status), Status: cs, Value: value,
 			DateSigned: dateTime(p.Date), Implementation: &ocdsImplementation{Transactions: tx}}},
 	}
 }

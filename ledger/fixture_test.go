@@ -119,7 +119,7 @@ func wantTotals(t *testing.T, c *chain, want ledger.Totals) {
 	}
 }
 
-func wantGrant(t *testing.T, c *chain, id, status string, awarded, disbursed ledger.Amount, payments int64) *ledger.Grant {
+func wantGrant(t *testing.T, c *chain, id string, status ledger.GrantStatus, awarded, disbursed ledger.Amount, payments int64) *ledger.Grant {
 	t.Helper()
 	g := c.grant(id)
 	if g == nil {
@@ -132,7 +132,7 @@ func wantGrant(t *testing.T, c *chain, id, status string, awarded, disbursed led
 	return g
 }
 
-func wantLicence(t *testing.T, c *chain, id, status, validUntil string) *ledger.Licence {
+func wantLicence(t *testing.T, c *chain, id string, status ledger.LicenceStatus, validUntil string) *ledger.Licence {
 	t.Helper()
 	l := c.licence(id)
 	if l == nil {

@@ -167,9 +167,10 @@ func (r *byteReader) amount() int64 {
 }
 
 type modelGrant struct {
-	agency, currency, status string
-	awarded, disbursed       int64
-	payments                 int64
+	agency, currency   string
+	status             ledger.GrantStatus
+	awarded, disbursed int64
+	payments           int64
 }
 
 type modelPayment struct {

@@ -284,7 +284,7 @@ func ListProposals(r Reader, status string, after uint64, limit int) ([]*Proposa
 			bad = fmt.Errorf("%w: decode proposal: %v", ErrStorage, err)
 			return false
 		}
-		if status != "" && p.Status != status {
+		if status != "" && string(p.Status) != status {
 			return true
 		}
 		if len(out) == n {

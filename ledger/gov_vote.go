@@ -131,7 +131,7 @@ func (b *Block) targetAgency(id string) (*Agency, error) {
 }
 
 func proposalEvent(p *Proposal) Event {
-	e := event(EventProposal, AttrID, strconv.FormatUint(p.ID, 10), AttrKind, p.Change.Kind, AttrStatus, p.Status, AttrProposer, p.Proposer)
+	e := event(EventProposal, AttrID, strconv.FormatUint(p.ID, 10), AttrKind, p.Change.Kind, AttrStatus, string(p.Status), AttrProposer, p.Proposer)
 	if p.Change.Target != "" {
 		e.Attrs = append(e.Attrs, Attribute{Key: AttrTarget, Value: p.Change.Target, Index: true})
 	}

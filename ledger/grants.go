@@ -30,7 +30,7 @@ func (b *Block) putGrant(g *Grant) error {
 }
 
 func grantEvent(g *Grant, action string) Event {
-	return event(EventGrant, AttrID, g.ID, AttrAgency, g.Agency, AttrAction, action, AttrStatus, g.Status,
+	return event(EventGrant, AttrID, g.ID, AttrAgency, g.Agency, AttrAction, action, AttrStatus, string(g.Status),
 		AttrRecipient, g.Recipient.Ref(), AttrProgramme, g.Programme,
 		AttrCurrency, g.Currency, AttrAwarded, strconv.FormatInt(int64(g.Awarded), 10))
 }

@@ -96,7 +96,7 @@ func TestGrantAmend(t *testing.T) {
 				want := fixtureCultEUR
 				want.Awarded += 1_000_000
 				wantTotals(t, c, want)
-				if e := findEvent(res.Events, "grant", "action", "amend"); e == nil || attr(e, "status") != ledger.GrantAmended {
+				if e := findEvent(res.Events, "grant", "action", "amend"); e == nil || attr(e, "status") != string(ledger.GrantAmended) {
 					t.Fatalf("events: %+v", res.Events)
 				}
 			},
@@ -167,13 +167,13 @@ func TestGrantAmend(t *testing.T) {
 }
 
 func TestGrantCloseRevoke(t *testing.T) {
-	ended := func(id, status string) func(t *testing.T, c *chain, res ledger.Result) {
+	ended := func(id string, status ledger.GrantStatus) func(t *testing.T, c *chain, res ledger.Result) {
 		return func(t *testing.T, c *chain, res ledger.Result) {
 			g := c.grant(id)
 			if g.Status != status || g.Updated != c.height {
 				t.Fatalf("grant %s: %+v", id, g)
 			}
-			if v, _ := c.view().Get(ledger.StoreIndex, ledger.IndexGrantByAgency(g.Agency, id)); string(v) != status {
+			if v, _ := c.view().Get(ledger.StoreIndex, ledger.IndexGrantByAgency(g.Agency, id)); string(v) != string(status) {
 				t.Fatalf("index status %q", v)
 			}
 			wantTotals(t, c, fixtureCultEUR) // ending a grant changes no total

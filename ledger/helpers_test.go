@@ -260,7 +260,7 @@ func indexInvariants(t testing.TB, r ledger.Reader) []string {
 			fail("licence %s undecodable: %v", k, err)
 			return
 		}
-		if st := get(ledger.StoreIndex, ledger.IndexLicenceByAgency(l.Agency, l.ID)); st != l.Status {
+		if st := get(ledger.StoreIndex, ledger.IndexLicenceByAgency(l.Agency, l.ID)); st != string(l.Status) {
 			fail("licence %s: index status %q, record %q", l.ID, st, l.Status)
 		}
 		live := l.Status != ledger.LicenceRevoked && l.Status != ledger.LicenceExpired
@@ -287,11 +287,11 @@ func indexInvariants(t testing.TB, r ledger.Reader) []string {
 			fail("payment %s undecodable: %v", k, err)
 			return
 		}
-		if st := get(ledger.StoreIndex, ledger.IndexPaymentByAgency(p.Agency, p.ID)); st != p.Status {
+		if st := get(ledger.StoreIndex, ledger.IndexPaymentByAgency(p.Agency, p.ID)); st != string(p.Status) {
 			fail("payment %s: agency index status %q, record %q", p.ID, st, p.Status)
 		}
 		if p.Grant != "" {
-			if st := get(ledger.StoreIndex, ledger.IndexPaymentByGrant(p.Grant, p.ID)); st != p.Status {
+			if st := get(ledger.StoreIndex, ledger.IndexPaymentByGrant(p.Grant, p.ID)); st != string(p.Status) {
 				fail("payment %s: grant index status %q, record %q", p.ID, st, p.Status)
 			}
 		}
@@ -616,14 +616,15 @@ func nonceKeys(o *officer, nonce uint64, expiresAt int64) (nonceKey, expKey stri
 		fmt.Sprintf("nonce-exp/%020d/%s/%020d", expiresAt, o.hex(), nonce)
 }
 
-// findEvent returns the first event of a type with the given attribute.
-func findEvent(evs []ledger.Event, typ, key, value string) *ledger.Event {
+// findEvent returns the first event of a type (an event type or a record
+// kind) with the given attribute (a string, or a status).
+func findEvent[T, V ~string](evs []ledger.Event, typ T, key string, value V) *ledger.Event {
 	for i := range evs {
-		if evs[i].Type != typ {
+		if evs[i].Type != string(typ) {
 			continue
 		}
 		for _, a := range evs[i].Attrs {
-			if a.Key == key && a.Value == value {
+			if a.Key == key && a.Value == string(value) {
 				return &evs[i]
 			}
 		}

@@ -242,7 +242,7 @@ func CheckInvariants(r Reader) ([]Violation, error) {
 		}
 		var g Grant
 		if err := json.Unmarshal(v, &g); err != nil {
-			undecodable(KindGrant, k, err)
+			undecodable(string(KindGrant), k, err)
 			return true
 		}
 		b.Grants = append(b.Grants, g)
@@ -257,7 +257,7 @@ func CheckInvariants(r Reader) ([]Violation, error) {
 		}
 		var p Payment
 		if err := json.Unmarshal(v, &p); err != nil {
-			undecodable(KindPayment, k, err)
+			undecodable(string(KindPayment), k, err)
 			return true
 		}
 		b.Payments = append(b.Payments, p)
@@ -285,7 +285,7 @@ func CheckInvariants(r Reader) ([]Violation, error) {
 		if err != nil {
 			return nil, err
 		}
-		if string(st) != g.Status {
+		if string(st) != string(g.Status) {
 			broken = append(broken, Violation{Rule: InvIndexStatus, Agency: g.Agency, Currency: g.Currency, ID: g.ID,
 				Message: fmt.Sprintf("grant %s: index status %q, record status %q", g.ID, st, g.Status)})
 		}

@@ -177,7 +177,7 @@ func TestReconcile(t *testing.T) {
 	g := func(id, agency, cur string, awarded, disbursed ledger.Amount, payments int64) ledger.Grant {
 		return ledger.Grant{ID: id, Agency: agency, Currency: cur, Status: ledger.GrantAwarded, Awarded: awarded, Disbursed: disbursed, Payments: payments}
 	}
-	p := func(id, agency, cur, grant string, amount ledger.Amount, status string) ledger.Payment {
+	p := func(id, agency, cur, grant string, amount ledger.Amount, status ledger.PaymentStatus) ledger.Payment {
 		return ledger.Payment{ID: id, Agency: agency, Currency: cur, Grant: grant, Amount: amount, Status: status}
 	}
 	books := func() *ledger.Books {

@@ -128,6 +128,22 @@ const (
 // Listings names every provable listing.
 var Listings = []string{ListingAgencies, ListingGrantPayments, ListingGrants, ListingLicences, ListingPayments}
 
+// ListingKind is the kind of the records a listing of Listings lists ("" for
+// another listing).
+func ListingKind(listing string) Kind {
+	switch listing {
+	case ListingAgencies:
+		return KindAgency
+	case ListingGrants:
+		return KindGrant
+	case ListingLicences:
+		return KindLicence
+	case ListingPayments, ListingGrantPayments:
+		return KindPayment
+	}
+	return ""
+}
+
 // ListingRange is the key range of a provable listing: the listed ids are
 // the keys Prefix+id of Store below End (nil: to the end of the store).
 // RecordStore holds the record of each id under RecordKey(id), or is empty
@@ -157,7 +173,7 @@ func ListingRangeOf(listing, owner string) (*ListingRange, error) {
 	var records string
 	switch listing {
 	case ListingGrants, ListingLicences, ListingPayments:
-		kind := map[string]Kind{ListingGrants: KindGrant, ListingLicences: KindLicence, ListingPayments: KindPayment}[listing]
+		kind := ListingKind(listing)
 		prefix = func(owner string) []byte { return IndexByAgency(kind, owner, "") }
 		records = StoreOf(kind)
 	case ListingGrantPayments:

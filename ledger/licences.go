@@ -30,7 +30,7 @@ func (b *Block) putLicence(l *Licence) error {
 }
 
 func licenceEvent(l *Licence, action string) Event {
-	return event(EventLicence, AttrID, l.ID, AttrAgency, l.Agency, AttrAction, action, AttrStatus, l.Status,
+	return event(EventLicence, AttrID, l.ID, AttrAgency, l.Agency, AttrAction, action, AttrStatus, string(l.Status),
 		AttrHolder, l.Holder.Ref(), AttrType, l.LicenceType, AttrValidUntil, l.ValidUntil)
 }
 

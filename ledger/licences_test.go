@@ -87,7 +87,7 @@ func TestLicenceRenew(t *testing.T) {
 }
 
 func TestLicenceSuspendReinstateRevoke(t *testing.T) {
-	status := func(id, want string, expiryKept bool) func(t *testing.T, c *chain, res ledger.Result) {
+	status := func(id string, want ledger.LicenceStatus, expiryKept bool) func(t *testing.T, c *chain, res ledger.Result) {
 		return func(t *testing.T, c *chain, res ledger.Result) {
 			l := c.licence(id)
 			if l.Status != want || l.Updated != c.height {
@@ -96,7 +96,7 @@ func TestLicenceSuspendReinstateRevoke(t *testing.T) {
 			if got := c.has(ledger.StoreIndex, "licence/expiry/"+l.ValidUntil+"/"+id); got != expiryKept {
 				t.Fatalf("expiry index entry present = %v, want %v", got, expiryKept)
 			}
-			if e := findEvent(res.Events, "licence", "id", id); e == nil || attr(e, "status") != want {
+			if e := findEvent(res.Events, "licence", "id", id); e == nil || attr(e, "status") != string(want) {
 				t.Fatalf("events: %+v", res.Events)
 			}
 		}
@@ -178,7 +178,7 @@ func TestLicenceExpiry(t *testing.T) {
 	}
 	for i, id := range []string{"l-a", "l-b"} {
 		e := br.begin[i]
-		if e.Type != "licence" || attr(&e, "id") != id || attr(&e, "action") != "expire" || attr(&e, "status") != ledger.LicenceExpired || attr(&e, "agency") != agCulture {
+		if e.Type != "licence" || attr(&e, "id") != id || attr(&e, "action") != "expire" || attr(&e, "status") != string(ledger.LicenceExpired) || attr(&e, "agency") != agCulture {
 			t.Fatalf("event %d: %+v", i, e)
 		}
 	}

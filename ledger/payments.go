@@ -12,7 +12,7 @@ import (
 const maxInt64 = int64(^uint64(0) >> 1)
 
 func paymentEvent(p *Payment, action string) Event {
-	return event(EventPayment, AttrID, p.ID, AttrAgency, p.Agency, AttrAction, action, AttrStatus, p.Status,
+	return event(EventPayment, AttrID, p.ID, AttrAgency, p.Agency, AttrAction, action, AttrStatus, string(p.Status),
 		AttrGrant, p.Grant, AttrPayee, p.Payee.Ref(), AttrCurrency, p.Currency,
 		AttrAmount, strconv.FormatInt(int64(p.Amount), 10))
 }

@@ -239,7 +239,7 @@ func TestPaymentReverse(t *testing.T) {
 				wantGrant(t, c, "g-open", ledger.GrantAwarded, 5_000_000, 0, 0)
 				wantTotals(t, c, addPaid(fixtureCultEUR, -1_000_000, true))
 				v, _ := c.view().Get(ledger.StoreIndex, ledger.IndexPaymentByGrant("g-open", "p-open1"))
-				if string(v) != ledger.PaymentReversed {
+				if string(v) != string(ledger.PaymentReversed) {
 					t.Fatalf("grant index status %q", v)
 				}
 				if findEvent(res.Events, "payment", "action", "reverse") == nil || findEvent(res.Events, "grant", "action", "reverse-payment") == nil {

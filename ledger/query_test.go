@@ -60,7 +60,7 @@ func pageIDs(t *testing.T, p *ledger.Page) []string {
 }
 
 // walk pages through a listing and returns the ids of each page.
-func walk(t *testing.T, r ledger.Reader, kind string, f ledger.ListFilter) [][]string {
+func walk(t *testing.T, r ledger.Reader, kind ledger.Kind, f ledger.ListFilter) [][]string {
 	t.Helper()
 	var pages [][]string
 	for range 50 {
@@ -86,7 +86,7 @@ func TestList(t *testing.T) {
 	v := c.view()
 	cases := []struct {
 		name string
-		kind string
+		kind ledger.Kind
 		f    ledger.ListFilter
 		want [][]string
 	}{
@@ -104,25 +104,25 @@ func TestList(t *testing.T) {
 		{"other agency", "grant", ledger.ListFilter{Agency: agWorks}, [][]string{{"w-01", "w-02"}}},
 		{"agency without grants", "grant", ledger.ListFilter{Agency: agTax}, [][]string{{}}},
 		{"unknown agency", "grant", ledger.ListFilter{Agency: "nobody"}, [][]string{{}}},
-		{"status closed, pages of 1", "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantClosed, Limit: 1},
+		{"status closed, pages of 1", "grant", ledger.ListFilter{Agency: agCulture, Status: string(ledger.GrantClosed), Limit: 1},
 			[][]string{{"c-02"}, {"c-05"}}},
-		{"status awarded", "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantAwarded},
+		{"status awarded", "grant", ledger.ListFilter{Agency: agCulture, Status: string(ledger.GrantAwarded)},
 			[][]string{{"c-01", "c-03", "c-04", "c-06"}}},
-		{"status revoked", "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantRevoked}, [][]string{{"c-07"}}},
+		{"status revoked", "grant", ledger.ListFilter{Agency: agCulture, Status: string(ledger.GrantRevoked)}, [][]string{{"c-07"}}},
 		{"status nobody has", "grant", ledger.ListFilter{Agency: agCulture, Status: "pending"}, [][]string{{}}},
 		{"all agencies, pages of 4", "grant", ledger.ListFilter{Limit: 4},
 			[][]string{{"c-01", "c-02", "c-03", "c-04"}, {"c-05", "c-06", "c-07", "w-01"}, {"w-02"}}},
-		{"all agencies, status closed", "grant", ledger.ListFilter{Status: ledger.GrantClosed}, [][]string{{"c-02", "c-05"}}},
-		{"all agencies, status awarded, pages of 3", "grant", ledger.ListFilter{Status: ledger.GrantAwarded, Limit: 3},
+		{"all agencies, status closed", "grant", ledger.ListFilter{Status: string(ledger.GrantClosed)}, [][]string{{"c-02", "c-05"}}},
+		{"all agencies, status awarded, pages of 3", "grant", ledger.ListFilter{Status: string(ledger.GrantAwarded), Limit: 3},
 			[][]string{{"c-01", "c-03", "c-04"}, {"c-06", "w-01", "w-02"}}},
 		{"licences of an agency", "licence", ledger.ListFilter{Agency: agCulture}, [][]string{{"l-01", "l-02", "l-03"}}},
-		{"suspended licences", "licence", ledger.ListFilter{Agency: agCulture, Status: ledger.LicenceSuspended}, [][]string{{"l-02"}}},
+		{"suspended licences", "licence", ledger.ListFilter{Agency: agCulture, Status: string(ledger.LicenceSuspended)}, [][]string{{"l-02"}}},
 		{"all licences", "licence", ledger.ListFilter{Limit: 2}, [][]string{{"l-01", "l-02"}, {"l-03", "lw-1"}}},
 		{"payments of an agency", "payment", ledger.ListFilter{Agency: agCulture, Limit: 4},
 			[][]string{{"q-01", "q-02", "q-03", "q-04"}, {"q-05", "q-06", "q-07"}}},
-		{"reversed payments", "payment", ledger.ListFilter{Agency: agCulture, Status: ledger.PaymentReversed}, [][]string{{"q-02"}}},
+		{"reversed payments", "payment", ledger.ListFilter{Agency: agCulture, Status: string(ledger.PaymentReversed)}, [][]string{{"q-02"}}},
 		{"payments of another agency", "payment", ledger.ListFilter{Agency: agWorks}, [][]string{{"wq-1"}}},
-		{"all reversed payments", "payment", ledger.ListFilter{Status: ledger.PaymentReversed}, [][]string{{"q-02"}}},
+		{"all reversed payments", "payment", ledger.ListFilter{Status: string(ledger.PaymentReversed)}, [][]string{{"q-02"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,7 +134,7 @@ func TestList(t *testing.T) {
 	}
 
 	// Items are the stored records, and match the filter.
-	p, err := ledger.List(v, "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantClosed})
+	p, err := ledger.List(v, "grant", ledger.ListFilter{Agency: agCulture, Status: string(ledger.GrantClosed)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestListAtPastHeight(t *testing.T) {
 		t.Fatal(err)
 	}
 	// At height 1 nothing was closed yet and no payment existed.
-	if got := walk(t, old, "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantClosed}); !slices.EqualFunc(got, [][]string{{}}, slices.Equal) {
+	if got := walk(t, old, "grant", ledger.ListFilter{Agency: agCulture, Status: string(ledger.GrantClosed)}); !slices.EqualFunc(got, [][]string{{}}, slices.Equal) {
 		t.Fatalf("closed grants at height 1: %v", got)
 	}
 	if got := walk(t, old, "payment", ledger.ListFilter{}); !slices.EqualFunc(got, [][]string{{}}, slices.Equal) {
@@ -200,7 +200,7 @@ func TestListErrors(t *testing.T) {
 	c := newListChain(t)
 	v := c.view()
 	for _, tc := range []struct {
-		kind string
+		kind ledger.Kind
 		f    ledger.ListFilter
 		want *ledger.Error
 	}{
@@ -281,14 +281,14 @@ func TestListScanBudget(t *testing.T) {
 	v := c.view()
 	for _, tc := range []struct {
 		name string
-		kind string
+		kind ledger.Kind
 		f    ledger.ListFilter
 		want []string
 	}{
-		{"index, awarded", "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantAwarded}, []string{"c-01", "c-03", "c-04", "c-06"}},
-		{"index, revoked", "grant", ledger.ListFilter{Agency: agCulture, Status: ledger.GrantRevoked}, []string{"c-07"}},
-		{"records, closed", "grant", ledger.ListFilter{Status: ledger.GrantClosed}, []string{"c-02", "c-05"}},
-		{"records, reversed", "payment", ledger.ListFilter{Status: ledger.PaymentReversed}, []string{"q-02"}},
+		{"index, awarded", "grant", ledger.ListFilter{Agency: agCulture, Status: string(ledger.GrantAwarded)}, []string{"c-01", "c-03", "c-04", "c-06"}},
+		{"index, revoked", "grant", ledger.ListFilter{Agency: agCulture, Status: string(ledger.GrantRevoked)}, []string{"c-07"}},
+		{"records, closed", "grant", ledger.ListFilter{Status: string(ledger.GrantClosed)}, []string{"c-02", "c-05"}},
+		{"records, reversed", "payment", ledger.ListFilter{Status: string(ledger.PaymentReversed)}, []string{"q-02"}},
 		{"records, nothing matches", "licence", ledger.ListFilter{Status: "pending"}, nil},
 	} {
 		for _, budget := range []int{1, 2, 3, 5} {

@@ -13,14 +13,14 @@ import (
 // clients send): renaming one is a breaking change, and vocab_test.go pins
 // them all.
 //
-// The named types below (Kind and the statuses) are aliases of string, so
-// that code which compares, joins or prints them as strings keeps compiling
-// unchanged; they name what a string holds in a declaration.
+// Kind and the statuses are named string types: a grant's status cannot be
+// given where a licence's is expected, nor a kind where a status is. They
+// encode (JSON, events, paths) as the strings they hold.
 
 // Kind is a kind of record: the first segment of its query path
 // ("/grant/<id>") and, but for proposals (EventProposal), the type of its
 // events.
-type Kind = string
+type Kind string
 
 // Record kinds. Each of KindAgency, KindGrant, KindLicence and KindPayment is
 // stored as JSON under RecordKey(id) in its own store (StoreOf). A proposal
@@ -60,7 +60,7 @@ func StoreOf(kind Kind) string {
 
 // GrantStatus is a grant's status: Grant.Status, the value of its index
 // entries and the "status" attribute of its events.
-type GrantStatus = string
+type GrantStatus string
 
 // Grant statuses.
 const (
@@ -75,7 +75,7 @@ var GrantStatuses = []GrantStatus{GrantAwarded, GrantAmended, GrantClosed, Grant
 
 // LicenceStatus is a licence's status: Licence.Status, the value of its
 // index entry and the "status" attribute of its events.
-type LicenceStatus = string
+type LicenceStatus string
 
 // Licence statuses.
 const (
@@ -92,7 +92,7 @@ var LicenceStatuses = []LicenceStatus{LicenceIssued, LicenceRenewed, LicenceSusp
 
 // PaymentStatus is a payment's status: Payment.Status, the value of its
 // index entries and the "status" attribute of its events.
-type PaymentStatus = string
+type PaymentStatus string
 
 // Payment statuses.
 const (
@@ -105,7 +105,7 @@ var PaymentStatuses = []PaymentStatus{PaymentRecorded, PaymentReversed}
 
 // ProposalStatus is a governance proposal's status: Proposal.Status and the
 // "status" attribute of its events.
-type ProposalStatus = string
+type ProposalStatus string
 
 // Proposal statuses.
 const (
@@ -119,23 +119,32 @@ const (
 // ProposalStatuses lists the statuses in life-cycle order.
 var ProposalStatuses = []ProposalStatus{ProposalVoting, ProposalNotice, ProposalExecuted, ProposalRejected, ProposalFailed}
 
-// StatusesOf returns the statuses of a kind in life-cycle order (nil for a
-// kind without statuses).
+// StatusesOf returns the statuses of a kind in life-cycle order, as the
+// strings they are on the wire (nil for a kind without statuses).
 func StatusesOf(kind Kind) []string {
 	switch kind {
 	case KindGrant:
-		return GrantStatuses
+		return statusStrings(GrantStatuses)
 	case KindLicence:
-		return LicenceStatuses
+		return statusStrings(LicenceStatuses)
 	case KindPayment:
-		return PaymentStatuses
+		return statusStrings(PaymentStatuses)
 	case KindProposal:
-		return ProposalStatuses
+		return statusStrings(ProposalStatuses)
 	}
 	return nil
 }
 
-// Transition is one allowed change of a record's status.
+func statusStrings[S ~string](statuses []S) []string {
+	out := make([]string, len(statuses))
+	for i, s := range statuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// Transition is one allowed change of a record's status. From and To are
+// statuses of Kind, as the strings they are on the wire.
 type Transition struct {
 	Kind Kind
 	From string // the status before; "" when the transition creates the record
@@ -152,47 +161,67 @@ type Transition struct {
 // machine makes: a transaction that would make another fails with
 // ErrIllegalTransition (for proposals: the schedule leaves the proposal
 // alone). No two entries share kind, from and to.
-var Transitions = []Transition{
-	{KindGrant, "", GrantAwarded, TypeGrantAward, ActionAward},
-	{KindGrant, GrantAwarded, GrantAmended, TypeGrantAmend, ActionAmend},
-	{KindGrant, GrantAmended, GrantAmended, TypeGrantAmend, ActionAmend},
-	{KindGrant, GrantAwarded, GrantClosed, TypeGrantClose, ActionClose},
-	{KindGrant, GrantAmended, GrantClosed, TypeGrantClose, ActionClose},
-	{KindGrant, GrantAwarded, GrantRevoked, TypeGrantRevoke, ActionRevoke},
-	{KindGrant, GrantAmended, GrantRevoked, TypeGrantRevoke, ActionRevoke},
+var Transitions = slices.Concat(
+	transitions(KindGrant, []statusChange[GrantStatus]{
+		{"", GrantAwarded, TypeGrantAward, ActionAward},
+		{GrantAwarded, GrantAmended, TypeGrantAmend, ActionAmend},
+		{GrantAmended, GrantAmended, TypeGrantAmend, ActionAmend},
+		{GrantAwarded, GrantClosed, TypeGrantClose, ActionClose},
+		{GrantAmended, GrantClosed, TypeGrantClose, ActionClose},
+		{GrantAwarded, GrantRevoked, TypeGrantRevoke, ActionRevoke},
+		{GrantAmended, GrantRevoked, TypeGrantRevoke, ActionRevoke},
+	}),
+	transitions(KindLicence, []statusChange[LicenceStatus]{
+		{"", LicenceIssued, TypeLicenceIssue, ActionIssue},
+		{LicenceIssued, LicenceRenewed, TypeLicenceRenew, ActionRenew},
+		{LicenceRenewed, LicenceRenewed, TypeLicenceRenew, ActionRenew},
+		{LicenceReinstated, LicenceRenewed, TypeLicenceRenew, ActionRenew},
+		{LicenceIssued, LicenceSuspended, TypeLicenceSuspend, ActionSuspend},
+		{LicenceRenewed, LicenceSuspended, TypeLicenceSuspend, ActionSuspend},
+		{LicenceReinstated, LicenceSuspended, TypeLicenceSuspend, ActionSuspend},
+		{LicenceSuspended, LicenceReinstated, TypeLicenceReinstate, ActionReinstate},
+		{LicenceIssued, LicenceRevoked, TypeLicenceRevoke, ActionRevoke},
+		{LicenceRenewed, LicenceRevoked, TypeLicenceRevoke, ActionRevoke},
+		{LicenceSuspended, LicenceRevoked, TypeLicenceRevoke, ActionRevoke},
+		{LicenceReinstated, LicenceRevoked, TypeLicenceRevoke, ActionRevoke},
+		{LicenceIssued, LicenceExpired, "", ActionExpire},
+		{LicenceRenewed, LicenceExpired, "", ActionExpire},
+		{LicenceSuspended, LicenceExpired, "", ActionExpire},
+		{LicenceReinstated, LicenceExpired, "", ActionExpire},
+	}),
+	transitions(KindPayment, []statusChange[PaymentStatus]{
+		{"", PaymentRecorded, TypePaymentRecord, ActionRecord},
+		{PaymentRecorded, PaymentReversed, TypePaymentReverse, ActionReverse},
+	}),
+	transitions(KindProposal, []statusChange[ProposalStatus]{
+		{"", ProposalVoting, TypeGovPropose, ""},
+		{ProposalVoting, ProposalNotice, TypeGovVote, ""},
+		{ProposalVoting, ProposalRejected, "", ""},
+		{ProposalNotice, ProposalExecuted, "", ""},
+		{ProposalNotice, ProposalFailed, "", ""},
+	}),
+)
 
-	{KindLicence, "", LicenceIssued, TypeLicenceIssue, ActionIssue},
-	{KindLicence, LicenceIssued, LicenceRenewed, TypeLicenceRenew, ActionRenew},
-	{KindLicence, LicenceRenewed, LicenceRenewed, TypeLicenceRenew, ActionRenew},
-	{KindLicence, LicenceReinstated, LicenceRenewed, TypeLicenceRenew, ActionRenew},
-	{KindLicence, LicenceIssued, LicenceSuspended, TypeLicenceSuspend, ActionSuspend},
-	{KindLicence, LicenceRenewed, LicenceSuspended, TypeLicenceSuspend, ActionSuspend},
-	{KindLicence, LicenceReinstated, LicenceSuspended, TypeLicenceSuspend, ActionSuspend},
-	{KindLicence, LicenceSuspended, LicenceReinstated, TypeLicenceReinstate, ActionReinstate},
-	{KindLicence, LicenceIssued, LicenceRevoked, TypeLicenceRevoke, ActionRevoke},
-	{KindLicence, LicenceRenewed, LicenceRevoked, TypeLicenceRevoke, ActionRevoke},
-	{KindLicence, LicenceSuspended, LicenceRevoked, TypeLicenceRevoke, ActionRevoke},
-	{KindLicence, LicenceReinstated, LicenceRevoked, TypeLicenceRevoke, ActionRevoke},
-	{KindLicence, LicenceIssued, LicenceExpired, "", ActionExpire},
-	{KindLicence, LicenceRenewed, LicenceExpired, "", ActionExpire},
-	{KindLicence, LicenceSuspended, LicenceExpired, "", ActionExpire},
-	{KindLicence, LicenceReinstated, LicenceExpired, "", ActionExpire},
+// statusChange is a row of Transitions for a kind whose statuses are S.
+type statusChange[S ~string] struct {
+	from, to   S
+	tx, action string
+}
 
-	{KindPayment, "", PaymentRecorded, TypePaymentRecord, ActionRecord},
-	{KindPayment, PaymentRecorded, PaymentReversed, TypePaymentReverse, ActionReverse},
-
-	{KindProposal, "", ProposalVoting, TypeGovPropose, ""},
-	{KindProposal, ProposalVoting, ProposalNotice, TypeGovVote, ""},
-	{KindProposal, ProposalVoting, ProposalRejected, "", ""},
-	{KindProposal, ProposalNotice, ProposalExecuted, "", ""},
-	{KindProposal, ProposalNotice, ProposalFailed, "", ""},
+// transitions gives the rows of Transitions of a kind whose statuses are S.
+func transitions[S ~string](kind Kind, changes []statusChange[S]) []Transition {
+	out := make([]Transition, len(changes))
+	for i, c := range changes {
+		out[i] = Transition{Kind: kind, From: string(c.from), To: string(c.to), Tx: c.tx, Action: c.action}
+	}
+	return out
 }
 
 // CanTransition reports whether Transitions allows a record of kind to go
 // from status from to status to.
-func CanTransition(kind Kind, from, to string) bool {
+func CanTransition[S ~string](kind Kind, from, to S) bool {
 	return slices.ContainsFunc(Transitions, func(t Transition) bool {
-		return t.Kind == kind && t.From == from && t.To == to
+		return t.Kind == kind && t.From == string(from) && t.To == string(to)
 	})
 }
 
@@ -204,16 +233,16 @@ var GrantPayableStatuses = []GrantStatus{GrantAwarded, GrantAmended}
 // Event types. The events of a grant, licence, payment or agency have its
 // kind as their type.
 const (
-	EventTx       = "tx"           // every successful transaction: type, agency, signer
-	EventGrant    = KindGrant      // a grant changed: see grantEvent
-	EventLicence  = KindLicence    // a licence changed
-	EventPayment  = KindPayment    // a payment changed
-	EventAgency   = KindAgency     // governance changed an agency
-	EventOfficer  = "officer"      // an agency's officer was added, removed or given roles
-	EventProposal = "gov_proposal" // a proposal was made or changed status
-	EventVote     = "gov_vote"     // an agency voted
-	EventDeferred = "gov_deferred" // a passed proposal's execution moved to a later block
-	EventParams   = "params"       // a params-change proposal took effect
+	EventTx       = "tx"                // every successful transaction: type, agency, signer
+	EventGrant    = string(KindGrant)   // a grant changed: see grantEvent
+	EventLicence  = string(KindLicence) // a licence changed
+	EventPayment  = string(KindPayment) // a payment changed
+	EventAgency   = string(KindAgency)  // governance changed an agency
+	EventOfficer  = "officer"           // an agency's officer was added, removed or given roles
+	EventProposal = "gov_proposal"      // a proposal was made or changed status
+	EventVote     = "gov_vote"          // an agency voted
+	EventDeferred = "gov_deferred"      // a passed proposal's execution moved to a later block
+	EventParams   = "params"            // a params-change proposal took effect
 )
 
 // EventTypes lists every event type, sorted.
@@ -256,12 +285,17 @@ const (
 // event type, e.g. "grant.id".
 func EventKey(eventType, attr string) string { return eventType + "." + attr }
 
+// EventQuery is the tx_search and block_search query for the events of a
+// type whose attribute attr is value: "<event type>.<attr>='<value>'".
+// value must hold no quote (a ValidID holds none).
+func EventQuery(eventType, attr, value string) string {
+	return EventKey(eventType, attr) + "='" + value + "'"
+}
+
 // RecordEventQuery is the tx_search and block_search query for the events
 // of one record of a kind of RecordKinds: "<kind>.id='<id>'". id must be a
 // ValidID.
-func RecordEventQuery(kind Kind, id string) string {
-	return EventKey(kind, AttrID) + "='" + id + "'"
-}
+func RecordEventQuery(kind Kind, id string) string { return EventQuery(string(kind), AttrID, id) }
 
 // Event actions: the "action" attribute of record, officer and agency
 // events.
@@ -303,11 +337,11 @@ func QueryStoreKey(store string) string { return "/store/" + store + "/key" }
 
 // QueryRecord is the path of a record of a kind of RecordKinds (proofs as
 // for QueryStoreKey).
-func QueryRecord(kind Kind, id string) string { return "/" + kind + "/" + id }
+func QueryRecord(kind Kind, id string) string { return "/" + string(kind) + "/" + id }
 
 // QueryRecords is the path of a page of records of a kind of ListedKinds
 // ("/grants", "/licences", "/payments"); data = RecordFilter.
-func QueryRecords(kind Kind) string { return "/" + kind + "s" }
+func QueryRecords(kind Kind) string { return "/" + string(kind) + "s" }
 
 // QueryGrantPayments is the path of a page of the payments against a grant;
 // data = PageRequest.

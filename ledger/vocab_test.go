@@ -16,15 +16,18 @@ import (
 	"github.com/civicledger/civicledger/ledger"
 )
 
-func pin(t *testing.T, what, got, want string) {
+func pin[G ~string](t *testing.T, what string, got G, want string) {
 	t.Helper()
-	if got != want {
+	if string(got) != want {
 		t.Errorf("%s = %q, want %q (a wire name: renaming it breaks stored records, indexes or clients)", what, got, want)
 	}
 }
 
 func TestVocabularyKinds(t *testing.T) {
-	for _, c := range []struct{ kind, want, store string }{
+	for _, c := range []struct {
+		kind        ledger.Kind
+		want, store string
+	}{
 		{ledger.KindAgency, "agency", "agencies"},
 		{ledger.KindGrant, "grant", "grants"},
 		{ledger.KindLicence, "licence", "licences"},
@@ -34,10 +37,10 @@ func TestVocabularyKinds(t *testing.T) {
 		pin(t, "kind", c.kind, c.want)
 		pin(t, "StoreOf("+c.want+")", ledger.StoreOf(c.kind), c.store)
 	}
-	if want := []string{"agency", "grant", "licence", "payment"}; !slices.Equal(ledger.RecordKinds, want) {
+	if want := []ledger.Kind{"agency", "grant", "licence", "payment"}; !slices.Equal(ledger.RecordKinds, want) {
 		t.Errorf("RecordKinds = %v, want %v", ledger.RecordKinds, want)
 	}
-	if want := []string{"grant", "licence", "payment"}; !slices.Equal(ledger.ListedKinds, want) {
+	if want := []ledger.Kind{"grant", "licence", "payment"}; !slices.Equal(ledger.ListedKinds, want) {
 		t.Errorf("ListedKinds = %v, want %v", ledger.ListedKinds, want)
 	}
 	if got := ledger.StoreOf("total"); got != "" {
@@ -46,7 +49,7 @@ func TestVocabularyKinds(t *testing.T) {
 }
 
 func TestVocabularyStatuses(t *testing.T) {
-	want := map[string][]string{
+	want := map[ledger.Kind][]string{
 		"grant":    {"awarded", "amended", "closed", "revoked"},
 		"licence":  {"issued", "renewed", "suspended", "reinstated", "revoked", "expired"},
 		"payment":  {"recorded", "reversed"},
@@ -61,20 +64,20 @@ func TestVocabularyStatuses(t *testing.T) {
 		t.Errorf("agencies have no status, got %v", got)
 	}
 	pins := []struct{ got, want string }{
-		{ledger.GrantAwarded, "awarded"}, {ledger.GrantAmended, "amended"},
-		{ledger.GrantClosed, "closed"}, {ledger.GrantRevoked, "revoked"},
-		{ledger.LicenceIssued, "issued"}, {ledger.LicenceRenewed, "renewed"},
-		{ledger.LicenceSuspended, "suspended"}, {ledger.LicenceReinstated, "reinstated"},
-		{ledger.LicenceRevoked, "revoked"}, {ledger.LicenceExpired, "expired"},
-		{ledger.PaymentRecorded, "recorded"}, {ledger.PaymentReversed, "reversed"},
-		{ledger.ProposalVoting, "voting"}, {ledger.ProposalNotice, "notice"},
-		{ledger.ProposalExecuted, "executed"}, {ledger.ProposalRejected, "rejected"},
-		{ledger.ProposalFailed, "failed"},
+		{string(ledger.GrantAwarded), "awarded"}, {string(ledger.GrantAmended), "amended"},
+		{string(ledger.GrantClosed), "closed"}, {string(ledger.GrantRevoked), "revoked"},
+		{string(ledger.LicenceIssued), "issued"}, {string(ledger.LicenceRenewed), "renewed"},
+		{string(ledger.LicenceSuspended), "suspended"}, {string(ledger.LicenceReinstated), "reinstated"},
+		{string(ledger.LicenceRevoked), "revoked"}, {string(ledger.LicenceExpired), "expired"},
+		{string(ledger.PaymentRecorded), "recorded"}, {string(ledger.PaymentReversed), "reversed"},
+		{string(ledger.ProposalVoting), "voting"}, {string(ledger.ProposalNotice), "notice"},
+		{string(ledger.ProposalExecuted), "executed"}, {string(ledger.ProposalRejected), "rejected"},
+		{string(ledger.ProposalFailed), "failed"},
 	}
 	for _, p := range pins {
 		pin(t, "status", p.got, p.want)
 	}
-	if want := []string{"awarded", "amended"}; !slices.Equal(ledger.GrantPayableStatuses, want) {
+	if want := []ledger.GrantStatus{"awarded", "amended"}; !slices.Equal(ledger.GrantPayableStatuses, want) {
 		t.Errorf("GrantPayableStatuses = %v, want %v", ledger.GrantPayableStatuses, want)
 	}
 }
@@ -123,7 +126,7 @@ func TestTransitionsTable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tr := range ledger.Transitions {
 		got = append(got, transitionString(tr))
-		k := tr.Kind + "/" + tr.From + "/" + tr.To
+		k := string(tr.Kind) + "/" + tr.From + "/" + tr.To
 		if seen[k] {
 			t.Errorf("transition %s %q -> %q listed twice", tr.Kind, tr.From, tr.To)
 		}
@@ -143,24 +146,27 @@ func TestTransitionsTable(t *testing.T) {
 	}
 	// Every other pair of a kind's statuses (and creation into any of
 	// them) is forbidden.
-	for _, kind := range []string{ledger.KindGrant, ledger.KindLicence, ledger.KindPayment, ledger.KindProposal} {
+	for _, kind := range []ledger.Kind{ledger.KindGrant, ledger.KindLicence, ledger.KindPayment, ledger.KindProposal} {
 		for _, from := range append([]string{""}, ledger.StatusesOf(kind)...) {
 			for _, to := range ledger.StatusesOf(kind) {
-				want := seen[kind+"/"+from+"/"+to]
+				want := seen[string(kind)+"/"+from+"/"+to]
 				if got := ledger.CanTransition(kind, from, to); got != want {
 					t.Errorf("CanTransition(%s, %q, %q) = %v, want %v", kind, from, to, got, want)
 				}
 			}
 		}
 	}
-	for _, c := range []struct{ kind, from, to string }{
-		{ledger.KindGrant, ledger.GrantClosed, ledger.GrantAwarded},
-		{ledger.KindLicence, ledger.LicenceRevoked, ledger.LicenceExpired},
-		{ledger.KindLicence, ledger.LicenceExpired, ledger.LicenceRenewed},
-		{ledger.KindPayment, ledger.PaymentReversed, ledger.PaymentRecorded},
-		{ledger.KindProposal, ledger.ProposalNotice, ledger.ProposalRejected},
+	for _, c := range []struct {
+		kind     ledger.Kind
+		from, to string
+	}{
+		{ledger.KindGrant, string(ledger.GrantClosed), string(ledger.GrantAwarded)},
+		{ledger.KindLicence, string(ledger.LicenceRevoked), string(ledger.LicenceExpired)},
+		{ledger.KindLicence, string(ledger.LicenceExpired), string(ledger.LicenceRenewed)},
+		{ledger.KindPayment, string(ledger.PaymentReversed), string(ledger.PaymentRecorded)},
+		{ledger.KindProposal, string(ledger.ProposalNotice), string(ledger.ProposalRejected)},
 		{ledger.KindAgency, "", "active"},
-		{ledger.KindGrant, ledger.LicenceIssued, ledger.LicenceRenewed}, // another kind's statuses
+		{ledger.KindGrant, string(ledger.LicenceIssued), string(ledger.LicenceRenewed)}, // another kind's statuses
 	} {
 		if ledger.CanTransition(c.kind, c.from, c.to) {
 			t.Errorf("CanTransition(%s, %q, %q) allowed", c.kind, c.from, c.to)
@@ -210,6 +216,7 @@ func TestVocabularyEvents(t *testing.T) {
 	}
 	pin(t, "EventKey", ledger.EventKey(ledger.EventGrant, ledger.AttrID), "grant.id")
 	pin(t, "RecordEventQuery", ledger.RecordEventQuery(ledger.KindLicence, "L-1"), "licence.id='L-1'")
+	pin(t, "EventQuery", ledger.EventQuery(ledger.EventOfficer, ledger.AttrAgency, "agency-a"), "officer.agency='agency-a'")
 }
 
 // The events a chain emits use only the declared types and attribute names,
@@ -340,41 +347,41 @@ func TestTransitionsApplied(t *testing.T) {
 		tx  func(c *chain, id string) []byte
 	}
 	grants := []statusRecord{
-		{ledger.GrantAwarded, "g-small", nil},
-		{ledger.GrantAmended, "g-small", func(c *chain) { c.mustOK(c.tx(cultGrants, amend("g-small", "200000"))) }},
-		{ledger.GrantClosed, "g-closed", nil},
-		{ledger.GrantRevoked, "g-revoked", nil},
+		{string(ledger.GrantAwarded), "g-small", nil},
+		{string(ledger.GrantAmended), "g-small", func(c *chain) { c.mustOK(c.tx(cultGrants, amend("g-small", "200000"))) }},
+		{string(ledger.GrantClosed), "g-closed", nil},
+		{string(ledger.GrantRevoked), "g-revoked", nil},
 	}
 	licences := []statusRecord{
-		{ledger.LicenceIssued, "l-issued", nil},
-		{ledger.LicenceRenewed, "l-renewed", nil},
-		{ledger.LicenceSuspended, "l-suspended", nil},
-		{ledger.LicenceReinstated, "l-reinst", nil},
-		{ledger.LicenceRevoked, "l-revoked", nil},
-		{ledger.LicenceExpired, "l-short", expireShort},
+		{string(ledger.LicenceIssued), "l-issued", nil},
+		{string(ledger.LicenceRenewed), "l-renewed", nil},
+		{string(ledger.LicenceSuspended), "l-suspended", nil},
+		{string(ledger.LicenceReinstated), "l-reinst", nil},
+		{string(ledger.LicenceRevoked), "l-revoked", nil},
+		{string(ledger.LicenceExpired), "l-short", expireShort},
 	}
 	payments := []statusRecord{
-		{ledger.PaymentRecorded, "p-open1", nil},
-		{ledger.PaymentReversed, "p-reversed", nil},
+		{string(ledger.PaymentRecorded), "p-open1", nil},
+		{string(ledger.PaymentReversed), "p-reversed", nil},
 	}
 	kinds := []struct {
-		kind    string
+		kind    ledger.Kind
 		records []statusRecord
 		actions []action
 	}{
 		{ledger.KindGrant, grants, []action{
-			{ledger.GrantAmended, ledger.TypeGrantAmend, func(c *chain, id string) []byte { return c.tx(cultGrants, amend(id, "300000")) }},
-			{ledger.GrantClosed, ledger.TypeGrantClose, func(c *chain, id string) []byte { return c.tx(cultGrants, closeGrant(id)) }},
-			{ledger.GrantRevoked, ledger.TypeGrantRevoke, func(c *chain, id string) []byte { return c.tx(cultGrants, revokeGrant(id)) }},
+			{string(ledger.GrantAmended), ledger.TypeGrantAmend, func(c *chain, id string) []byte { return c.tx(cultGrants, amend(id, "300000")) }},
+			{string(ledger.GrantClosed), ledger.TypeGrantClose, func(c *chain, id string) []byte { return c.tx(cultGrants, closeGrant(id)) }},
+			{string(ledger.GrantRevoked), ledger.TypeGrantRevoke, func(c *chain, id string) []byte { return c.tx(cultGrants, revokeGrant(id)) }},
 		}},
 		{ledger.KindLicence, licences, []action{
-			{ledger.LicenceRenewed, ledger.TypeLicenceRenew, func(c *chain, id string) []byte { return c.tx(cultLic, renew(id, "2027-06-30")) }},
-			{ledger.LicenceSuspended, ledger.TypeLicenceSuspend, func(c *chain, id string) []byte { return c.tx(cultLic, suspend(id)) }},
-			{ledger.LicenceReinstated, ledger.TypeLicenceReinstate, func(c *chain, id string) []byte { return c.tx(cultLic, reinstate(id)) }},
-			{ledger.LicenceRevoked, ledger.TypeLicenceRevoke, func(c *chain, id string) []byte { return c.tx(cultLic, revokeLicence(id)) }},
+			{string(ledger.LicenceRenewed), ledger.TypeLicenceRenew, func(c *chain, id string) []byte { return c.tx(cultLic, renew(id, "2027-06-30")) }},
+			{string(ledger.LicenceSuspended), ledger.TypeLicenceSuspend, func(c *chain, id string) []byte { return c.tx(cultLic, suspend(id)) }},
+			{string(ledger.LicenceReinstated), ledger.TypeLicenceReinstate, func(c *chain, id string) []byte { return c.tx(cultLic, reinstate(id)) }},
+			{string(ledger.LicenceRevoked), ledger.TypeLicenceRevoke, func(c *chain, id string) []byte { return c.tx(cultLic, revokeLicence(id)) }},
 		}},
 		{ledger.KindPayment, payments, []action{
-			{ledger.PaymentReversed, ledger.TypePaymentReverse, func(c *chain, id string) []byte { return c.tx(cultFin1, reverse(id)) }},
+			{string(ledger.PaymentReversed), ledger.TypePaymentReverse, func(c *chain, id string) []byte { return c.tx(cultFin1, reverse(id)) }},
 		}},
 	}
 	for _, k := range kinds {
@@ -401,8 +408,9 @@ func TestTransitionsApplied(t *testing.T) {
 	t.Run("create", func(t *testing.T) {
 		c := newFixture(t)
 		for _, cr := range []struct {
-			kind, id, typ string
-			raw           []byte
+			kind    ledger.Kind
+			id, typ string
+			raw     []byte
 		}{
 			{ledger.KindGrant, "g-new", ledger.TypeGrantAward, c.tx(cultGrants, award("g-new", "1000"))},
 			{ledger.KindLicence, "l-new", ledger.TypeLicenceIssue, c.tx(cultLic, issue("l-new", "2026-01-01"))},
@@ -419,7 +427,7 @@ func TestTransitionsApplied(t *testing.T) {
 		}
 	})
 	t.Run("expire", func(t *testing.T) {
-		for _, from := range []string{ledger.LicenceIssued, ledger.LicenceRenewed, ledger.LicenceSuspended, ledger.LicenceReinstated} {
+		for _, from := range []ledger.LicenceStatus{ledger.LicenceIssued, ledger.LicenceRenewed, ledger.LicenceSuspended, ledger.LicenceReinstated} {
 			c := newChain(t)
 			c.mustOK(c.tx(cultLic, issue("l-e", fixtureDate)))
 			switch from {
@@ -435,7 +443,7 @@ func TestTransitionsApplied(t *testing.T) {
 				t.Fatalf("l-e is %s, want %s", got, from)
 			}
 			c.now = time.Date(2025, 3, 13, 8, 0, 0, 0, time.UTC)
-			tr, ok := transitionOf(ledger.KindLicence, from, ledger.LicenceExpired)
+			tr, ok := transitionOf(ledger.KindLicence, string(from), string(ledger.LicenceExpired))
 			if !ok {
 				t.Fatalf("a %s licence cannot expire", from)
 			}
@@ -448,10 +456,10 @@ func TestTransitionsApplied(t *testing.T) {
 // GrantPayableStatuses.
 func TestGrantPayable(t *testing.T) {
 	for _, rec := range []statusRecord{
-		{ledger.GrantAwarded, "g-small", nil},
-		{ledger.GrantAmended, "g-small", func(c *chain) { c.mustOK(c.tx(cultGrants, amend("g-small", "200000"))) }},
-		{ledger.GrantClosed, "g-closed", nil},
-		{ledger.GrantRevoked, "g-revoked", nil},
+		{string(ledger.GrantAwarded), "g-small", nil},
+		{string(ledger.GrantAmended), "g-small", func(c *chain) { c.mustOK(c.tx(cultGrants, amend("g-small", "200000"))) }},
+		{string(ledger.GrantClosed), "g-closed", nil},
+		{string(ledger.GrantRevoked), "g-revoked", nil},
 	} {
 		t.Run(rec.status, func(t *testing.T) {
 			t.Parallel()
@@ -460,7 +468,7 @@ func TestGrantPayable(t *testing.T) {
 				rec.setup(c)
 			}
 			res := c.run(c.tx(cultFin1, pay("p-vocab", rec.id, "1000")))
-			if slices.Contains(ledger.GrantPayableStatuses, rec.status) {
+			if slices.Contains(ledger.GrantPayableStatuses, ledger.GrantStatus(rec.status)) {
 				expectResult(t, res, nil)
 				if e := findEvent(res.Events, ledger.EventGrant, ledger.AttrID, rec.id); e == nil || attr(e, ledger.AttrAction) != ledger.ActionDisburse || attr(e, ledger.AttrStatus) != rec.status {
 					t.Fatalf("no disburse event keeping status %s: %+v", rec.status, res.Events)
@@ -472,7 +480,7 @@ func TestGrantPayable(t *testing.T) {
 	}
 }
 
-func transitionOf(kind, from, to string) (ledger.Transition, bool) {
+func transitionOf(kind ledger.Kind, from, to string) (ledger.Transition, bool) {
 	i := slices.IndexFunc(ledger.Transitions, func(tr ledger.Transition) bool {
 		return tr.Kind == kind && tr.From == from && tr.To == to
 	})
@@ -531,5 +539,9 @@ func TestVocabularyPayloadValues(t *testing.T) {
 	}
 	if want := []string{"agencies", "grant-payments", "grants", "licences", "payments"}; !slices.Equal(ledger.Listings, want) {
 		t.Errorf("Listings = %v, want %v", ledger.Listings, want)
+	}
+	for listing, want := range map[string]string{"agencies": "agency", "grant-payments": "payment", "grants": "grant",
+		"licences": "licence", "payments": "payment", "totals": ""} {
+		pin(t, "ListingKind("+listing+")", ledger.ListingKind(listing), want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,13 +34,36 @@ type AppConfig struct {
 	// in app.toml: every node must cut identical chunks; tests set it to get
 	// many chunks from a small state.
 	SnapshotChunkSize int `mapstructure:"-"`
+	// Portal is the [portal] section: the public web portal served by this
+	// node's process, reading its own RPC.
+	Portal PortalConfig `mapstructure:"portal"`
 }
+
+// PortalConfig is app.toml's [portal] section. Run the portal on a full node
+// for readers, not on a validator: its reads load the node (docs/portal.md).
+type PortalConfig struct {
+	// Enabled starts the portal with the node.
+	Enabled bool `mapstructure:"enabled"`
+	// Listen is the portal's address (loopback by default: put a reverse
+	// proxy in front of it).
+	Listen string `mapstructure:"listen"`
+	// Witnesses are other agencies' RPC addresses, named on the
+	// how-to-verify page and used to cross-check bundles.
+	Witnesses []string `mapstructure:"witnesses"`
+	// WasmDir holds the in-browser verifier (verify.wasm and wasm_exec.js,
+	// built by `make wasm`); empty: no in-browser verification.
+	WasmDir string `mapstructure:"wasm_dir"`
+}
+
+// DefaultPortalListen is the portal's default address.
+const DefaultPortalListen = "127.0.0.1:8080"
 
 // DefaultAppConfig returns the app settings of a new home: a snapshot every
 // 1000 blocks, the two most recent kept (a few minutes of blocks under load,
 // hours when idle; cheap for the ledger's small records).
 func DefaultAppConfig() AppConfig {
-	return AppConfig{StateCacheSize: 500_000, SnapshotInterval: 1000, SnapshotKeepRecent: 2}
+	return AppConfig{StateCacheSize: 500_000, SnapshotInterval: 1000, SnapshotKeepRecent: 2,
+		Portal: PortalConfig{Listen: DefaultPortalListen}}
 }
 
 // Validate checks the app settings.
@@ -55,6 +79,9 @@ func (c AppConfig) Validate() error {
 	}
 	if c.SnapshotRestoreMaxBytes < 0 {
 		return errors.New("app.toml: snapshot_restore_max_bytes must be 0 (half the free disk) or a number of bytes")
+	}
+	if c.Portal.Enabled && strings.TrimSpace(c.Portal.Listen) == "" {
+		return errors.New("app.toml: [portal] listen must be an address such as 127.0.0.1:8080 when enabled = true")
 	}
 	if c.SnapshotChunkSize < 0 || c.SnapshotChunkSize > 4<<20 {
 		return errors.New("snapshot chunk size must be between 1 byte and 4 MiB")
@@ -146,7 +173,29 @@ snapshot_restore_max_bytes = %d
 	if c.App.AuditorNode {
 		app += auditorAppTOML
 	}
+	app += portalTOML(c.App.Portal)
 	return os.WriteFile(AppConfigFile(c.RootDir), []byte(app), 0o644)
+}
+
+// portalTOML is app.toml's [portal] section (last: TOML keys after a
+// section header belong to it).
+func portalTOML(p PortalConfig) string {
+	q := make([]string, len(p.Witnesses))
+	for i, w := range p.Witnesses {
+		q[i] = strconv.Quote(w)
+	}
+	return fmt.Sprintf(`
+# The public web portal (read-only, over this node's RPC): serve it from a
+# full node for readers, not from a validator, behind a reverse proxy
+# (docs/portal.md). The genesis file it publishes is this home's.
+[portal]
+enabled = %t
+listen = %s
+# Other agencies' RPC addresses, named on the how-to-verify page.
+witnesses = [%s]
+# The in-browser verifier built by 'make wasm' (empty: none).
+wasm_dir = %s
+`, p.Enabled, strconv.Quote(p.Listen), strings.Join(q, ", "), strconv.Quote(p.WasmDir))
 }
 
 // LoadConfig reads a home's config.toml and app.toml.

@@ -41,7 +41,7 @@ func mustSucceed(t *testing.T, what string, res *client.TxResult) {
 }
 
 // waitProposal polls a proposal until it has the status and returns it.
-func waitProposal(ctx context.Context, t *testing.T, c *client.Client, id uint64, status string) *ledger.Proposal {
+func waitProposal(ctx context.Context, t *testing.T, c *client.Client, id uint64, status ledger.ProposalStatus) *ledger.Proposal {
 	t.Helper()
 	for {
 		res, err := c.Query(ctx, fmt.Sprintf("/proposal/%d", id), nil, 0, false)

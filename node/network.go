@@ -20,10 +20,11 @@ import (
 // Network is a set of real nodes running in this process on loopback ports,
 // for tests: a raft-style MakeCluster over real CometBFT consensus.
 type Network struct {
-	Testnet *Testnet
-	Nodes   []*Node // nil for a stopped node
-	logger  cmtlog.Logger
-	newApp  func(int, *Config) (abci.Application, error)
+	Testnet     *Testnet
+	Nodes       []*Node // nil for a stopped node
+	logger      cmtlog.Logger
+	newApp      func(int, *Config) (abci.Application, error)
+	appConnSync bool
 }
 
 // NetworkOptions tune StartNetwork.
@@ -43,6 +44,8 @@ type NetworkOptions struct {
 	// ledger (see Options.App), built after Tweak; the caller closes it
 	// after Stop.
 	App func(i int, c *Config) (abci.Application, error)
+	// AppConnSync: see Options.AppConnSync.
+	AppConnSync bool
 }
 
 // StartNetwork generates a testnet with fast consensus in dir and starts
@@ -70,7 +73,7 @@ func StartTestnet(ctx context.Context, tn *Testnet, o NetworkOptions) (*Network,
 			logger = cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stderr))
 		}
 	}
-	net := &Network{Testnet: tn, Nodes: make([]*Node, len(tn.Agencies)), logger: logger, newApp: o.App}
+	net := &Network{Testnet: tn, Nodes: make([]*Node, len(tn.Agencies)), logger: logger, newApp: o.App, appConnSync: o.AppConnSync}
 	for i := range tn.Agencies {
 		if err := net.StartNode(i, o.Tweak); err != nil {
 			net.Stop()
@@ -99,7 +102,7 @@ func (n *Network) StartNode(i int, tweak func(int, *Config)) error {
 	if tweak != nil {
 		tweak(i, cfg)
 	}
-	opts := Options{NoMetrics: true}
+	opts := Options{NoMetrics: true, AppConnSync: n.appConnSync}
 	if n.newApp != nil {
 		if opts.App, err = n.newApp(i, cfg); err != nil {
 			return err

@@ -46,6 +46,10 @@ type Options struct {
 	// CometBFT's example apps): the ledger state is not opened, App()
 	// returns nil, and the caller closes App after Stop.
 	App abci.Application
+	// AppConnSync calls App through one mutex per ABCI connection, as the
+	// ledger app is called (queries run while a block commits); otherwise
+	// through one mutex for all (CometBFT's example apps need that).
+	AppConnSync bool
 }
 
 // New opens the state in the home's data directory and builds the node; call
@@ -70,7 +74,11 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
 	if opts.App != nil {
 		dbs := &dbTracker{}
-		n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, proxy.NewLocalClientCreator(opts.App),
+		cc := proxy.NewLocalClientCreator(opts.App)
+		if opts.AppConnSync {
+			cc = proxy.NewConnSyncLocalClientCreator(opts.App)
+		}
+		n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, cc,
 			cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), dbs.provide,
 			cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
 		if err != nil {

@@ -149,7 +149,7 @@ func (s *server) agency(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, kind := range kinds {
-		p, err := s.c.Records(ctx, kind, client.ListFilter{Agency: id, Limit: 10}, h)
+		p, err := s.c.Records(ctx, ledger.Kind(kind), client.ListFilter{Agency: id, Limit: 10}, h)
 		if err != nil {
 			s.fail(w, r, err)
 			return

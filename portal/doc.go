@@ -9,7 +9,14 @@
 // the command packages. It keeps no state between requests and sets no
 // cookie: each request reads the node's RPC, at one height, within a
 // timeout. Record fields are untrusted input: html/template escapes them,
-// and a Content-Security-Policy forbids scripts altogether.
+// and a Content-Security-Policy allows only the portal's own script files
+// and the compiling of WebAssembly.
+//
+// Record and transaction pages offer their evidence bundle (made with
+// client.Verifier from the genesis file) and, with Options.WasmDir, a
+// button that checks it in the reader's browser with ledger/verify compiled
+// to WebAssembly (cmd/verifywasm; BuildVerifier or `make wasm` build it):
+// the verdict is the WebAssembly's, the page's script only displays it.
 //
 // The pages (portal.New's handler):
 //
@@ -22,6 +29,8 @@
 //	/proposals  /proposal/<id>   governance
 //	/verify              how to verify a record yourself
 //	/genesis.json        the chain's genesis file, when Options.GenesisFile names it
+//	/bundle/<kind>/<id>  the evidence bundle of a grant, licence, payment (?height=H) or tx
+//	/static/verify.js, /static/verify.wasm, /static/wasm_exec.js   the in-browser verifier
 //
 // Lists take format=csv or format=json for a download of the same page. A
 // page read at a given height (?height=H) never changes: it is served with

@@ -26,11 +26,11 @@ func funcs(c catalogue) template.FuncMap {
 
 // statusLabel is a status in plain words, the stored word when the
 // catalogue has none.
-func statusLabel(c catalogue, s string) string {
-	if t, ok := c.texts["status."+s]; ok {
+func statusLabel[S ~string](c catalogue, s S) string {
+	if t, ok := c.texts["status."+string(s)]; ok {
 		return t
 	}
-	return s
+	return string(s)
 }
 
 // actionLabel is what a transaction did to a record, in plain words (the

@@ -29,7 +29,7 @@ type proposalRow struct {
 	Yes, No, Abstain, Total int64
 }
 
-var proposalStatuses = []string{ledger.ProposalVoting, ledger.ProposalNotice, ledger.ProposalExecuted, ledger.ProposalRejected, ledger.ProposalFailed}
+var proposalStatuses = ledger.StatusesOf(ledger.KindProposal)
 
 func (s *server) proposals(w http.ResponseWriter, r *http.Request) {
 	qv := r.URL.Query()
@@ -69,7 +69,7 @@ func (s *server) proposals(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Rows = append(v.Rows, proposalRow{ID: pr.ID, Title: pr.Change.Title, Kind: pr.Change.Kind, Proposer: pr.Proposer,
-			Status: pr.Status, Submitted: pr.Submitted, VotingEnd: pr.VotingEnd,
+			Status: string(pr.Status), Submitted: pr.Submitted, VotingEnd: pr.VotingEnd,
 			Yes: pr.Tally.Yes, No: pr.Tally.No, Abstain: pr.Tally.Abstain, Total: pr.Tally.Total})
 	}
 	base := url.Values{"height": {strconv.FormatInt(p.Height, 10)}}
@@ -116,7 +116,7 @@ func (s *server) proposalsDownload(w http.ResponseWriter, format string, p *clie
 			continue
 		}
 		i := func(n int64) string { return strconv.FormatInt(n, 10) }
-		_ = cw.Write([]string{strconv.FormatUint(pr.ID, 10), csvSafe(pr.Change.Kind), csvSafe(pr.Change.Title), csvSafe(pr.Proposer), pr.Status,
+		_ = cw.Write([]string{strconv.FormatUint(pr.ID, 10), csvSafe(pr.Change.Kind), csvSafe(pr.Change.Title), csvSafe(pr.Proposer), string(pr.Status),
 			i(pr.Submitted), i(pr.VotingEnd), i(pr.Tally.Yes), i(pr.Tally.No), i(pr.Tally.Abstain), i(pr.Tally.Total), i(pr.Effective), i(pr.ClosedHeight)})
 	}
 	cw.Flush()

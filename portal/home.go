@@ -102,7 +102,7 @@ func (s *server) totals(ctx context.Context, a ledger.Agency, h int64) (agencyTo
 	out := agencyTotals{Agency: a}
 	seen := map[string]bool{}
 	for _, kind := range []string{"grant", "payment"} {
-		p, err := s.c.Records(ctx, kind, client.ListFilter{Agency: a.ID, Limit: totalsScan}, h)
+		p, err := s.c.Records(ctx, ledger.Kind(kind), client.ListFilter{Agency: a.ID, Limit: totalsScan}, h)
 		if err != nil {
 			return out, err
 		}

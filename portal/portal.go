@@ -43,9 +43,11 @@ const (
 	signingWindow = 20
 )
 
-// ContentSecurityPolicy is sent with every answer: no script, no frame,
-// styles and images from the portal only, forms posted to it only.
-const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+// ContentSecurityPolicy is sent with every answer: scripts from the portal
+// only, never inline (the in-browser verifier: its page script, Go's
+// wasm_exec.js, and the compiling of its WebAssembly), no frame, styles,
+// images and fetches from the portal only, forms posted to it only.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // Options configure the portal.
 type Options struct {
@@ -56,8 +58,21 @@ type Options struct {
 	// "how to verify" page and asked whether they agree with Node.
 	Witnesses []string
 	// GenesisFile, if set, is the chain's published genesis file: the
-	// verify page shows its SHA-256 and serves it at /genesis.json.
+	// verify page shows its SHA-256 and serves it at /genesis.json, and
+	// record and transaction pages offer their evidence bundle, made from
+	// it as trust root (/bundle/KIND/ID).
 	GenesisFile string
+	// WasmDir, if set, is the directory of the in-browser verifier
+	// (WasmFile and WasmExecFile: `make wasm`, or BuildVerifier): record
+	// and transaction pages then offer to verify their bundle in the
+	// reader's browser. It is read on first use, so it may be filled
+	// after the portal starts; until then the pages say in-browser
+	// verification is unavailable.
+	WasmDir string
+	// StateDir, if set, is where the portal keeps the chain's trust root
+	// (made from GenesisFile) for the bundles it makes; empty: a new
+	// temporary directory.
+	StateDir string
 	// Lang selects the catalogue of texts ("" : "en").
 	Lang string
 	// Timeout bounds the node reads of one request (0: DefaultTimeout).
@@ -75,11 +90,18 @@ type Options struct {
 // ErrNoNode is returned by New when Options name no node.
 var ErrNoNode = errors.New("portal: no node address")
 
+// ErrWasmNoGenesis is returned by New when Options give the in-browser
+// verifier but no genesis file: the bundles it checks are made from it.
+var ErrWasmNoGenesis = errors.New("portal: the in-browser verifier needs the genesis file")
+
 //go:embed templates/*.html
 var templateFS embed.FS
 
 //go:embed static/style.css
 var styleCSS []byte
+
+//go:embed static/verify.js
+var verifyJS []byte
 
 // server is the portal's handler state: read-only after New.
 type server struct {
@@ -91,12 +113,18 @@ type server struct {
 	genesis    []byte
 	genesisSum string
 	cssETag    string
+	exp        *exporter   // nil without a genesis file
+	wasm       *wasmAssets // nil without Options.WasmDir
+	pageJS     *asset
 }
 
 // New returns the portal's handler reading the node of o.Node.
 func New(o Options) (http.Handler, error) {
 	if o.Node == "" {
 		return nil, ErrNoNode
+	}
+	if o.WasmDir != "" && o.GenesisFile == "" {
+		return nil, ErrWasmNoGenesis
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -133,7 +161,12 @@ func New(o Options) (http.Handler, error) {
 		}
 		sum := sha256.Sum256(bz)
 		s.genesis, s.genesisSum = bz, hex.EncodeToString(sum[:])
+		s.exp = &exporter{genesisFile: o.GenesisFile, node: o.Node, witnesses: o.Witnesses, dir: o.StateDir}
+		if o.WasmDir != "" {
+			s.wasm = &wasmAssets{dir: o.WasmDir}
+		}
 	}
+	s.pageJS = newAsset(verifyJS, "text/javascript; charset=utf-8")
 	sum := sha256.Sum256(styleCSS)
 	s.cssETag = `"` + hex.EncodeToString(sum[:8]) + `"`
 	if s.pages, err = parsePages(texts); err != nil {
@@ -182,6 +215,10 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /verify", s.verifyPage)
 	mux.HandleFunc("GET /genesis.json", s.genesisFile)
 	mux.HandleFunc("GET /static/style.css", s.style)
+	mux.HandleFunc("GET /bundle/{kind}/{id}", s.bundle)
+	mux.HandleFunc("GET /static/verify.js", func(w http.ResponseWriter, r *http.Request) { s.pageJS.serve(w, r, 3600) })
+	mux.HandleFunc("GET /static/"+WasmFile, s.wasmFile)
+	mux.HandleFunc("GET /static/"+WasmExecFile, s.wasmFile)
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &pageError{status: http.StatusNotFound, key: "err.notfound"})
 	})
@@ -271,7 +308,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // view is what every page template receives.
 type view struct {
-	Title  string
+	Title string
+	// Check is the page's in-browser verification (nil: none); with it,
+	// the layout loads the verifier's scripts.
+	Check  *checkView
 	Height int64 // the height the page was read at (0: none)
 	At     bool  // the page was asked at a height (immutable)
 	Path   string

@@ -21,9 +21,12 @@ import (
 	"testing"
 	"time"
 
+	cmttypes "github.com/cometbft/cometbft/types"
+
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/internal/keystore"
 	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/verify"
 	"github.com/civicledger/civicledger/node"
 	"github.com/civicledger/civicledger/portal"
 )
@@ -43,6 +46,10 @@ type fixture struct {
 	srv     *httptest.Server
 	award   *client.TxResult // the award of G-T-001
 	revoked int64            // the height at which G-T-002 was revoked
+	// wasmDir holds the in-browser verifier once wasmBuilt reports its
+	// build.
+	wasmDir   string
+	wasmBuilt chan error
 }
 
 func start(t *testing.T, ctx context.Context) *fixture {
@@ -57,7 +64,11 @@ func start(t *testing.T, ctx context.Context) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{net: net, c: c}
+	f := &fixture{net: net, c: c, wasmDir: t.TempDir(), wasmBuilt: make(chan error, 1)}
+	// The in-browser verifier builds while the records are written; the
+	// portal reads it on first use.
+	go func() { f.wasmBuilt <- portal.BuildVerifier(ctx, "", "", f.wasmDir) }()
+	t.Cleanup(func() { <-f.wasmBuilt })
 	submit := func(i int, p ledger.Payload, officers ...string) *client.TxResult {
 		t.Helper()
 		ks, err := keystore.Open(net.KeyDir(i), keystore.BackendTest, nil)
@@ -109,7 +120,8 @@ func start(t *testing.T, ctx context.Context) *fixture {
 	submit(0, &ledger.GovPropose{Kind: ledger.ProposalParamsChange, Title: "Lower the <i>four-eyes</i> threshold",
 		LegalBasis: "Finance Act 2026, s. 12", DocumentHash: docHash, Params: params}, "admin")
 
-	h, err := portal.New(portal.Options{Node: a[0].RPC, Witnesses: []string{a[1].RPC}, GenesisFile: net.Testnet.Genesis, Timeout: 20 * time.Second})
+	h, err := portal.New(portal.Options{Node: a[0].RPC, Witnesses: []string{a[1].RPC}, GenesisFile: net.Testnet.Genesis, Timeout: 20 * time.Second,
+		WasmDir: f.wasmDir, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +151,7 @@ func get(t *testing.T, base, path string) answer {
 }
 
 func TestPortal(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 	defer cancel()
 	f := start(t, ctx)
 	base := f.srv.URL
@@ -190,8 +202,14 @@ func TestPortal(t *testing.T) {
 				if !strings.Contains(a.body, `<html lang="en">`) {
 					t.Errorf("GET %s: no lang attribute", path)
 				}
-				if strings.Contains(strings.ToLower(a.body), "<script") {
-					t.Errorf("GET %s holds a script element", path)
+				// Scripts only from the portal's own files, never inline.
+				for _, m := range regexp.MustCompile(`(?is)<script[^>]*>.*?</script>`).FindAllString(a.body, -1) {
+					if !regexp.MustCompile(`^<script src="/static/[a-z_]+\.js" defer></script>$`).MatchString(m) {
+						t.Errorf("GET %s holds a script element other than the portal's own: %s", path, m)
+					}
+				}
+				if n := strings.Count(strings.ToLower(a.body), "<script"); n != strings.Count(a.body, `<script src="/static/`) {
+					t.Errorf("GET %s holds an inline script", path)
 				}
 			}
 		}
@@ -278,7 +296,7 @@ func TestPortal(t *testing.T) {
 			if c.kind == "grant" {
 				lf.Agency = "agency-1"
 			}
-			p, err := f.c.Records(ctx, c.kind, lf, dl.Height)
+			p, err := f.c.Records(ctx, ledger.Kind(c.kind), lf, dl.Height)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -429,6 +447,69 @@ func TestPortal(t *testing.T) {
 			t.Errorf("a bounded history:\n%s", a.body)
 		}
 	})
+
+	t.Run("bundles", func(t *testing.T) {
+		gen, err := os.ReadFile(f.net.Testnet.Genesis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := cmttypes.GenesisDocFromJSON(gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(gen)
+		for path, want := range map[string]string{
+			"/bundle/grant/G-T-001":                                   "VERIFIED",
+			"/bundle/payment/P-T-002":                                 "VERIFIED",
+			"/bundle/licence/L-T-001":                                 "VERIFIED",
+			"/bundle/grant/G-NONE":                                    "VERIFIED ABSENT",
+			"/bundle/tx/" + f.award.Hash:                              "VERIFIED",
+			"/bundle/grant/G-T-002?height=" + fmt.Sprint(f.revoked-1): "VERIFIED",
+		} {
+			a := get(t, base, path)
+			if a.status != http.StatusOK {
+				t.Errorf("GET %s: %d %s", path, a.status, a.body)
+				continue
+			}
+			b, err := verify.ParseBundle([]byte(a.body))
+			if err != nil {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+			rep, err := verify.VerifyBundle(b, doc, hex.EncodeToString(sum[:]), time.Now())
+			if err != nil || rep.Outcome != want {
+				t.Errorf("GET %s: %q %v, want %s", path, rep.Outcome, err, want)
+			}
+		}
+		for _, path := range []string{"/bundle/agency/agency-1", "/bundle/tx/ABC", "/bundle/grant/bad%20id"} {
+			if a := get(t, base, path); a.status != http.StatusNotFound {
+				t.Errorf("GET %s: %d", path, a.status)
+			}
+		}
+		// The verifier's files, compressed.
+		if err := <-f.wasmBuilt; err != nil {
+			t.Fatalf("build the in-browser verifier: %v", err)
+		}
+		f.wasmBuilt <- nil
+		for path, ctype := range map[string]string{"/static/verify.wasm": "application/wasm", "/static/wasm_exec.js": "text/javascript", "/static/verify.js": "text/javascript"} {
+			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			res, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "gzip" || !strings.HasPrefix(res.Header.Get("Content-Type"), ctype) {
+				t.Errorf("GET %s: %d %v", path, res.StatusCode, res.Header)
+			}
+			t.Logf("%s: %d bytes gzip", path, n)
+		}
+		if a := get(t, base, "/grant/G-T-001"); !strings.Contains(a.body, `data-bundle="/bundle/grant/G-T-001?height=`) || !strings.Contains(a.body, `<script src="/static/verify.js" defer></script>`) {
+			t.Errorf("the grant page offers no in-browser verification")
+		}
+	})
+
+	t.Run("in the browser", func(t *testing.T) { browserTests(t, ctx, f) })
 
 	t.Run("caching", func(t *testing.T) {
 		if cc := get(t, base, "/grant/G-T-001").header.Get("Cache-Control"); cc != "public, max-age=5" {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/civicledger/civicledger/client"
+	"github.com/civicledger/civicledger/ledger"
 )
 
 // recordView is the page of one grant, licence or payment.
@@ -65,7 +66,7 @@ func (s *server) grant(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	g, h, err := s.c.Grant(ctx, id, height)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failRecord(w, r, "grant", id, height, err)
 		return
 	}
 	t := s.texts
@@ -125,7 +126,7 @@ func (s *server) licence(w http.ResponseWriter, r *http.Request) {
 	}
 	l, h, err := s.c.Licence(r.Context(), id, height)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failRecord(w, r, "licence", id, height, err)
 		return
 	}
 	t := s.texts
@@ -162,7 +163,7 @@ func (s *server) payment(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, h, err := s.c.Payment(ctx, id, height)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failRecord(w, r, "payment", id, height, err)
 		return
 	}
 	t := s.texts
@@ -197,6 +198,23 @@ func (s *server) heightFields(created, updated int64) []field {
 	}
 }
 
+// failRecord answers a record page that cannot be shown; a record that
+// does not exist gets the not-found page with the proof of its absence to
+// verify.
+func (s *server) failRecord(w http.ResponseWriter, r *http.Request, kind, id string, height int64, err error) {
+	if !errors.Is(err, client.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	pe := classify(err)
+	w.Header().Set("Cache-Control", "no-store")
+	s.renderStatus(w, r, pe.status, "error", &view{
+		Title: s.texts.get(pe.key + ".title"),
+		Data:  struct{ Message, Detail string }{s.texts.get(pe.key), pe.detail},
+		Check: s.check(kind, id, height),
+	})
+}
+
 // finishRecord adds the record's history (up to height h when the page
 // was asked at a height) and renders the page.
 func (s *server) finishRecord(w http.ResponseWriter, r *http.Request, v *recordView, asked, h int64) {
@@ -211,7 +229,7 @@ func (s *server) finishRecord(w http.ResponseWriter, r *http.Request, v *recordV
 		v.Latest = recordPath(v.Kind, v.ID)
 	}
 	cache(w, asked > 0)
-	s.render(w, r, "record", &view{Title: v.Heading, Height: h, At: asked > 0, Data: v})
+	s.render(w, r, "record", &view{Title: v.Heading, Height: h, At: asked > 0, Data: v, Check: s.check(v.Kind, v.ID, h)})
 }
 
 // history reads a record's history: the latest Options.HistoryRows transactions
@@ -226,7 +244,7 @@ func (s *server) history(ctx context.Context, kind, id string, upTo int64) (*his
 		return nil, err
 	}
 	hv := &historyView{Total: total, Cut: total > len(hist)}
-	if err := s.c.HistoryChanges(ctx, kind, id, hist); err != nil {
+	if err := s.c.HistoryChanges(ctx, ledger.Kind(kind), id, hist); err != nil {
 		return nil, err
 	}
 	heights := make([]int64, 0, len(hist))

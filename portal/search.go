@@ -37,9 +37,9 @@ var kinds = []string{"grant", "licence", "payment"}
 
 // statuses are the statuses of each kind, as the node stores them.
 var statuses = map[string][]string{
-	"grant":   {ledger.GrantAwarded, ledger.GrantAmended, ledger.GrantClosed, ledger.GrantRevoked},
-	"licence": {ledger.LicenceIssued, ledger.LicenceRenewed, ledger.LicenceSuspended, ledger.LicenceReinstated, ledger.LicenceRevoked, ledger.LicenceExpired},
-	"payment": {ledger.PaymentRecorded, ledger.PaymentReversed},
+	"grant":   ledger.StatusesOf(ledger.KindGrant),
+	"licence": ledger.StatusesOf(ledger.KindLicence),
+	"payment": ledger.StatusesOf(ledger.KindPayment),
 }
 
 func parseSearch(r *http.Request) (searchQuery, error) {
@@ -224,7 +224,7 @@ func (s *server) run(ctx context.Context, q searchQuery) (*searchResult, error) 
 			f.Status = "" // the node lists a grant's payments unfiltered
 			p, err = s.c.GrantPayments(ctx, q.Grant, f, res.Height)
 		} else {
-			p, err = s.c.Records(ctx, q.Kind, f, res.Height)
+			p, err = s.c.Records(ctx, ledger.Kind(q.Kind), f, res.Height)
 		}
 		if err != nil {
 			return nil, err
@@ -375,7 +375,7 @@ func (s *server) exact(ctx context.Context, q string, h int64) []row {
 	}
 	var out []row
 	for _, k := range kinds {
-		raw, _, err := s.c.Record(ctx, k, q, h)
+		raw, _, err := s.c.Record(ctx, ledger.Kind(k), q, h)
 		if err != nil {
 			continue
 		}

@@ -70,5 +70,5 @@ func (s *server) tx(w http.ResponseWriter, r *http.Request) {
 	}
 	// A transaction in a block never changes.
 	cache(w, true)
-	s.render(w, r, "tx", &view{Title: t.getf("tx.title", hash[:12]+"…"), Height: res.Height, At: true, Data: v})
+	s.render(w, r, "tx", &view{Title: t.getf("tx.title", hash[:12]+"…"), Height: res.Height, At: true, Data: v, Check: s.check("tx", hash, 0)})
 }

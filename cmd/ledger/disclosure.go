@@ -62,7 +62,7 @@ func openDisclosures(g *globalOpts, prompts io.Writer) (*client.Disclosures, err
 // carries that grant's commitment instead; when the person's name, scheme
 // and id are given as well, they must be the ones the store holds for it.
 func (f *individualFlags) individualParty(ctx context.Context, cmd *cobra.Command, g *globalOpts, c *client.Client,
-	kind, id, grant string, target *ledger.Party) error {
+	kind ledger.Kind, id, grant string, target *ledger.Party) error {
 	if !f.on {
 		return nil
 	}

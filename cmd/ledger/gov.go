@@ -748,7 +748,7 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		if err := checkPageFlags(height, f.Limit); err != nil {
 			return err
 		}
-		if err := checkStatusFlag("proposal", f.Status, ledger.ProposalStatuses); err != nil {
+		if err := checkStatusFlag(ledger.KindProposal, f.Status); err != nil {
 			return err
 		}
 		c, err := newQueryClient(g)
@@ -769,8 +769,8 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		}
 		tw := newTable(out)
 		row(tw, "ID", "KIND", "STATUS", "TARGET", "PROPOSER", "YES/TOTAL", "VOTING END", "EFFECTIVE", "TITLE")
-		if err := tableRows(tw, "proposal", page.Items, func(p *ledger.Proposal) []string {
-			return []string{strconv.FormatUint(p.ID, 10), p.Change.Kind, p.Status, orDash(p.Change.Target), p.Proposer,
+		if err := tableRows(tw, ledger.KindProposal, page.Items, func(p *ledger.Proposal) []string {
+			return []string{strconv.FormatUint(p.ID, 10), p.Change.Kind, string(p.Status), orDash(p.Change.Target), p.Proposer,
 				fmt.Sprintf("%d/%d", p.Tally.Yes, p.Tally.Total), strconv.FormatInt(p.VotingEnd, 10),
 				heightOrDash(p.Effective), p.Change.Title}
 		}); err != nil {
@@ -783,7 +783,7 @@ func newProposalsQueryCmd(g *globalOpts) *cobra.Command {
 		return nil
 	}
 	fs := cmd.Flags()
-	pageFlags(fs, "proposals", ledger.ProposalStatuses, &f.Status, &f.Limit)
+	pageFlags(fs, ledger.KindProposal, &f.Status, &f.Limit)
 	fs.Uint64Var(&f.After, "after", 0, "start after this proposal id (from the previous page's 'next page' line)")
 	heightFlag(fs, &height)
 	return cmd

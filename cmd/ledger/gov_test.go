@@ -134,7 +134,7 @@ func TestGovFlow(t *testing.T) {
 	// agency-2 votes yes: passed, it takes effect after the notice period.
 	res := decodeJSON[govTxOut](t, ok(1, "-o", "json", "tx", "gov", "vote", sid, "yes", "--from", "admin"))
 	synced(res.Height)
-	if res.Code != 0 || res.ProposalID != id || res.ProposalStatus != ledger.ProposalNotice ||
+	if res.Code != 0 || res.ProposalID != id || res.ProposalStatus != string(ledger.ProposalNotice) ||
 		res.Effective != res.Height+noticePeriod || res.Tally == nil || res.Tally.Yes != 20 {
 		t.Fatalf("second vote %+v", res)
 	}
@@ -164,7 +164,7 @@ func TestGovFlow(t *testing.T) {
 	// agency-add proposal with the validator key read from a CometBFT
 	// priv_validator_key.json and the admin key from the local keystore.
 	pr := decodeJSON[govTxOut](t, ok(0, append([]string{"-o", "json"}, proposeArgs("agency-power", "--target", "agency-2", "--power", "12")...)...))
-	if pr.Code != 0 || pr.ProposalID != id+1 || pr.ProposalStatus != ledger.ProposalVoting || pr.VotingEnd != pr.Height+votingPeriod {
+	if pr.Code != 0 || pr.ProposalID != id+1 || pr.ProposalStatus != string(ledger.ProposalVoting) || pr.VotingEnd != pr.Height+votingPeriod {
 		t.Fatalf("agency-power proposal %+v", pr)
 	}
 	pvDir := t.TempDir()

@@ -24,18 +24,11 @@ const (
 	maxListLimit     = ledger.MaxPageSize
 )
 
-// recordStatuses are the statuses a listing may filter on.
-var recordStatuses = map[string][]string{
-	"grant":   {ledger.GrantAwarded, ledger.GrantAmended, ledger.GrantClosed, ledger.GrantRevoked},
-	"licence": {ledger.LicenceIssued, ledger.LicenceRenewed, ledger.LicenceSuspended, ledger.LicenceReinstated, ledger.LicenceRevoked, ledger.LicenceExpired},
-	"payment": {ledger.PaymentRecorded, ledger.PaymentReversed},
-}
-
 func newQueryCmd(g *globalOpts) *cobra.Command {
 	q := groupCmd("query", "read records, listings, totals and history from a node",
-		newRecordQueryCmd(g, "grant"), newRecordQueryCmd(g, "licence"),
-		newRecordQueryCmd(g, "payment"), newRecordQueryCmd(g, "agency"),
-		newListQueryCmd(g, "grant"), newListQueryCmd(g, "licence"), newListQueryCmd(g, "payment"),
+		newRecordQueryCmd(g, ledger.KindGrant), newRecordQueryCmd(g, ledger.KindLicence),
+		newRecordQueryCmd(g, ledger.KindPayment), newRecordQueryCmd(g, ledger.KindAgency),
+		newListQueryCmd(g, ledger.KindGrant), newListQueryCmd(g, ledger.KindLicence), newListQueryCmd(g, ledger.KindPayment),
 		newAgenciesQueryCmd(g), newTotalsQueryCmd(g), newParamsQueryCmd(g), newHistoryQueryCmd(g),
 		newProposalQueryCmd(g), newProposalsQueryCmd(g),
 	)
@@ -67,7 +60,7 @@ func queryExit(err error) error {
 }
 
 // fetchRecord reads one record's JSON as stored on chain.
-func fetchRecord(ctx context.Context, c *client.Client, kind, id string, height int64) (json.RawMessage, int64, error) {
+func fetchRecord(ctx context.Context, c *client.Client, kind ledger.Kind, id string, height int64) (json.RawMessage, int64, error) {
 	raw, h, err := c.Record(ctx, kind, id, height)
 	return raw, h, queryExit(err)
 }
@@ -85,7 +78,7 @@ func requireAgency(ctx context.Context, c *client.Client, agency string, height 
 
 // fetchHistory returns the transactions that touched a record, oldest first,
 // with what each changed.
-func fetchHistory(ctx context.Context, c *client.Client, kind, id string) ([]client.HistoryEntry, error) {
+func fetchHistory(ctx context.Context, c *client.Client, kind ledger.Kind, id string) ([]client.HistoryEntry, error) {
 	hist, err := c.RecordHistory(ctx, kind, id)
 	if err != nil {
 		return nil, nodeError(err)
@@ -118,7 +111,7 @@ func heightClient(g *globalOpts, height int64) (*client.Client, error) {
 
 // decodeRecord decodes a record of kind (or a proposal) as the node
 // served it.
-func decodeRecord[T any](kind string, raw []byte) (*T, error) {
+func decodeRecord[T any](kind ledger.Kind, raw []byte) (*T, error) {
 	var r T
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, fmt.Errorf("%s: bad record from node: %w", kind, err)
@@ -128,7 +121,7 @@ func decodeRecord[T any](kind string, raw []byte) (*T, error) {
 
 // tableRows adds a row of cells to tw for each of items, decoded as records
 // of kind.
-func tableRows[T any](tw io.Writer, kind string, items []json.RawMessage, cells func(r *T) []string) error {
+func tableRows[T any](tw io.Writer, kind ledger.Kind, items []json.RawMessage, cells func(r *T) []string) error {
 	for _, it := range items {
 		r, err := decodeRecord[T](kind, it)
 		if err != nil {
@@ -139,10 +132,10 @@ func tableRows[T any](tw io.Writer, kind string, items []json.RawMessage, cells 
 	return nil
 }
 
-// pageFlags registers --status (one of statuses) and --limit of a listing
-// of plural.
-func pageFlags(fs *pflag.FlagSet, plural string, statuses []string, status *string, limit *int) {
-	fs.StringVar(status, "status", "", "only "+plural+" with this status ("+strings.Join(statuses, ", ")+")")
+// pageFlags registers --status (one of the statuses of kind) and --limit
+// of a listing of kind.
+func pageFlags(fs *pflag.FlagSet, kind ledger.Kind, status *string, limit *int) {
+	fs.StringVar(status, "status", "", "only "+pluralOf(kind)+" with this status ("+strings.Join(ledger.StatusesOf(kind), ", ")+")")
 	fs.IntVar(limit, "limit", defaultListLimit, fmt.Sprintf("page size (1-%d)", maxListLimit))
 }
 
@@ -157,10 +150,13 @@ func checkPageFlags(height int64, limit int) error {
 	return nil
 }
 
+// pluralOf names the records of kind in help and messages ("grants").
+func pluralOf(kind ledger.Kind) string { return string(kind) + "s" }
+
 // checkStatusFlag checks that --status, if given, is one of the statuses
 // of kind.
-func checkStatusFlag(kind, status string, statuses []string) error {
-	if status != "" && !slices.Contains(statuses, status) {
+func checkStatusFlag(kind ledger.Kind, status string) error {
+	if statuses := ledger.StatusesOf(kind); status != "" && !slices.Contains(statuses, status) {
 		return usagef("--status %q: %s statuses are %s", status, kind, strings.Join(statuses, ", "))
 	}
 	return nil
@@ -182,13 +178,13 @@ func printNextPage(w io.Writer, next string) {
 
 // ---- one record ----
 
-func newRecordQueryCmd(g *globalOpts, kind string) *cobra.Command {
+func newRecordQueryCmd(g *globalOpts, kind ledger.Kind) *cobra.Command {
 	var height int64
 	var history bool
 	cmd := &cobra.Command{
-		Use:   kind + " ID",
-		Short: "show one " + kind,
-		Long: "show the " + kind + " ID as recorded on chain. --history adds the transactions that\n" +
+		Use:   string(kind) + " ID",
+		Short: "show one " + string(kind),
+		Long: "show the " + string(kind) + " ID as recorded on chain. --history adds the transactions that\n" +
 			"changed it (from the node's tx index; always the full history, whatever --height).",
 		Args: keysArgs(1),
 	}
@@ -247,7 +243,7 @@ func nodeOfficerNames(ctx context.Context, c *client.Client, height int64) offic
 }
 
 // printRecord prints a record as aligned key/value lines.
-func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, height int64) error {
+func printRecord(w io.Writer, names officerNamer, kind ledger.Kind, raw []byte, height int64) error {
 	kv := newKV(w)
 	kv.add("height", "%d", height)
 	// What grants, licences and payments all have: first, then last.
@@ -261,12 +257,12 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 		kv.add("updated_height", "%d", updated)
 	}
 	switch kind {
-	case "grant":
+	case ledger.KindGrant:
 		r, err := decodeRecord[ledger.Grant](kind, raw)
 		if err != nil {
 			return err
 		}
-		head(r.ID, r.Agency, r.Status)
+		head(r.ID, r.Agency, string(r.Status))
 		kv.add("recipient", "%s", party(r.Recipient))
 		kv.add("programme", "%s", r.Programme)
 		kv.add("purpose", "%s", r.Purpose)
@@ -283,12 +279,12 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 			kv.add("amendment_document_hash", "%s (the latest amendment; each is in --history)", r.AmendmentHash)
 		}
 		tail(r.Created, r.Updated)
-	case "licence":
+	case ledger.KindLicence:
 		r, err := decodeRecord[ledger.Licence](kind, raw)
 		if err != nil {
 			return err
 		}
-		head(r.ID, r.Agency, r.Status)
+		head(r.ID, r.Agency, string(r.Status))
 		kv.add("holder", "%s", party(r.Holder))
 		kv.add("licence_type", "%s", r.LicenceType)
 		kv.add("scope", "%s", r.Scope)
@@ -300,12 +296,12 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 			kv.add("renewal_document_hash", "%s (the latest renewal; each is in --history)", r.RenewalHash)
 		}
 		tail(r.Created, r.Updated)
-	case "payment":
+	case ledger.KindPayment:
 		r, err := decodeRecord[ledger.Payment](kind, raw)
 		if err != nil {
 			return err
 		}
-		head(r.ID, r.Agency, r.Status)
+		head(r.ID, r.Agency, string(r.Status))
 		kv.add("payee", "%s", party(r.Payee))
 		kv.add("amount", "%s", money(r.Amount, r.Currency))
 		kv.add("currency", "%s", r.Currency)
@@ -325,7 +321,7 @@ func printRecord(w io.Writer, names officerNamer, kind string, raw []byte, heigh
 			}
 		}
 		tail(r.Created, r.Updated)
-	case "agency":
+	case ledger.KindAgency:
 		r, err := decodeRecord[ledger.Agency](kind, raw)
 		if err != nil {
 			return err
@@ -431,13 +427,11 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 			"as ledgerd runs by default). the node is trusted; 'ledger verify' proves records.",
 		Args: keysArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kind, id := args[0], args[1]
-			switch kind {
-			case "grant", "licence", "payment", "agency":
-			default:
+			kind, id := ledger.Kind(args[0]), args[1]
+			if !slices.Contains(ledger.RecordKinds, kind) {
 				return usagef("unknown record kind %q (grant, licence, payment or agency)", kind)
 			}
-			if err := checkID(kind+" id", id); err != nil {
+			if err := checkID(string(kind)+" id", id); err != nil {
 				return err
 			}
 			c, err := newQueryClient(g)
@@ -459,7 +453,7 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 			out := cmd.OutOrStdout()
 			if g.Output == "json" {
 				return writeJSON(out, struct {
-					Kind    string                `json:"kind"`
+					Kind    ledger.Kind           `json:"kind"`
 					ID      string                `json:"id"`
 					History []client.HistoryEntry `json:"history"`
 				}{kind, id, hist})
@@ -471,11 +465,11 @@ func newHistoryQueryCmd(g *globalOpts) *cobra.Command {
 
 // ---- listings ----
 
-func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
+func newListQueryCmd(g *globalOpts, kind ledger.Kind) *cobra.Command {
 	var f client.ListFilter
 	var height int64
 	var grant string
-	plural := kind + "s"
+	plural := pluralOf(kind)
 	cmd := &cobra.Command{
 		Use:   plural,
 		Short: "list " + plural + ", a page at a time",
@@ -493,7 +487,7 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 		if err := checkOptionalID("--after", f.After); err != nil {
 			return err
 		}
-		if err := checkStatusFlag(kind, f.Status, recordStatuses[kind]); err != nil {
+		if err := checkStatusFlag(kind, f.Status); err != nil {
 			return err
 		}
 		byGrant := cmd.Flags().Changed("grant")
@@ -530,37 +524,37 @@ func newListQueryCmd(g *globalOpts, kind string) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.Agency, "agency", "", "only "+plural+" of this agency")
-	pageFlags(fs, plural, recordStatuses[kind], &f.Status, &f.Limit)
+	pageFlags(fs, kind, &f.Status, &f.Limit)
 	fs.StringVar(&f.After, "after", "", "start after this id (from the previous page's 'next page' line)")
 	heightFlag(fs, &height)
-	if kind == "payment" {
+	if kind == ledger.KindPayment {
 		fs.StringVar(&grant, "grant", "", "only payments made against this grant")
 	}
 	return cmd
 }
 
-func printListing(w io.Writer, kind string, items []json.RawMessage) error {
+func printListing(w io.Writer, kind ledger.Kind, items []json.RawMessage) error {
 	if len(items) == 0 {
-		_, err := fmt.Fprintf(w, "no %ss found\n", kind)
+		_, err := fmt.Fprintf(w, "no %s found\n", pluralOf(kind))
 		return err
 	}
 	tw := newTable(w)
 	var err error
 	switch kind {
-	case "grant":
+	case ledger.KindGrant:
 		row(tw, "ID", "AGENCY", "STATUS", "AWARDED", "DISBURSED", "RECIPIENT", "PROGRAMME")
 		err = tableRows(tw, kind, items, func(r *ledger.Grant) []string {
-			return []string{r.ID, r.Agency, r.Status, shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme}
+			return []string{r.ID, r.Agency, string(r.Status), shortMoney(r.Awarded, r.Currency), shortMoney(r.Disbursed, r.Currency), party(r.Recipient), r.Programme}
 		})
-	case "licence":
+	case ledger.KindLicence:
 		row(tw, "ID", "AGENCY", "STATUS", "TYPE", "HOLDER", "VALID FROM", "VALID UNTIL")
 		err = tableRows(tw, kind, items, func(r *ledger.Licence) []string {
-			return []string{r.ID, r.Agency, r.Status, r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil}
+			return []string{r.ID, r.Agency, string(r.Status), r.LicenceType, party(r.Holder), r.ValidFrom, r.ValidUntil}
 		})
-	case "payment":
+	case ledger.KindPayment:
 		row(tw, "ID", "AGENCY", "STATUS", "AMOUNT", "DATE", "PAYEE", "GRANT")
 		err = tableRows(tw, kind, items, func(r *ledger.Payment) []string {
-			return []string{r.ID, r.Agency, r.Status, shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant)}
+			return []string{r.ID, r.Agency, string(r.Status), shortMoney(r.Amount, r.Currency), r.Date, party(r.Payee), orDash(r.Grant)}
 		})
 	}
 	if err != nil {
@@ -588,7 +582,7 @@ func newAgenciesQueryCmd(g *globalOpts) *cobra.Command {
 		}
 		tw := newTable(out)
 		row(tw, "ID", "NAME", "JURISDICTION", "POWER", "OFFICERS")
-		if err := tableRows(tw, "agency", page.Items, func(a *ledger.Agency) []string {
+		if err := tableRows(tw, ledger.KindAgency, page.Items, func(a *ledger.Agency) []string {
 			return []string{a.ID, a.Name, a.Jurisdiction, strconv.FormatInt(a.Power, 10), strconv.Itoa(len(a.Officers))}
 		}); err != nil {
 			return err

@@ -49,11 +49,11 @@ type txSpec struct {
 // txReport is what a command adds to the output of a committed tx: JSON
 // members beside the TxResult's, and text lines after them.
 type txReport struct {
-	ProposalID     uint64        `json:"proposal_id,omitempty"`
-	ProposalStatus string        `json:"proposal_status,omitempty"`
-	VotingEnd      int64         `json:"voting_end_height,omitempty"`
-	Effective      int64         `json:"effective_height,omitempty"`
-	Tally          *ledger.Tally `json:"tally,omitempty"`
+	ProposalID     uint64                `json:"proposal_id,omitempty"`
+	ProposalStatus ledger.ProposalStatus `json:"proposal_status,omitempty"`
+	VotingEnd      int64                 `json:"voting_end_height,omitempty"`
+	Effective      int64                 `json:"effective_height,omitempty"`
+	Tally          *ledger.Tally         `json:"tally,omitempty"`
 	lines          []string
 }
 
@@ -62,10 +62,10 @@ func newTxCmd(g *globalOpts) *cobra.Command {
 	tx := groupCmd("tx", "sign and submit transactions",
 		groupCmd("grant", "award, amend, close and revoke grants",
 			newGrantAwardCmd(g, o), newGrantAmendCmd(g, o),
-			newGrantEndCmd(g, o, "close"), newGrantEndCmd(g, o, "revoke")),
+			newGrantEndCmd(g, o, ledger.ActionClose), newGrantEndCmd(g, o, ledger.ActionRevoke)),
 		groupCmd("licence", "issue, renew, suspend, reinstate and revoke licences",
 			newLicenceIssueCmd(g, o), newLicenceRenewCmd(g, o),
-			newLicenceActionCmd(g, o, "suspend"), newLicenceActionCmd(g, o, "reinstate"), newLicenceActionCmd(g, o, "revoke")),
+			newLicenceActionCmd(g, o, ledger.ActionSuspend), newLicenceActionCmd(g, o, ledger.ActionReinstate), newLicenceActionCmd(g, o, ledger.ActionRevoke)),
 		groupCmd("payment", "record and reverse payments",
 			newPaymentRecordCmd(g, o), newPaymentReverseCmd(g, o)),
 		groupCmd("agency", "manage the acting agency",
@@ -124,7 +124,7 @@ func newGrantAwardCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			}, nil
 		}, resolve: func(ctx context.Context, c *client.Client, p ledger.Payload) error {
 			a := p.(*ledger.GrantAward)
-			return f.ind.individualParty(ctx, cmd, g, c, "grant", a.ID, "", &a.Recipient)
+			return f.ind.individualParty(ctx, cmd, g, c, ledger.KindGrant, a.ID, "", &a.Recipient)
 		}})
 	}
 	fs := cmd.Flags()
@@ -223,10 +223,10 @@ func newGrantAmendCmd(g *globalOpts, o *txFlags) *cobra.Command {
 
 // newGrantEndCmd is "grant close" or "grant revoke".
 func newGrantEndCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
-	short := map[string]string{"close": "close a grant: no further payments", "revoke": "revoke a grant"}[action]
-	return newDecisionCmd(g, o, action, short, "grant", func(id, hash, reason string) ledger.Payload {
+	short := map[string]string{ledger.ActionClose: "close a grant: no further payments", ledger.ActionRevoke: "revoke a grant"}[action]
+	return newDecisionCmd(g, o, action, short, ledger.KindGrant, func(id, hash, reason string) ledger.Payload {
 		c := ledger.GrantClose{ID: id, DocumentHash: hash, Reason: reason}
-		if action == "revoke" {
+		if action == ledger.ActionRevoke {
 			r := ledger.GrantRevoke(c)
 			return &r
 		}
@@ -237,7 +237,7 @@ func newGrantEndCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
 // newDecisionCmd is a command that changes the status of one record of
 // kind by a decision: --id, --reason and the decision document, from which
 // payload builds the tx.
-func newDecisionCmd(g *globalOpts, o *txFlags, use, short, kind string, payload func(id, hash, reason string) ledger.Payload) *cobra.Command {
+func newDecisionCmd(g *globalOpts, o *txFlags, use, short string, kind ledger.Kind, payload func(id, hash, reason string) ledger.Payload) *cobra.Command {
 	var id, reason string
 	var doc docFlags
 	cmd := &cobra.Command{Use: use, Short: short, Args: keysArgs(0)}
@@ -254,7 +254,7 @@ func newDecisionCmd(g *globalOpts, o *txFlags, use, short, kind string, payload 
 		}})
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&id, "id", "", kind+" id (required)")
+	fs.StringVar(&id, "id", "", string(kind)+" id (required)")
 	fs.StringVar(&reason, "reason", "", "reason (required)")
 	doc.register(fs, "document", "the decision document")
 	return cmd
@@ -287,7 +287,7 @@ func newLicenceIssueCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			}, nil
 		}, resolve: func(ctx context.Context, c *client.Client, p ledger.Payload) error {
 			l := p.(*ledger.LicenceIssue)
-			return f.ind.individualParty(ctx, cmd, g, c, "licence", l.ID, "", &l.Holder)
+			return f.ind.individualParty(ctx, cmd, g, c, ledger.KindLicence, l.ID, "", &l.Holder)
 		}})
 	}
 	fs := cmd.Flags()
@@ -329,15 +329,15 @@ func newLicenceRenewCmd(g *globalOpts, o *txFlags) *cobra.Command {
 // newLicenceActionCmd is "licence suspend", "reinstate" or "revoke".
 func newLicenceActionCmd(g *globalOpts, o *txFlags, action string) *cobra.Command {
 	short := map[string]string{
-		"suspend": "suspend a licence", "reinstate": "lift a licence's suspension", "revoke": "revoke a licence for good",
+		ledger.ActionSuspend: "suspend a licence", ledger.ActionReinstate: "lift a licence's suspension", ledger.ActionRevoke: "revoke a licence for good",
 	}[action]
-	return newDecisionCmd(g, o, action, short, "licence", func(id, hash, reason string) ledger.Payload {
+	return newDecisionCmd(g, o, action, short, ledger.KindLicence, func(id, hash, reason string) ledger.Payload {
 		a := ledger.LicenceAction{ID: id, DocumentHash: hash, Reason: reason}
 		switch action {
-		case "suspend":
+		case ledger.ActionSuspend:
 			p := ledger.LicenceSuspend(a)
 			return &p
-		case "reinstate":
+		case ledger.ActionReinstate:
 			p := ledger.LicenceReinstate(a)
 			return &p
 		default:
@@ -380,7 +380,7 @@ func newPaymentRecordCmd(g *globalOpts, o *txFlags) *cobra.Command {
 			}, nil
 		}, resolve: func(ctx context.Context, c *client.Client, p ledger.Payload) error {
 			r := p.(*ledger.PaymentRecord)
-			return f.ind.individualParty(ctx, cmd, g, c, "payment", r.ID, r.Grant, &r.Payee)
+			return f.ind.individualParty(ctx, cmd, g, c, ledger.KindPayment, r.ID, r.Grant, &r.Payee)
 		}})
 	}
 	fs := cmd.Flags()
@@ -529,7 +529,7 @@ func newOfficerRolesCmd(g *globalOpts, o *txFlags, use, short string, required [
 	if flags != nil {
 		flags(fs)
 	}
-	fs.StringSliceVar(&roles, "roles", nil, "comma-separated roles: admin, finance, grants, licensing (required)")
+	fs.StringSliceVar(&roles, "roles", nil, "comma-separated roles: "+strings.ReplaceAll(roleList(ledger.AllRoles), ",", ", ")+" (required)")
 	return cmd
 }
 

@@ -74,8 +74,8 @@ answer within 2 minutes.`
 
 func newVerifyCmd(g *globalOpts) *cobra.Command {
 	c := groupCmd("verify", "verify records, totals and transactions with proofs, trusting no node",
-		newVerifyRecordCmd(g, "grant"), newVerifyRecordCmd(g, "licence"),
-		newVerifyRecordCmd(g, "payment"), newVerifyRecordCmd(g, "agency"),
+		newVerifyRecordCmd(g, ledger.KindGrant), newVerifyRecordCmd(g, ledger.KindLicence),
+		newVerifyRecordCmd(g, ledger.KindPayment), newVerifyRecordCmd(g, ledger.KindAgency),
 		newVerifyTotalCmd(g), newVerifyTxCmd(g), newVerifyBundleCmd(g), newVerifyReleaseCmd(g),
 		newVerifyDisclosureCmd(g))
 	c.AddCommand(newVerifyListCmds(g)...)
@@ -301,16 +301,16 @@ func (out *verifyOutput) matchStep(what, got, want string) error {
 
 // ---- records ----
 
-func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
+func newVerifyRecordCmd(g *globalOpts, kind ledger.Kind) *cobra.Command {
 	o := &verifyFlags{}
-	store := client.RecordStore(kind)
+	store := ledger.StoreOf(kind)
 	cmd := &cobra.Command{
-		Use:   kind + " ID",
-		Short: "verify one " + kind + " (or its absence) with a proof",
-		Long: "verify the " + kind + " ID at state height H: its ICS23 proof (store " + store + ", key ID)\n" +
+		Use:   string(kind) + " ID",
+		Short: "verify one " + string(kind) + " (or its absence) with a proof",
+		Long: "verify the " + string(kind) + " ID at state height H: its ICS23 proof (store " + store + ", key ID)\n" +
 			"against the AppHash of header H+1, verified from your trust root and cross-checked\n" +
 			"with --witness nodes. prints the record, H, the header, which agencies' validators\n" +
-			"signed it, then VERIFIED (or VERIFIED ABSENT if no such " + kind + " exists at H).\n\n" +
+			"signed it, then VERIFIED (or VERIFIED ABSENT if no such " + string(kind) + " exists at H).\n\n" +
 			"--height 0 (the default) proves the latest state whose header H+1 already\n" +
 			"exists (see 'ledger verify --help').\n\n" +
 			"exit status: 0 verified; 1 verification failed (proof, signature, hash, fork,\n" +
@@ -320,13 +320,13 @@ func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id := args[0]
-		if err := checkID(kind+" id", id); err != nil {
+		if err := checkID(string(kind)+" id", id); err != nil {
 			return err
 		}
 		if err := o.check(); err != nil {
 			return err
 		}
-		out := &verifyOutput{Command: kind, ID: id}
+		out := &verifyOutput{Command: string(kind), ID: id}
 		return runVerify(cmd, g, o, out, func(ctx context.Context, v *client.Verifier) error {
 			r, names, err := v.VerifyRecord(ctx, kind, id, o.height)
 			out.fillKey(r)
@@ -352,7 +352,7 @@ func newVerifyRecordCmd(g *globalOpts, kind string) *cobra.Command {
 // printVerifiedRecord prints a proved record; a payment's approvers are
 // named from the agency record proved at the same height (names), never from
 // an unproved answer.
-func printVerifiedRecord(w io.Writer, kind string, raw []byte, h int64, names map[string]string) error {
+func printVerifiedRecord(w io.Writer, kind ledger.Kind, raw []byte, h int64, names map[string]string) error {
 	return printRecord(w, func(string) map[string]string { return names }, kind, raw, h)
 }
 
@@ -468,7 +468,8 @@ func newVerifyTotalCmd(g *globalOpts) *cobra.Command {
 		if err := checkTotalsArgs(agency, cur); err != nil {
 			return err
 		}
-		out := &verifyOutput{Command: "total", ID: agency + "/" + cur}
+		id := ledger.TotalsID(agency, cur)
+		out := &verifyOutput{Command: "total", ID: id}
 		return runVerify(cmd, g, o, out, func(ctx context.Context, v *client.Verifier) error {
 			r, err := v.VerifyKeyReport(ctx, ledger.StoreMeta, ledger.TotalsKey(agency, cur), o.height)
 			out.fillKey(r)
@@ -478,9 +479,9 @@ func newVerifyTotalCmd(g *globalOpts) *cobra.Command {
 			var t ledger.Totals
 			if r.Present {
 				if err := json.Unmarshal(r.Value, &t); err != nil {
-					return out.matchStep("totals", client.Undecodable(err), agency+"/"+cur)
+					return out.matchStep("totals", client.Undecodable(err), id)
 				}
-				if err := out.matchStep("totals", t.Agency+"/"+t.Currency, agency+"/"+cur); err != nil {
+				if err := out.matchStep("totals", ledger.TotalsID(t.Agency, t.Currency), id); err != nil {
 					return err
 				}
 				f := func(a ledger.Amount) string { return ledger.FormatAmount(int64(a), cur) }
@@ -528,9 +529,9 @@ func verifyGrantTotal(cmd *cobra.Command, g *globalOpts, o *verifyFlags, id stri
 		var gr ledger.Grant
 		if r.Present {
 			if err := json.Unmarshal(r.Value, &gr); err != nil {
-				return out.matchStep("grant", client.Undecodable(err), id)
+				return out.matchStep(string(ledger.KindGrant), client.Undecodable(err), id)
 			}
-			if err := out.matchStep("grant", gr.ID, id); err != nil {
+			if err := out.matchStep(string(ledger.KindGrant), gr.ID, id); err != nil {
 				return err
 			}
 			f := func(a ledger.Amount) string { return ledger.FormatAmount(int64(a), gr.Currency) }

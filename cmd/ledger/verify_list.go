@@ -35,10 +35,10 @@ added or changed, a bad proof, signature or hash, a fork; 2 could not verify
 // newVerifyListCmds returns "verify grants|licences|payments|agencies".
 func newVerifyListCmds(g *globalOpts) []*cobra.Command {
 	return []*cobra.Command{
-		newVerifyListCmd(g, "grants", "verify every grant of an agency, proved complete", "agency"),
-		newVerifyListCmd(g, "licences", "verify every licence of an agency, proved complete", "agency"),
-		newVerifyListCmd(g, "payments", "verify every payment of an agency or against a grant, proved complete", "agency", "grant"),
-		newVerifyListCmd(g, "agencies", "verify the list of agencies, proved complete"),
+		newVerifyListCmd(g, ledger.ListingGrants, "verify every grant of an agency, proved complete", "agency"),
+		newVerifyListCmd(g, ledger.ListingLicences, "verify every licence of an agency, proved complete", "agency"),
+		newVerifyListCmd(g, ledger.ListingPayments, "verify every payment of an agency or against a grant, proved complete", "agency", "grant"),
+		newVerifyListCmd(g, ledger.ListingAgencies, "verify the list of agencies, proved complete"),
 	}
 }
 

@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 	for i, a := range tn.Agencies {
 		fmt.Fprintf(out, "  started %-9s validator: pid %d  rpc %s  metrics %s  log %s\n", a.ID, net.procs[i].Process.Pid, a.RPC, a.Metrics, filepath.Join(a.Home, "node.log"))
 	}
-	stopPortal, err := startDemoPortal(ctx, out, tn)
+	stopPortal, wasmBuilt, err := startDemoPortal(ctx, out, tn, home, !o.exit)
 	if err != nil {
 		return err
 	}
@@ -107,6 +107,16 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 		fmt.Fprintln(out, "The network stops now (--exit); run the demo without --exit to keep it running and try the ledger CLI against it.")
 	} else {
 		w.printCommands()
+		select {
+		case err := <-wasmBuilt:
+			if err != nil {
+				fmt.Fprintf(out, "\nThe portal's in-browser verifier could not be built (its pages say so): %v\nBuild it with `make wasm` and serve it with `ledgerd portal --wasm build/wasm`.\n", firstLine(err))
+			} else {
+				fmt.Fprintln(out, "\nThe portal's record and transaction pages verify their evidence in your browser (Verify in my browser).")
+			}
+		default:
+			fmt.Fprintln(out, "\nThe portal's in-browser verifier is still being built (go build, about a minute the first time): its pages offer it once it is ready.")
+		}
 	}
 	if w.passed != w.steps {
 		return withExit(exitcode.Failed, fmt.Errorf("%d demo step(s) failed", w.steps-w.passed))
@@ -120,20 +130,35 @@ func runDemo(ctx context.Context, out io.Writer, o *demoOpts) error {
 
 // startDemoPortal serves the public web portal on a free loopback port,
 // reading agency-1's node with the other agencies' nodes as witnesses, and
-// prints its address. The returned function stops it.
-func startDemoPortal(ctx context.Context, out io.Writer, tn *node.Testnet) (func(), error) {
+// prints its address. With buildWasm (a demo that keeps running), it
+// builds the portal's in-browser verifier with the local Go toolchain in
+// the background (the pages offer it once built) and reports the build's
+// outcome on the returned channel. The returned function stops both.
+func startDemoPortal(ctx context.Context, out io.Writer, tn *node.Testnet, home string, buildWasm bool) (func(), <-chan error, error) {
 	var witnesses []string
 	for _, a := range tn.Agencies[1:] {
 		witnesses = append(witnesses, a.RPC)
 	}
-	h, err := portal.New(portal.Options{Node: tn.Agencies[0].RPC, Witnesses: witnesses, GenesisFile: tn.Genesis})
+	wasmDir := filepath.Join(home, "portal", "wasm")
+	h, err := portal.New(portal.Options{Node: tn.Agencies[0].RPC, Witnesses: witnesses, GenesisFile: tn.Genesis,
+		WasmDir: wasmDir, StateDir: filepath.Join(home, "portal", "state")})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("portal: %w", err)
+		return nil, nil, fmt.Errorf("portal: %w", err)
 	}
+	bctx, bcancel := context.WithTimeout(ctx, 5*time.Minute)
+	built := make(chan error, 1)
+	go func() {
+		defer bcancel()
+		if !buildWasm {
+			built <- errors.New("not built: the demo stops after its walkthrough")
+			return
+		}
+		built <- portal.BuildVerifier(bctx, "", "", wasmDir)
+	}()
 	fmt.Fprintf(out, "  started portal    http://%s  (the public web portal, reading %s's node)\n", ln.Addr(), tn.Agencies[0].ID)
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -141,7 +166,13 @@ func startDemoPortal(ctx context.Context, out io.Writer, tn *node.Testnet) (func
 		defer close(done)
 		_ = servePortal(pctx, ln, h, portal.DefaultTimeout)
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); bcancel(); <-done }, built, nil
+}
+
+// firstLine is the first line of an error's text.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }
 
 // watch reports each node that exits while the others keep running, as
@@ -437,7 +468,10 @@ func (w *walkthrough) run(ctx context.Context) {
 		return fmt.Sprintf("height %d, status %s, disbursed %s of %s", h, g.Status,
 			ledger.FormatMoney(int64(g.Disbursed), g.Currency), ledger.FormatMoney(int64(g.Awarded), g.Currency)), nil
 	})
-	for _, rec := range []struct{ kind, store, id string }{
+	for _, rec := range []struct {
+		kind      ledger.Kind
+		store, id string
+	}{
 		{ledger.KindGrant, ledger.StoreGrants, "G-2026-001"},
 		{ledger.KindLicence, ledger.StoreLicences, "L-2026-001"},
 		{ledger.KindPayment, ledger.StorePayments, "P-2026-003"},
@@ -518,12 +552,8 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 		if err := c.WaitForHeight(ctx, height); err != nil {
 			return nil, err
 		}
-		res, err := c.Query(ctx, ledger.QueryProposalID(id), nil, height, false)
-		if err != nil {
-			return nil, err
-		}
-		var p ledger.Proposal
-		return &p, json.Unmarshal(res.Value, &p)
+		p, _, _, err := c.Proposal(ctx, id, height)
+		return p, err
 	}
 	var p *ledger.Proposal
 	for i := 0; i < 3 && i < len(w.tn.Agencies); i++ {

@@ -108,11 +108,11 @@ func TestLivenessKill9UnderLoad(t *testing.T) {
 					i+1, tx.Hash, tx.Kind, tx.ID, res.Height, res.TxResult.Code, tx.Height)
 			}
 		}
-		want, _, err := clients[0].Record(ctx, tx.Kind, tx.ID, common-1)
+		want, _, err := clients[0].Record(ctx, ledger.Kind(tx.Kind), tx.ID, common-1)
 		if err != nil {
 			t.Fatalf("agency-1: %v", err)
 		}
-		got, _, err := clients[3].Record(ctx, tx.Kind, tx.ID, common-1)
+		got, _, err := clients[3].Record(ctx, ledger.Kind(tx.Kind), tx.ID, common-1)
 		if err != nil {
 			t.Fatalf("restarted agency-4: %v", err)
 		}

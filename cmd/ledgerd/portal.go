@@ -21,6 +21,7 @@ const (
 	flagWitness     = "witness"
 	flagListen      = "listen"
 	flagGenesis     = "genesis"
+	flagWasm        = "wasm"
 	flagTimeout     = "timeout"
 	defaultListen   = "127.0.0.1:8080"
 	defaultNodeAddr = "http://127.0.0.1:26657"
@@ -40,6 +41,7 @@ type portalOpts struct {
 	witnesses []string
 	listen    string
 	genesis   string
+	wasm      string
 	timeout   time.Duration
 }
 
@@ -54,7 +56,7 @@ func newPortalCmd() *cobra.Command {
 				return withExit(exitcode.Usage, fmt.Errorf("--%s must be positive", flagTimeout))
 			}
 			h, err := portal.New(portal.Options{
-				Node: o.node, Witnesses: o.witnesses, GenesisFile: o.genesis, Timeout: o.timeout,
+				Node: o.node, Witnesses: o.witnesses, GenesisFile: o.genesis, WasmDir: o.wasm, Timeout: o.timeout,
 				Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 			})
 			if err != nil {
@@ -73,6 +75,7 @@ func newPortalCmd() *cobra.Command {
 	f.StringArrayVar(&o.witnesses, flagWitness, nil, "RPC address of another agency's node, named on the how-to-verify page (repeatable)")
 	f.StringVar(&o.listen, flagListen, defaultListen, "address to listen on (loopback by default: put a reverse proxy in front)")
 	f.StringVar(&o.genesis, flagGenesis, "", "the chain's published genesis file: its SHA-256 is shown and the file served")
+	f.StringVar(&o.wasm, flagWasm, "", "directory of the in-browser verifier (verify.wasm and wasm_exec.js, built by `make wasm`); needs --genesis")
 	f.DurationVar(&o.timeout, flagTimeout, portal.DefaultTimeout, "time limit of the node reads of one request")
 	return cmd
 }

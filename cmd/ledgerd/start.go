@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/civicledger/civicledger/internal/exitcode"
 	"github.com/civicledger/civicledger/node"
+	"github.com/civicledger/civicledger/portal"
 )
 
 func newStartCmd() *cobra.Command {
@@ -42,7 +46,18 @@ func newStartCmd() *cobra.Command {
 				return err
 			}
 			logger.Info("ledgerd started", "home", home, "rpc", n.RPCURL())
+			portalErr := make(chan error, 1)
+			if p := cfg.App.Portal; p.Enabled {
+				if err := startNodePortal(cmd.Context(), cfg, n.RPCURL(), logger, portalErr); err != nil {
+					_ = n.Stop()
+					return err
+				}
+			}
 			select {
+			case perr := <-portalErr:
+				logger.Error("portal stopped; stopping the node", "err", perr)
+				_ = n.Stop()
+				return fmt.Errorf("portal: %w", perr)
 			case <-cmd.Context().Done():
 				logger.Info("ledgerd stopping")
 				return n.Stop()
@@ -55,4 +70,29 @@ func newStartCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&home, flagHome, defaultNodeHome(), "node home directory")
 	return cmd
+}
+
+// startNodePortal serves the public web portal of app.toml's [portal]
+// section over the node's own RPC, publishing the home's genesis file, until
+// ctx ends; a serving error is sent on errc.
+func startNodePortal(ctx context.Context, cfg *node.Config, rpc string, logger cmtlog.Logger, errc chan<- error) error {
+	p := cfg.App.Portal
+	h, err := portal.New(portal.Options{
+		Node: rpc, Witnesses: p.Witnesses, GenesisFile: cfg.GenesisFile(), WasmDir: p.WasmDir,
+		Timeout: portal.DefaultTimeout, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	})
+	if err != nil {
+		return withExit(exitcode.Usage, fmt.Errorf("app.toml [portal]: %w", err))
+	}
+	ln, err := net.Listen("tcp", p.Listen)
+	if err != nil {
+		return fmt.Errorf("app.toml [portal]: listen on %s: %w", p.Listen, err)
+	}
+	logger.Info("portal serving", "url", "http://"+ln.Addr().String(), "node", rpc)
+	go func() {
+		if err := servePortal(ctx, ln, h, portal.DefaultTimeout); err != nil {
+			errc <- err
+		}
+	}()
+	return nil
 }

@@ -25,12 +25,13 @@ import (
 const BundleFormat = 1
 
 // Bundle kinds: the ledger's record kinds, an agency's totals in a currency,
-// and a transaction.
+// and a transaction (strings: the manifest's kind is one of the first four
+// or another).
 const (
-	KindGrant   = ledger.KindGrant
-	KindLicence = ledger.KindLicence
-	KindPayment = ledger.KindPayment
-	KindAgency  = ledger.KindAgency
+	KindGrant   = string(ledger.KindGrant)
+	KindLicence = string(ledger.KindLicence)
+	KindPayment = string(ledger.KindPayment)
+	KindAgency  = string(ledger.KindAgency)
 	KindTotal   = "total"
 	KindTx      = "tx"
 )
@@ -277,7 +278,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 // licence, payment and agency ids are keys of their store; a total's id is
 // "AGENCY/CURRENCY", its key total/AGENCY/CURRENCY in the meta store.
 func RecordLocation(kind, id string) (string, []byte, error) {
-	if st := ledger.StoreOf(kind); st != "" {
+	if st := ledger.StoreOf(ledger.Kind(kind)); st != "" {
 		if !ledger.ValidID(id) {
 			return "", nil, fmt.Errorf("%s id %q must match [A-Za-z0-9._:-]{1,64}", kind, id)
 		}

@@ -32,12 +32,12 @@ func listState(t testing.TB, n int, skip ...string) (*store.View, []byte) {
 	for _, st := range ledger.StoreNames {
 		set(st, string(ledger.SeedKey), "seed")
 	}
-	grant := func(ag, id, status string) {
+	grant := func(ag, id string, status ledger.GrantStatus) {
 		if slices.Contains(skip, id) {
 			return
 		}
 		set(ledger.StoreGrants, id, fmt.Sprintf(`{"id":%q,"agency":%q,"status":%q}`, id, ag, status))
-		set(ledger.StoreIndex, string(ledger.IndexGrantByAgency(ag, id)), status)
+		set(ledger.StoreIndex, string(ledger.IndexGrantByAgency(ag, id)), string(status))
 	}
 	for _, ag := range []string{"agency-a", "agency-b", "agency-c"} {
 		if !slices.Contains(skip, ag) {
@@ -148,7 +148,7 @@ func TestVerifyListingComplete(t *testing.T) {
 	if err != nil || !l.Complete || len(l.Entries) != 23 {
 		t.Fatalf("one page: %+v %v", l, err)
 	}
-	if e := l.Entries[1]; e.ID != "a-001" || e.Index != ledger.GrantClosed || string(e.Record) != `{"id":"a-001","agency":"agency-a","status":"closed"}` {
+	if e := l.Entries[1]; e.ID != "a-001" || e.Index != string(ledger.GrantClosed) || string(e.Record) != `{"id":"a-001","agency":"agency-a","status":"closed"}` {
 		t.Fatalf("entry %+v", e)
 	}
 	// An empty range is proved by one non-existence proof.
