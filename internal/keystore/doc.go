@@ -36,6 +36,13 @@
 // All files are created with mode 0600 (the directory with 0700), written
 // atomically (temporary file, fsync, link/rename) and never overwritten.
 //
+// # Other secrets
+//
+// [Store.Seal] and [Store.Unseal] protect a document other than a key with
+// the store's backend (an age file encrypted to a passphrase, or plain for
+// the test backend), for a store of other secrets kept like the keys: the
+// client's disclosure store of natural persons' salts and identities.
+//
 // # Export format
 //
 // [Store.Export] of a file-backend key is an armored age file of the key
