@@ -70,14 +70,28 @@ func (c *Client) Status(ctx context.Context) (*ctypes.ResultStatus, error) {
 	return st, nil
 }
 
-// WaitForHeight blocks until the node has committed the state of height h,
-// so that it can be queried at h. A node reports a block's height in
+// WaitForHeight blocks until the node reports at least height h: its block
+// (header, commit, txs) can be read. Its state may not be committed yet:
+// before a query at h, use WaitForState.
+func (c *Client) WaitForHeight(ctx context.Context, h int64) error {
+	return c.waitFor(ctx, h, false)
+}
+
+// WaitForState blocks until the node's app has committed the state of height
+// h, so that it can be queried at h. A node reports a block's height in
 // /status as soon as it has stored the block, before the app has committed
 // its state: the app's own last height (/abci_info) is asked too.
-func (c *Client) WaitForHeight(ctx context.Context, h int64) error {
+func (c *Client) WaitForState(ctx context.Context, h int64) error {
+	return c.waitFor(ctx, h, true)
+}
+
+func (c *Client) waitFor(ctx context.Context, h int64, state bool) error {
 	for {
 		st, err := c.rpc.Status(ctx)
 		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
+			if !state {
+				return nil
+			}
 			var info *ctypes.ResultABCIInfo
 			if info, err = c.rpc.ABCIInfo(ctx); err == nil && info.Response.LastBlockHeight >= h {
 				return nil

@@ -549,7 +549,7 @@ func (w *walkthrough) governance(ctx context.Context) (string, error) {
 	// holds a vote: the vote went to another agency's node, which may have
 	// committed that block before agency-1's did.
 	status := func(height int64) (*ledger.Proposal, error) {
-		if err := c.WaitForHeight(ctx, height); err != nil {
+		if err := c.WaitForState(ctx, height); err != nil {
 			return nil, err
 		}
 		p, _, _, err := c.Proposal(ctx, id, height)

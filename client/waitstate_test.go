@@ -25,12 +25,12 @@ func (s slowCommit) Commit(ctx context.Context, req *abci.RequestCommit) (*abci.
 	return s.App.Commit(ctx, req)
 }
 
-// TestWaitForHeightMeansQueryable: once WaitForHeight(h) returns, the state
-// at h can be queried. A node reports a height in /status as soon as its
-// block is stored, before the app commits it; a read at that height right
-// after the wait used to find no state ("unexpected end of JSON input" in
-// the demo's governance step).
-func TestWaitForHeightMeansQueryable(t *testing.T) {
+// TestWaitForStateMeansQueryable: once WaitForState(h) returns, the state at
+// h can be queried. A node reports a height in /status as soon as its block
+// is stored, before the app commits it; the demo's governance step read a
+// proposal right after WaitForHeight(h) and sometimes found no state
+// ("unexpected end of JSON input").
+func TestWaitForStateMeansQueryable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	var apps []*app.App
@@ -68,11 +68,11 @@ func TestWaitForHeightMeansQueryable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for h := st.SyncInfo.LatestBlockHeight + 1; h <= st.SyncInfo.LatestBlockHeight+5; h++ {
-		if err := c.WaitForHeight(ctx, h); err != nil {
+		if err := c.WaitForState(ctx, h); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, _, err := c.Params(ctx, h); err != nil {
-			t.Fatalf("state at height %d right after WaitForHeight(%d): %v", h, h, err)
+			t.Fatalf("state at height %d right after WaitForState(%d): %v", h, h, err)
 		}
 	}
 }
