@@ -49,6 +49,7 @@ FUZZ_TARGETS = \
 	./ledger/store:FuzzImport \
 	./ledger/verify:FuzzBundle \
 	./app:FuzzQuery \
+	./app:FuzzRestoreChunk \
 	./genesis:FuzzLoad \
 	./export:FuzzRelease \
 	./node:FuzzLoadConfig

@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"os"
 	"strings"
 	"testing"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/civicledger/civicledger/app"
 	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/store"
 	"github.com/civicledger/civicledger/ledger/verify"
 )
 
@@ -117,6 +120,91 @@ func FuzzQuery(f *testing.F) {
 		}
 		if _, err := verify.StoreValue(appHash, st, data, res.Value, res.ProofOps.Ops); err != nil {
 			t.Fatalf("proved answer of %s %q does not verify: %v", st, data, err)
+		}
+	})
+}
+
+// FuzzRestoreChunk: a hostile state-sync snapshot, offered and applied as
+// one chunk through the ABCI methods, never panics and never aborts the
+// restore: the last chunk either restores exactly the offered height and
+// the trusted AppHash or rejects the snapshot, leaving no state and no
+// spool file behind, and the app takes the next offer. The input is the
+// snapshot stream without its trailing checksum; the target appends it,
+// declares the offer from the stream's own header (height, AppHash) and
+// the metadata and snapshot hash from the chunk's hash, as a peer crafting
+// a snapshot would, so the fuzzer reaches the import. One app serves every
+// input until a restore succeeds. Seeds are a real app's snapshot stream.
+func FuzzRestoreChunk(f *testing.F) {
+	src, _ := queryApp(f)
+	var buf bytes.Buffer
+	if err := src.Store().Export(src.Store().Version(), &buf); err != nil {
+		f.Fatal(err)
+	}
+	stream := buf.Bytes()
+	f.Add(stream[:len(stream)-sha256.Size])
+	f.Add(stream[:len(stream)/2])
+	f.Add([]byte("CIVSNAP\x00"))
+
+	base := f.TempDir()
+	var a *app.App
+	var snaps *app.Snapshots
+	fresh := func(t *testing.T) {
+		dir, err := os.MkdirTemp(base, "restore-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snaps, err = app.OpenSnapshots(dir, nil); err != nil {
+			t.Fatal(err)
+		}
+		st, err := store.OpenMem(ledger.StoreNames, store.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := app.DefaultOptions()
+		o.Snapshots = snaps
+		if a, err = app.New(st, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if a == nil {
+			fresh(t)
+		}
+		sum := sha256.Sum256(body)
+		chunk := append(bytes.Clone(body), sum[:]...)
+		height, appHash, err := store.PeekSnapshot(chunk)
+		if err != nil || height <= 0 {
+			height, appHash = 1, sum[:]
+		}
+		chunkSum := sha256.Sum256(chunk) // one chunk: its hash is the metadata and the snapshot's hash
+		sn := &abci.Snapshot{Height: uint64(height), Format: app.SnapshotFormat, Chunks: 1, Hash: chunkSum[:], Metadata: chunkSum[:]}
+
+		if r := offer(t, a, sn, appHash); r != abci.ResponseOfferSnapshot_ACCEPT {
+			t.Fatalf("well-formed offer refused: %v", r)
+		}
+		res := apply(t, a, 0, chunk, "peer-1")
+		switch res.Result {
+		case abci.ResponseApplySnapshotChunk_ACCEPT:
+			info, err := a.Info(context.Background(), &abci.RequestInfo{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.LastBlockHeight != height || !bytes.Equal(info.LastBlockAppHash, appHash) {
+				t.Fatalf("restored height %d AppHash %X; offered %d %X", info.LastBlockHeight, info.LastBlockAppHash, height, appHash)
+			}
+			a.Close()
+			snaps.Close()
+			a = nil // the next input needs an empty state
+		case abci.ResponseApplySnapshotChunk_REJECT_SNAPSHOT:
+			if v := a.Store().Version(); v != 0 {
+				t.Fatalf("rejected snapshot left version %d", v)
+			}
+		default:
+			t.Fatalf("chunk answered %v", res.Result)
+		}
+		if files := spoolFiles(t, snaps); len(files) > 0 {
+			t.Fatalf("spool files left: %v", files)
 		}
 	})
 }
