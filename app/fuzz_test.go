@@ -47,8 +47,8 @@ func queryApp(tb testing.TB) (*app.App, map[int64][]byte) {
 // FuzzQuery: Query never panics nor returns an error, whatever the path,
 // data, height and prove flag; it answers with one of the documented codes
 // (0, ledger.QueryCodeBadRequest, QueryCodeNotFound, QueryCodeNoVersion),
-// a height beyond the last committed one with QueryCodeNoVersion, and a
-// refusal with no value. Asking twice gives the same answer (queries read
+// a path no route starts with QueryCodeBadRequest, a height beyond the
+// last committed one with QueryCodeNoVersion, and a refusal with no value. Asking twice gives the same answer (queries read
 // committed versions only), and a proved answer of a store key verifies
 // against the AppHash of its height with the client's own checks
 // (verify.StoreValue). Seeds are every route of the query table with
@@ -79,8 +79,12 @@ func FuzzQuery(f *testing.F) {
 		{ledger.QuerySnapshots, ""},
 		{"/nowhere", ""},
 	}
+	heads := map[string]bool{} // the first segment of every routed path
 	for i, s := range seeds {
 		f.Add(s.path, []byte(s.data), int64(i%5), i%2 == 0)
+		if s.path != "/nowhere" {
+			heads[strings.SplitN(strings.TrimPrefix(s.path, "/"), "/", 2)[0]] = true
+		}
 	}
 
 	a, hashes := queryApp(f)
@@ -105,6 +109,10 @@ func FuzzQuery(f *testing.F) {
 		}
 		if height > latest && path != ledger.QuerySnapshots && res.Code != ledger.QueryCodeNoVersion {
 			t.Fatalf("height %d beyond %d answered with code %d", height, latest, res.Code)
+		}
+		if head := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 2)[0]; !heads[head] && height >= 0 && height <= latest &&
+			res.Code != ledger.QueryCodeBadRequest {
+			t.Fatalf("unrouted path %q answered with code %d", path, res.Code)
 		}
 		again, err := a.Query(context.Background(), req)
 		if err != nil || again.Code != res.Code || !bytes.Equal(again.Value, res.Value) || again.Height != res.Height {
