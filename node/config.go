@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/spf13/viper"
@@ -82,6 +83,11 @@ func (c AppConfig) Validate() error {
 	}
 	if c.Portal.Enabled && strings.TrimSpace(c.Portal.Listen) == "" {
 		return errors.New("app.toml: [portal] listen must be an address such as 127.0.0.1:8080 when enabled = true")
+	}
+	for _, f := range append([]string{c.Portal.Listen, c.Portal.WasmDir}, c.Portal.Witnesses...) {
+		if !printableText(f) {
+			return fmt.Errorf("app.toml: [portal] value %q holds a control character or invalid UTF-8", f)
+		}
 	}
 	if c.SnapshotChunkSize < 0 || c.SnapshotChunkSize > 4<<20 {
 		return errors.New("snapshot chunk size must be between 1 byte and 4 MiB")
@@ -230,4 +236,18 @@ func LoadConfig(home string) (*Config, error) {
 // hostPort strips a tcp:// scheme.
 func hostPort(addr string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(addr, "tcp://"), "http://")
+}
+
+// printableText reports whether s is valid UTF-8 without control characters
+// (so that it is written back to app.toml as a plain TOML string).
+func printableText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
 }

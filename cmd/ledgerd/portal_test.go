@@ -158,4 +158,8 @@ func TestPortalConfigValidation(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "[portal] listen") {
 		t.Fatalf("enabled portal without listen: %v", err)
 	}
+	c.Portal.Listen, c.Portal.Witnesses = node.DefaultPortalListen, []string{"http://a\x07b"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "control character") {
+		t.Fatalf("a witness with a control character: %v", err)
+	}
 }

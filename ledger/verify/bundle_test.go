@@ -61,7 +61,7 @@ func keysFrom(prefix string, n int) []cmted25519.PrivKey {
 	return out
 }
 
-func valSet(t *testing.T, keys []cmted25519.PrivKey) *cmttypes.ValidatorSet {
+func valSet(t testing.TB, keys []cmted25519.PrivKey) *cmttypes.ValidatorSet {
 	t.Helper()
 	vals := make([]*cmttypes.Validator, len(keys))
 	for i, k := range keys {
@@ -70,7 +70,7 @@ func valSet(t *testing.T, keys []cmted25519.PrivKey) *cmttypes.ValidatorSet {
 	return cmttypes.NewValidatorSet(vals)
 }
 
-func genesisOf(t *testing.T, chainID string, keys []cmted25519.PrivKey, t0 time.Time, agencies ...ledger.Agency) (*cmttypes.GenesisDoc, string) {
+func genesisOf(t testing.TB, chainID string, keys []cmted25519.PrivKey, t0 time.Time, agencies ...ledger.Agency) (*cmttypes.GenesisDoc, string) {
 	t.Helper()
 	doc := &cmttypes.GenesisDoc{ChainID: chainID, GenesisTime: t0, InitialHeight: 1}
 	doc.AppState, _ = json.Marshal(ledger.GenesisState{Agencies: agencies})
@@ -89,7 +89,7 @@ func genesisOf(t *testing.T, chainID string, keys []cmted25519.PrivKey, t0 time.
 	return doc, hex.EncodeToString(sum[:])
 }
 
-func signedTx(t *testing.T, key ed25519.PrivateKey, id string) []byte {
+func signedTx(t testing.TB, key ed25519.PrivateKey, id string) []byte {
 	t.Helper()
 	body, err := ledger.NewBody(unitChain, "agency-1", key.Public().(ed25519.PublicKey), 7, 100, &ledger.GrantAward{
 		ID: id, Recipient: ledger.Party{Name: "Acme", Scheme: "GB-COH", ID: "1"}, Programme: "P", Purpose: "Purpose",
@@ -105,7 +105,7 @@ func signedTx(t *testing.T, key ed25519.PrivateKey, id string) []byte {
 	return raw
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{chainID: unitChain, blocks: map[int64]*cmttypes.LightBlock{}, views: map[int64]*store.View{},
 		appHashes: map[int64][]byte{}, t0: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -217,7 +217,7 @@ func newFixture(t *testing.T) *fixture {
 
 // authData is the result data of a tx of agency-1 authorized with the
 // stored record value, carrying the record if withRecord.
-func authData(t *testing.T, value []byte, withRecord bool) []byte {
+func authData(t testing.TB, value []byte, withRecord bool) []byte {
 	t.Helper()
 	a := &ledger.TxAuth{Agency: "agency-1", RecordSHA256: ledger.RecordDigest(value)}
 	if withRecord {
@@ -230,7 +230,7 @@ func authData(t *testing.T, value []byte, withRecord bool) []byte {
 	return d
 }
 
-func (f *fixture) query(t *testing.T, st string, key []byte, v int64) *verify.ABCIQuery {
+func (f *fixture) query(t testing.TB, st string, key []byte, v int64) *verify.ABCIQuery {
 	t.Helper()
 	value, ops := proofOps(t, f.views[v], st, string(key))
 	return &verify.ABCIQuery{Response: abci.ResponseQuery{Key: key, Value: value, Height: v, ProofOps: &cmtcrypto.ProofOps{Ops: ops}}}
@@ -244,7 +244,7 @@ func (f *fixture) lightBlocks(heights ...int64) []*cmttypes.LightBlock {
 	return out
 }
 
-func (f *fixture) recordBundle(t *testing.T, kind, id string, h int64) *verify.Bundle {
+func (f *fixture) recordBundle(t testing.TB, kind, id string, h int64) *verify.Bundle {
 	t.Helper()
 	st, key, err := verify.RecordLocation(kind, id)
 	if err != nil {
@@ -262,7 +262,7 @@ func (f *fixture) recordBundle(t *testing.T, kind, id string, h int64) *verify.B
 	}
 }
 
-func (f *fixture) txBundle(t *testing.T, index uint32) *verify.Bundle {
+func (f *fixture) txBundle(t testing.TB, index uint32) *verify.Bundle {
 	t.Helper()
 	tx := f.txs[index]
 	return &verify.Bundle{
@@ -289,7 +289,7 @@ func (f *fixture) firstBlockTxBundle() *verify.Bundle {
 }
 
 // roundTrip writes a bundle to JSON and reads it back, as a file would.
-func roundTrip(t *testing.T, b *verify.Bundle) *verify.Bundle {
+func roundTrip(t testing.TB, b *verify.Bundle) *verify.Bundle {
 	t.Helper()
 	bz, err := b.Marshal()
 	if err != nil {

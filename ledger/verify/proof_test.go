@@ -11,7 +11,7 @@ import (
 	"github.com/civicledger/civicledger/ledger/verify"
 )
 
-func proofOps(t *testing.T, view *store.View, st, key string) ([]byte, []cmtcrypto.ProofOp) {
+func proofOps(t testing.TB, view *store.View, st, key string) ([]byte, []cmtcrypto.ProofOp) {
 	t.Helper()
 	v, ip, sp, err := view.Proof(st, []byte(key))
 	if err != nil {
