@@ -102,13 +102,8 @@ type signingView struct {
 }
 
 func (s *server) agency(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	height, err := heightParam(r)
-	if err == nil {
-		err = validID(id)
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	id, height, ok := s.recordParams(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

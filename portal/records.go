@@ -54,13 +54,8 @@ type listView struct {
 }
 
 func (s *server) grant(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	height, err := heightParam(r)
-	if err == nil {
-		err = validID(id)
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	id, height, ok := s.recordParams(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -115,13 +110,8 @@ func (s *server) grant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) licence(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	height, err := heightParam(r)
-	if err == nil {
-		err = validID(id)
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	id, height, ok := s.recordParams(w, r)
+	if !ok {
 		return
 	}
 	l, h, err := s.c.Licence(r.Context(), id, height)
@@ -151,13 +141,8 @@ func (s *server) licence(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) payment(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	height, err := heightParam(r)
-	if err == nil {
-		err = validID(id)
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	id, height, ok := s.recordParams(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -268,4 +253,19 @@ func (s *server) history(ctx context.Context, kind, id string, upTo int64) (*his
 		hv.Rows = append(hv.Rows, row)
 	}
 	return hv, nil
+}
+
+// recordParams reads a record page's id (from its path) and ?height; on a
+// bad one it writes the error page and returns ok = false.
+func (s *server) recordParams(w http.ResponseWriter, r *http.Request) (id string, height int64, ok bool) {
+	id = r.PathValue("id")
+	height, err := heightParam(r)
+	if err == nil {
+		err = validID(id)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return "", 0, false
+	}
+	return id, height, true
 }

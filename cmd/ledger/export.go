@@ -110,23 +110,7 @@ func newOpenExportCmd(g *globalOpts) *cobra.Command {
 
 // dir returns the directory named by --out or -o/--output.
 func (o *openExportFlags) dir(cmd *cobra.Command) (string, error) {
-	outSet, oSet := cmd.Flags().Changed(flagExportOut), cmd.Flags().Changed(flagOutput)
-	d := o.out
-	switch {
-	case outSet && oSet && o.out != o.output:
-		return "", usagef("--out %q and -o/--output %q disagree: name the directory once", o.out, o.output)
-	case !outSet && !oSet:
-		return "", usagef("required flag --out DIR (or -o DIR) not set (see '%s --help')", cmd.CommandPath())
-	case !outSet:
-		d = o.output
-		if d == "text" || d == "json" {
-			return "", usagef("-o %s: on '%s', -o names the directory, not the output format; to write to a directory named %q, use --out ./%s", d, cmd.CommandPath(), d, d)
-		}
-	}
-	if strings.TrimSpace(d) == "" {
-		return "", usagef("--out must name a directory")
-	}
-	return d, nil
+	return outPath(cmd, flagExportOut, o.out, o.output, outTarget{"the directory", "DIR", "write to a directory named", "a directory"})
 }
 
 func runOpenExport(cmd *cobra.Command, g *globalOpts, o *openExportFlags, args []string) error {

@@ -327,3 +327,49 @@ func errorText(err error) string {
 	}
 	return sanitize(s)
 }
+
+// writeReport prints a verification report as JSON (-o json) or as text, and
+// returns the verification's error (its verdict), or the writing's if that
+// failed while the verification did not.
+func writeReport[T any](w io.Writer, format string, out T, text func(io.Writer, T) error, verr error) error {
+	var err error
+	if format == "json" {
+		err = writeJSON(w, out)
+	} else {
+		err = text(w, out)
+	}
+	if err != nil && verr == nil {
+		return err
+	}
+	return verr
+}
+
+// outTarget words what --out (or -o, on commands that write files) names.
+type outTarget struct {
+	noun   string // "the directory"
+	meta   string // "DIR"
+	writeA string // "write to a directory named"
+	a      string // "a directory"
+}
+
+// outPath returns the path named by --out (the flag outFlag) or -o/--output
+// on a command where -o names what it writes rather than an output format.
+func outPath(cmd *cobra.Command, outFlag, out, output string, t outTarget) (string, error) {
+	outSet, oSet := cmd.Flags().Changed(outFlag), cmd.Flags().Changed(flagOutput)
+	p := out
+	switch {
+	case outSet && oSet && out != output:
+		return "", usagef("--out %q and -o/--output %q disagree: name %s once", out, output, t.noun)
+	case !outSet && !oSet:
+		return "", usagef("required flag --out %s (or -o %s) not set (see '%s --help')", t.meta, t.meta, cmd.CommandPath())
+	case !outSet:
+		p = output
+		if p == "text" || p == "json" {
+			return "", usagef("-o %s: on '%s', -o names %s, not the output format; to %s %q, use --out ./%s", p, cmd.CommandPath(), t.noun, t.writeA, p, p)
+		}
+	}
+	if strings.TrimSpace(p) == "" {
+		return "", usagef("--out must name %s", t.a)
+	}
+	return p, nil
+}

@@ -94,21 +94,9 @@ func (o *exportFlags) register(cmd *cobra.Command, height bool) {
 
 // file returns the bundle file named by --out or -o/--output.
 func (o *exportFlags) file(cmd *cobra.Command) (string, error) {
-	outSet, oSet := cmd.Flags().Changed("out"), cmd.Flags().Changed(flagOutput)
-	f := o.out
-	switch {
-	case outSet && oSet && o.out != o.output:
-		return "", usagef("--out %q and -o/--output %q disagree: name the bundle file once", o.out, o.output)
-	case !outSet && !oSet:
-		return "", usagef("required flag --out FILE (or -o FILE) not set (see '%s --help')", cmd.CommandPath())
-	case !outSet:
-		f = o.output
-		if f == "text" || f == "json" {
-			return "", usagef("-o %s: on '%s', -o names the bundle file, not the output format; to write a file named %q, use --out ./%s", f, cmd.CommandPath(), f, f)
-		}
-	}
-	if strings.TrimSpace(f) == "" {
-		return "", usagef("--out must name a file")
+	f, err := outPath(cmd, "out", o.out, o.output, outTarget{"the bundle file", "FILE", "write a file named", "a file"})
+	if err != nil {
+		return "", err
 	}
 	if st, err := os.Stat(filepath.Dir(f)); err != nil || !st.IsDir() {
 		return "", usagef("--out %s: directory %s does not exist", f, filepath.Dir(f))
@@ -388,17 +376,7 @@ func newVerifyBundleCmd(g *globalOpts) *cobra.Command {
 			}
 			verr = withExit(exitFailed, fmt.Errorf("bundle %s: verification FAILED: %w", file, verr))
 		}
-		w := cmd.OutOrStdout()
-		if g.Output == "json" {
-			if err := writeJSON(w, out); err != nil && verr == nil {
-				return err
-			}
-			return verr
-		}
-		if err := printBundleReport(w, out); err != nil && verr == nil {
-			return err
-		}
-		return verr
+		return writeReport(cmd.OutOrStdout(), g.Output, out, printBundleReport, verr)
 	}
 	cmd.Flags().StringVar(&genesisPath, "genesis", "", "the chain's genesis `FILE` (default: the trusted one under --home for the bundle's chain)")
 	return cmd

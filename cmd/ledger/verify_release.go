@@ -119,17 +119,7 @@ func newVerifyReleaseCmd(g *globalOpts) *cobra.Command {
 			}
 			verr = withExit(exitFailed, fmt.Errorf("release %s: verification FAILED: %w", dir, verr))
 		}
-		w := cmd.OutOrStdout()
-		if g.Output == "json" {
-			if err := writeJSON(w, out); err != nil && verr == nil {
-				return err
-			}
-			return verr
-		}
-		if err := printReleaseReport(w, out); err != nil && verr == nil {
-			return err
-		}
-		return verr
+		return writeReport(cmd.OutOrStdout(), g.Output, out, printReleaseReport, verr)
 	}
 	cmd.Flags().StringVar(&genesisPath, flagGenesis, "", "the chain's genesis `FILE` (default: the trusted one under --home for the release's chain)")
 	return cmd
