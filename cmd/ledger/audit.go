@@ -184,7 +184,7 @@ func runAudit(cmd *cobra.Command, g *globalOpts, c *client.Client, agency string
 				return nil, err
 			}
 			if v.NoIndependentWitness {
-				warn("no independent witness: headers are verified from the trust root but not cross-checked with another node; pass --witness URL of a node run by another agency")
+				warn(noWitnessWarning)
 			}
 			o.Verifier = v
 		case errors.Is(terr, client.ErrNoTrust):

@@ -144,7 +144,7 @@ func runOpenExport(cmd *cobra.Command, g *globalOpts, o *openExportFlags, args [
 		return exportExit(err)
 	}
 	if v.NoIndependentWitness {
-		fmt.Fprintln(cmd.ErrOrStderr(), "warning: no independent witness: headers are verified from the trust root but not cross-checked with another node; pass --witness URL of a node run by another agency")
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+noWitnessWarning)
 	}
 	progress := newProgress(cmd.ErrOrStderr())
 	start := time.Now()

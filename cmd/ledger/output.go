@@ -373,3 +373,7 @@ func outPath(cmd *cobra.Command, outFlag, out, output string, t outTarget) (stri
 	}
 	return p, nil
 }
+
+// noWitnessWarning is printed when headers were verified from the trust root
+// alone, with no other agency's node to cross-check them.
+const noWitnessWarning = "no independent witness: headers are verified from the trust root but not cross-checked with another node; pass --witness URL of a node run by another agency"

@@ -183,7 +183,7 @@ func runExport(cmd *cobra.Command, g *globalOpts, o *exportFlags, export func(co
 		return exportExit(err)
 	}
 	if v.NoIndependentWitness {
-		fmt.Fprintln(cmd.ErrOrStderr(), "warning: no independent witness: headers are verified from the trust root but not cross-checked with another node; pass --witness URL of a node run by another agency")
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+noWitnessWarning)
 	}
 	b, err := export(ctx, v)
 	if err != nil {

@@ -158,7 +158,7 @@ func runVerify(cmd *cobra.Command, g *globalOpts, o *verifyFlags, out *verifyOut
 		out.ChainID, out.Trust = v.ChainID, v.Trust
 		out.IndependentWitness = !v.NoIndependentWitness
 		if v.NoIndependentWitness {
-			w := "no independent witness: headers are verified from the trust root but not cross-checked with another node; pass --witness URL of a node run by another agency"
+			w := noWitnessWarning
 			out.Warnings = append(out.Warnings, w)
 			fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 		}
