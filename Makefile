@@ -14,7 +14,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 2s
 RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/... ./export/...
 
-.PHONY: test deps vet unit integration fuzz fuzz-long vulncheck bench demo build wasm
+.PHONY: test deps vet unit integration fuzz fuzz-long vulncheck soak bench demo build wasm
 
 test: deps vet unit integration fuzz vulncheck
 
@@ -102,6 +102,16 @@ vulncheck: $(VULNDB_DIR)/index/db.json $(GOVULNCHECK)
 	done; \
 	if [ -n "$$missing" ]; then echo "govulncheck findings not explained in docs/reliability.md:$$missing"; exit 1; fi; \
 	echo "govulncheck: every finding is explained in docs/reliability.md"
+
+# The long soak (not part of make test): 4 validators under steady load for
+# SOAK, one killed and restarted every SOAK_KILL_EVERY, resources sampled
+# into SOAK_OUT (see docs/reliability.md).
+SOAK ?= 2h
+SOAK_KILL_EVERY ?= 10m
+SOAK_OUT ?= $(CURDIR)/soak.csv
+soak:
+	CIVICLEDGER_SOAK=$(SOAK) CIVICLEDGER_SOAK_KILL_EVERY=$(SOAK_KILL_EVERY) CIVICLEDGER_SOAK_OUT=$(SOAK_OUT) \
+		$(GO) test ./cmd/ledgerd -run '^TestSoak$$' -count=1 -v -timeout 0
 
 bench:
 	$(GO) test ./app -run '^$$' -bench BenchmarkFinalizeBlock -benchtime 5x -timeout 60m
