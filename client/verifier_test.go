@@ -5,8 +5,12 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/internal/keystore"
@@ -117,6 +121,21 @@ func TestForkIsReported(t *testing.T) {
 	}
 	if len(fe.SignedBoth) == 0 || fe.PrimaryHeader == nil || fe.WitnessHeader == nil {
 		t.Fatalf("fork report lacks evidence: %+v", fe)
+	}
+	// Each validator that signed both is named by its agency, in the
+	// report and in its text.
+	agencyOf := map[string]string{}
+	for _, a := range tn.Agencies {
+		agencyOf[cmttypes.Address(cmted25519.PubKey(a.ValidatorK).Address()).String()] = a.ID
+	}
+	for _, s := range fe.SignedBoth {
+		want := agencyOf[s.Address]
+		if want == "" || s.Name != want {
+			t.Fatalf("fork report names validator %s %q, want %q", s.Address, s.Name, want)
+		}
+		if !strings.Contains(fe.Error(), want+" ("+s.Address+")") {
+			t.Fatalf("fork report text does not name %s (%s): %v", want, s.Address, fe)
+		}
 	}
 	t.Logf("%v", fe)
 }
