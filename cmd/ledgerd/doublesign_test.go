@@ -524,4 +524,3 @@ func checkAuditNamesAgency(t *testing.T, ctx context.Context, cli string, tn *no
 	}
 	t.Logf("ledger audit at height %d: %d pieces of evidence, all by agency-4; exit 1:\n%s", rep.Height, len(rep.Misbehaviour.Evidence), grepLines([]byte(text), "  "))
 }
-
