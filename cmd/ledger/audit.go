@@ -49,9 +49,10 @@ disbursed amount or payment count disagrees with their payments, grants
 disbursed beyond their award, payments referencing missing grants or grants of
 another agency, payments in another currency than their grant, failed proofs.
 -o json prints the same as one document; -o csv prints a header row, one row
-per agency/currency (type "totals") and one per discrepancy (type
-"discrepancy") and one per validator misbehaviour (type "misbehaviour": the
-agency, the evidence hash as id, its type as result, the detail); amounts are in minor units, and again as decimals in the
+per agency/currency (type "totals"), one per discrepancy (type "discrepancy")
+and one per validator misbehaviour (type "misbehaviour": the agency, the
+evidence hash as id, its type as result, the detail); amounts are in minor
+units, and again as decimals in the
 currency's units in the *_decimal columns, then the id of the ledger invariant
 the row checks in the rule column (agency-totals for a totals row, empty for a
 failed proof; -o json gives it as "rule"). progress goes to stderr every 500

@@ -278,8 +278,9 @@ func waitDuplicateVote(t *testing.T, ctx context.Context, c *client.Client, tw *
 			var logs []string
 			for _, home := range twinAndNodeHomes(tw) {
 				b, _ := os.ReadFile(filepath.Join(home, "node.log"))
-				logs = append(logs, fmt.Sprintf("%s: %d \"conflicting vote\" / %d \"Precommitting nil\" / %d \"Prevoting nil\"",
-					filepath.Base(home), bytes.Count(b, []byte("onflicting vote")), bytes.Count(b, []byte("Precommitting nil")), bytes.Count(b, []byte("prevote step: ProposalBlock is nil"))))
+				logs = append(logs, fmt.Sprintf("%s: %d \"conflicting vote from ourselves\", %d \"verified new evidence\", %d \"Precommitting nil\"",
+					filepath.Base(home), bytes.Count(b, []byte("found conflicting vote from ourselves")),
+					bytes.Count(b, []byte("erified new evidence of byzantine behavior")), bytes.Count(b, []byte("Precommitting nil"))))
 			}
 			t.Fatalf("no DuplicateVoteEvidence against agency-4 in blocks %d..%d within %s; logs: %s", from, h-1, timeout, strings.Join(logs, "; "))
 		}
