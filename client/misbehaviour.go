@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
+	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/civicledger/civicledger/ledger"
@@ -251,10 +252,11 @@ func (c *Client) validatorsAt(ctx context.Context, h int64, header *cmttypes.Hea
 		hh, p := h, page
 		res, err := c.rpc.Validators(ctx, &hh, &p, &perPage)
 		if err != nil {
-			if errors.Is(ctx.Err(), context.Canceled) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, false, err
+			var re *rpctypes.RPCError
+			if errors.As(err, &re) {
+				return nil, false, nil // the node no longer has it (pruned): the set is unknown
 			}
-			return nil, false, nil // pruned: the set is unknown
+			return nil, false, fmt.Errorf("validator set %d: %w", h, err)
 		}
 		vals = append(vals, res.Validators...)
 		if len(vals) >= res.Total || len(res.Validators) == 0 {
