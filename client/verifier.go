@@ -59,7 +59,10 @@ type witness struct {
 
 // ForkError reports two different headers at one height, each presented as
 // the chain's: evidence that validators signed conflicting blocks (or that
-// a node lies). It names the validators that signed both.
+// a node lies). It names the validators that signed both, each with its
+// agency where this client can tell it (the genesis file of the trust root,
+// or the agency listing proved against the last verified header before the
+// fork).
 type ForkError struct {
 	Height        int64
 	PrimaryURL    string
@@ -321,10 +324,10 @@ func (v *Verifier) crossCheck(ctx context.Context, lb, base *cmttypes.LightBlock
 		// old era's keys on one of the two). A header that verifies from
 		// nothing is a broken or lying witness, not evidence.
 		if lb.ValidatorSet.VerifyCommitLight(v.ChainID, wb.Commit.BlockID, h, wb.Commit) == nil {
-			return out, v.fork(h, lb, wb, w.url)
+			return out, v.fork(ctx, h, lb, wb, w.url, base)
 		}
 		if _, verr := v.verifyFrom(ctx, w.prov, wb); verr == nil {
-			return out, v.fork(h, lb, wb, w.url)
+			return out, v.fork(ctx, h, lb, wb, w.url, base)
 		}
 		out = append(out, WitnessCheck{URL: w.url, Detail: fmt.Sprintf("serves a different header %d %X that does not verify from the trust root: a broken or lying witness", h, wb.Hash())})
 	}
@@ -372,20 +375,58 @@ func (v *Verifier) checkPast(ctx context.Context, lb *cmttypes.LightBlock) error
 }
 
 // fork builds the report of two conflicting headers at h: primary's
-// (verified) and the witness's. Only signatures that verify count: a
-// validator named here provably signed both (equivocation evidence).
-func (v *Verifier) fork(h int64, primary, witness *cmttypes.LightBlock, url string) *ForkError {
+// (verified from base) and the witness's. Only signatures that verify
+// count: a validator named here provably signed both (equivocation
+// evidence).
+func (v *Verifier) fork(ctx context.Context, h int64, primary, witness *cmttypes.LightBlock, url string, base *cmttypes.LightBlock) *ForkError {
 	fe := &ForkError{Height: h, PrimaryURL: v.Primary.URL, WitnessURL: url, PrimaryHeader: primary.SignedHeader, WitnessHeader: witness.SignedHeader}
 	signedPrimary := map[string]bool{}
 	for _, s := range verify.SignedBy(v.ChainID, primary.ValidatorSet, primary.Commit, nil) {
 		signedPrimary[s.Address] = true
 	}
-	for _, s := range verify.SignedBy(v.ChainID, witness.ValidatorSet, witness.Commit, nil) {
+	names := v.forkNames(ctx, base)
+	for _, s := range verify.SignedBy(v.ChainID, witness.ValidatorSet, witness.Commit, names) {
 		if signedPrimary[s.Address] {
 			fe.SignedBoth = append(fe.SignedBoth, s)
 		}
 	}
 	return fe
+}
+
+// forkNames maps validator addresses to agency ids for a fork report, from
+// what this client already trusts: the agencies of the genesis file its
+// trust root came from, then (overriding them) the agency listing at the
+// state before base, the highest header verified below the fork, proved
+// complete against base. Names only help the reader: where they cannot be
+// read the report gives the addresses alone.
+func (v *Verifier) forkNames(ctx context.Context, base *cmttypes.LightBlock) map[string]string {
+	names := map[string]string{}
+	if gp, err := GenesisPath(v.home, v.ChainID); err == nil {
+		if doc, _, err := LoadGenesisFile(gp); err == nil {
+			var gs ledger.GenesisState
+			if json.Unmarshal(doc.AppState, &gs) == nil {
+				for _, a := range gs.Agencies {
+					if len(a.ValidatorKey) == cmted25519.PubKeySize {
+						names[cmttypes.Address(cmtAddress(a.ValidatorKey)).String()] = a.ID
+					}
+				}
+			}
+		}
+	}
+	if base == nil || base.Height < 2 {
+		return names
+	}
+	r, err := VerifyListingAt(ctx, v.Primary, base, ledger.ListingAgencies, "", base.Height-1, 0)
+	if err != nil {
+		return names
+	}
+	for _, e := range r.Entries {
+		var ag ledger.Agency
+		if json.Unmarshal(e.Record, &ag) == nil && len(ag.ValidatorKey) == cmted25519.PubKeySize {
+			names[cmttypes.Address(cmtAddress(ag.ValidatorKey)).String()] = ag.ID
+		}
+	}
+	return names
 }
 
 // LatestBlock is the latest block L whose state a verification with no

@@ -4,9 +4,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/civicledger/civicledger/client"
 	"github.com/civicledger/civicledger/internal/keystore"
@@ -118,5 +123,47 @@ func TestForkIsReported(t *testing.T) {
 	if len(fe.SignedBoth) == 0 || fe.PrimaryHeader == nil || fe.WitnessHeader == nil {
 		t.Fatalf("fork report lacks evidence: %+v", fe)
 	}
-	t.Logf("%v", fe)
+	// Each validator that signed both is named by its agency, in the
+	// report and in its text.
+	agencyOf := map[string]string{}
+	for _, a := range tn.Agencies {
+		agencyOf[cmttypes.Address(cmted25519.PubKey(a.ValidatorK).Address()).String()] = a.ID
+	}
+	named := func(fe *client.ForkError) {
+		t.Helper()
+		for _, s := range fe.SignedBoth {
+			want := agencyOf[s.Address]
+			if want == "" || s.Name != want {
+				t.Fatalf("fork report names validator %s %q, want %q", s.Address, s.Name, want)
+			}
+			if !strings.Contains(fe.Error(), want+" ("+s.Address+")") {
+				t.Fatalf("fork report text does not name %s (%s): %v", want, s.Address, fe)
+			}
+		}
+		t.Logf("%v", fe)
+	}
+	named(fe)
+
+	// From a checkpoint of chain A at a later height (no genesis file to
+	// name agencies from): the names come from the agency listing proved
+	// against the checkpoint header.
+	cA, _ := client.New(tn.Agencies[0].RPC)
+	if err := cA.WaitForHeight(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	cp := int64(4)
+	com, err := cA.RPC().Commit(ctx, &cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home2 := t.TempDir()
+	if _, err := client.InitTrustCheckpoint(home2, tn.ChainID, cp, fmt.Sprintf("%X", com.Header.Hash())); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.NewVerifier(ctx, home2, tn.Agencies[0].RPC, []string{tnB.Agencies[1].RPC})
+	fe = nil
+	if !errors.As(err, &fe) || fe.Height != cp {
+		t.Fatalf("from checkpoint %d: want a fork report at %d, got %v", cp, cp, err)
+	}
+	named(fe)
 }

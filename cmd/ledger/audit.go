@@ -33,21 +33,35 @@ its proof is a discrepancy (proof_failed). records referenced elsewhere and the
 totals records are proved one by one. --no-proofs skips the proofs (faster).
 without a trust root the node is trusted, and a warning says so.
 
+the audit also reads the evidence of validator misbehaviour that blocks
+--evidence-from..H committed (a validator that signed two different votes at
+one height, or a conflicting header): every header of that range is linked by
+hash to the verified header H+1, so the node can neither hide nor invent
+evidence; each piece names the agency that holds or held the validator key
+(proved at H), and a double vote's two signatures are checked against the
+validator set of its height. the text report lists it first, under
+MISBEHAVIOUR. reading the headers takes one request per 20 blocks: on a long
+chain, --evidence-from picks up where an earlier audit left off.
+
 the report lists, per agency and currency, stored against recomputed totals
 (OK or MISMATCH), then every discrepancy: totals mismatches, grants whose
 disbursed amount or payment count disagrees with their payments, grants
 disbursed beyond their award, payments referencing missing grants or grants of
 another agency, payments in another currency than their grant, failed proofs.
 -o json prints the same as one document; -o csv prints a header row, one row
-per agency/currency (type "totals") and one per discrepancy (type
-"discrepancy"); amounts are in minor units, and again as decimals in the
+per agency/currency (type "totals"), one per discrepancy (type "discrepancy")
+and one per validator misbehaviour (type "misbehaviour": the agency, the
+evidence hash as id, its type as result, the detail); amounts are in minor
+units, and again as decimals in the
 currency's units in the *_decimal columns, then the id of the ledger invariant
 the row checks in the rule column (agency-totals for a totals row, empty for a
 failed proof; -o json gives it as "rule"). progress goes to stderr every 500
 records.
 
-exit status: 0 everything reconciles; 1 a discrepancy (or a failed proof,
-fork, or header conflict); 2 could not audit: usage error, the node or the
+exit status: 0 everything reconciles and no validator misbehaved; 1 a
+discrepancy (or a failed proof, fork, or header conflict; result MISMATCH) or
+committed evidence of validator misbehaviour (result MISBEHAVIOUR when the
+books reconcile); 2 could not audit: usage error, the node or the
 witnesses could not be reached.`
 
 // auditOutput is the JSON report of "ledger audit".
@@ -61,8 +75,11 @@ type auditOutput struct {
 	Agencies      []string             `json:"agencies"`
 	Totals        []client.AuditTotals `json:"totals"`
 	Discrepancies []client.Discrepancy `json:"discrepancies"`
-	Summary       auditSummary         `json:"summary"`
-	Result        string               `json:"result"` // OK or MISMATCH
+	// Misbehaviour is the validator misbehaviour committed in the blocks
+	// up to Height.
+	Misbehaviour *client.MisbehaviourReport `json:"misbehaviour"`
+	Summary      auditSummary               `json:"summary"`
+	Result       string                     `json:"result"` // OK, MISMATCH or MISBEHAVIOUR
 }
 
 type auditProofsOut struct {
@@ -79,12 +96,16 @@ type auditSummary struct {
 	Totals        int `json:"totals"`
 	TotalsOK      int `json:"totals_ok"`
 	Discrepancies int `json:"discrepancies"`
+	Misbehaviour  int `json:"misbehaviour"`
 }
 
 // Audit results.
 const (
 	auditOK       = "OK"
 	auditMismatch = "MISMATCH"
+	// auditMisbehaviour: the books reconcile, but blocks committed evidence
+	// that a validator misbehaved.
+	auditMisbehaviour = "MISBEHAVIOUR"
 )
 
 func newAuditCmd(g *globalOpts) *cobra.Command {
@@ -94,6 +115,7 @@ func newAuditCmd(g *globalOpts) *cobra.Command {
 		witnesses []string
 		noProofs  bool
 		pageSize  int
+		evFrom    int64
 	)
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -117,6 +139,9 @@ func newAuditCmd(g *globalOpts) *cobra.Command {
 		if height < 0 {
 			return usagef("--height must not be negative")
 		}
+		if evFrom < 1 {
+			return usagef("--evidence-from must be a block height (1 or more)")
+		}
 		if pageSize < 1 || pageSize > ledger.MaxPageSize {
 			return usagef("--page-size must be between 1 and %d", ledger.MaxPageSize)
 		}
@@ -132,15 +157,18 @@ func newAuditCmd(g *globalOpts) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		out, err := runAudit(cmd, g, c, agency, height, pageSize, witnesses, noProofs)
+		out, err := runAudit(cmd, g, c, agency, height, pageSize, evFrom, witnesses, noProofs)
 		if err != nil {
 			return verifyExit(err)
 		}
 		if err := printAudit(cmd.OutOrStdout(), g.Output, out); err != nil {
 			return withExit(exitUsage, fmt.Errorf("audit: writing the report: %w", err))
 		}
-		if out.Result != auditOK {
-			return withExit(exitFailed, fmt.Errorf("audit: %d discrepancies at height %d", len(out.Discrepancies), out.Height))
+		switch out.Result {
+		case auditMismatch:
+			return withExit(exitFailed, fmt.Errorf("audit: %d discrepancies at height %d%s", len(out.Discrepancies), out.Height, misbehaviourSuffix(out)))
+		case auditMisbehaviour:
+			return withExit(exitFailed, fmt.Errorf("audit: the books reconcile at height %d%s", out.Height, misbehaviourSuffix(out)))
 		}
 		return nil
 	}
@@ -149,11 +177,12 @@ func newAuditCmd(g *globalOpts) *cobra.Command {
 	fs.Int64Var(&height, "height", 0, "state height H to audit (0: the node's latest block minus one)")
 	fs.StringArrayVar(&witnesses, "witness", nil, "RPC URL of a witness node run by another agency (repeatable)")
 	fs.BoolVar(&noProofs, "no-proofs", false, "do not prove the records (trust the node; faster)")
+	fs.Int64Var(&evFrom, "evidence-from", 1, "first block read for evidence of validator misbehaviour")
 	fs.IntVar(&pageSize, "page-size", ledger.MaxPageSize, fmt.Sprintf("listing page size (1-%d)", ledger.MaxPageSize))
 	return cmd
 }
 
-func runAudit(cmd *cobra.Command, g *globalOpts, c *client.Client, agency string, height int64, pageSize int, witnesses []string, noProofs bool) (*auditOutput, error) {
+func runAudit(cmd *cobra.Command, g *globalOpts, c *client.Client, agency string, height int64, pageSize int, evFrom int64, witnesses []string, noProofs bool) (*auditOutput, error) {
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
 	st, err := c.Status(ctx)
@@ -211,18 +240,69 @@ func runAudit(cmd *cobra.Command, g *globalOpts, c *client.Client, agency string
 			AppHash: fmt.Sprintf("%X", proofs.Header.AppHash), VerifiedKeys: proofs.Verified}
 		out.Discrepancies = append(out.Discrepancies, proofs.Failures...)
 	}
+	mo := client.MisbehaviourOptions{From: evFrom, To: d.Height, ChainID: out.ChainID}
+	if proofs != nil {
+		mo.Anchor = proofs.Header
+	}
+	mr, err := c.CollectMisbehaviour(ctx, mo)
+	if err != nil {
+		return nil, err
+	}
+	out.Misbehaviour = mr
+	if len(mr.Failures) > 0 {
+		out.Verified = false
+		out.Discrepancies = append(out.Discrepancies, mr.Failures...)
+	}
+	if mr.PrunedBelow > 0 {
+		warn(fmt.Sprintf("the node no longer serves blocks below %d: they were not read for evidence of validator misbehaviour", mr.PrunedBelow))
+	}
 	out.Summary = auditSummary{Agencies: len(rep.Agencies), Grants: rep.Grants, Payments: rep.Payments,
-		Totals: len(rep.Totals), Discrepancies: len(out.Discrepancies)}
+		Totals: len(rep.Totals), Discrepancies: len(out.Discrepancies), Misbehaviour: len(mr.Evidence)}
 	for _, t := range rep.Totals {
 		if t.OK {
 			out.Summary.TotalsOK++
 		}
 	}
-	out.Result = auditOK
-	if len(out.Discrepancies) > 0 {
+	switch {
+	case len(out.Discrepancies) > 0:
 		out.Result = auditMismatch
+	case len(mr.Evidence) > 0:
+		out.Result = auditMisbehaviour
+	default:
+		out.Result = auditOK
 	}
 	return out, nil
+}
+
+// misbehaviourSuffix names, for the one-line reason of a failed audit, the
+// agencies whose validators misbehaved ("" if none did).
+func misbehaviourSuffix(out *auditOutput) string {
+	if out.Misbehaviour == nil || len(out.Misbehaviour.Evidence) == 0 {
+		return ""
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, m := range out.Misbehaviour.Evidence {
+		k := misbehaver(m) + " " + m.Type
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%s ×%d", k, counts[k])
+	}
+	return "; VALIDATOR MISBEHAVIOUR committed on chain: " + sanitize(strings.Join(parts, ", "))
+}
+
+// misbehaver names the agency of a misbehaving validator, or its address
+// when no agency holds or held its key.
+func misbehaver(m client.Misbehaviour) string {
+	if m.Agency == "" {
+		return "validator " + m.Validator + " (no agency)"
+	}
+	return m.Agency
 }
 
 func printAudit(w io.Writer, format string, out *auditOutput) error {
@@ -242,10 +322,25 @@ func printAudit(w io.Writer, format string, out *auditOutput) error {
 		kv.add("proofs", "none: the node is trusted")
 	}
 	kv.add("agencies", "%s", strings.Join(out.Agencies, ", "))
+	if mr := out.Misbehaviour; mr != nil && len(mr.Evidence) == 0 {
+		kv.add("misbehaviour", "none committed in blocks %d..%d", max(mr.From, mr.PrunedBelow), mr.To)
+	}
 	if err := kv.flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
+	if mr := out.Misbehaviour; mr != nil && len(mr.Evidence) > 0 {
+		fmt.Fprintf(w, "MISBEHAVIOUR: blocks %d..%d committed evidence that validators misbehaved:\n", max(mr.From, mr.PrunedBelow), mr.To)
+		for _, m := range mr.Evidence {
+			checked := "verified"
+			if !m.Verified {
+				checked = "NOT verified: the node is trusted"
+			}
+			fmt.Fprintf(w, "  %s: %s by validator %s (power %d) at height %d: %s; committed in block %d (%s)\n",
+				sanitize(misbehaver(m)), m.Type, m.Validator, m.Power, m.Height, sanitize(m.Detail), m.Block, checked)
+		}
+		fmt.Fprintln(w)
+	}
 	tw := newTable(w)
 	row(tw, "AGENCY", "CURRENCY", "", "AWARDED", "GRANTS", "PAID", "AGAINST GRANTS", "PAYMENTS", "REVERSED", "REVERSALS", "RESULT")
 	for _, t := range out.Totals {
@@ -280,8 +375,8 @@ func printAudit(w io.Writer, format string, out *auditOutput) error {
 	}
 	fmt.Fprintln(w)
 	s := out.Summary
-	fmt.Fprintf(w, "summary: %d agencies, %d grants, %d payments; %d of %d totals reconcile; %d discrepancies\n",
-		s.Agencies, s.Grants, s.Payments, s.TotalsOK, s.Totals, s.Discrepancies)
+	fmt.Fprintf(w, "summary: %d agencies, %d grants, %d payments; %d of %d totals reconcile; %d discrepancies; %d validator misbehaviour\n",
+		s.Agencies, s.Grants, s.Payments, s.TotalsOK, s.Totals, s.Discrepancies, s.Misbehaviour)
 	_, err := fmt.Fprintln(w, out.Result)
 	return err
 }
@@ -347,6 +442,16 @@ func writeAuditCSV(w io.Writer, out *auditOutput) error {
 		rec[slices.Index(auditCSVHeader, "detail")] = sanitize(d.Detail)
 		rec[slices.Index(auditCSVHeader, "rule")] = d.Rule
 		_ = cw.Write(rec)
+	}
+	if out.Misbehaviour != nil {
+		for _, m := range out.Misbehaviour.Evidence {
+			rec := make([]string, len(auditCSVHeader))
+			copy(rec, []string{"misbehaviour", m.Agency, "", m.Evidence, m.Type})
+			rec[slices.Index(auditCSVHeader, "height")] = h
+			rec[slices.Index(auditCSVHeader, "detail")] = sanitize(fmt.Sprintf("validator %s (power %d) at height %d: %s; committed in block %d",
+				m.Validator, m.Power, m.Height, m.Detail, m.Block))
+			_ = cw.Write(rec)
+		}
 	}
 	cw.Flush()
 	return cw.Error()

@@ -12,15 +12,16 @@ import (
 )
 
 type auditOut struct {
-	Height        int64                `json:"height"`
-	Verified      bool                 `json:"verified"`
-	Proofs        *auditProofsOut      `json:"proofs"`
-	Warnings      []string             `json:"warnings"`
-	Agencies      []string             `json:"agencies"`
-	Totals        []client.AuditTotals `json:"totals"`
-	Discrepancies []client.Discrepancy `json:"discrepancies"`
-	Summary       auditSummary         `json:"summary"`
-	Result        string               `json:"result"`
+	Height        int64                      `json:"height"`
+	Verified      bool                       `json:"verified"`
+	Proofs        *auditProofsOut            `json:"proofs"`
+	Warnings      []string                   `json:"warnings"`
+	Agencies      []string                   `json:"agencies"`
+	Totals        []client.AuditTotals       `json:"totals"`
+	Discrepancies []client.Discrepancy       `json:"discrepancies"`
+	Summary       auditSummary               `json:"summary"`
+	Result        string                     `json:"result"`
+	Misbehaviour  *client.MisbehaviourReport `json:"misbehaviour"`
 }
 
 // TestAudit records grants, payments and reversals in two currencies on a
@@ -115,6 +116,15 @@ func TestAudit(t *testing.T) {
 		if code != 0 || !r.Verified || r.Proofs == nil || r.Proofs.VerifiedKeys != 2+3+5+2*len(ledger.Currencies()) || r.Proofs.HeaderHeight != r.Height+1 {
 			t.Errorf("proved report (exit %d): %+v %+v", code, r, r.Proofs)
 		}
+		// Every block up to the audited height was read for evidence of
+		// validator misbehaviour, and there is none.
+		if m := r.Misbehaviour; m == nil || m.From != 1 || m.To != r.Height || m.Scanned != r.Height || len(m.Evidence) != 0 || r.Summary.Misbehaviour != 0 {
+			t.Errorf("misbehaviour section: %+v", m)
+		}
+		out, _, code = run(t, as("-o", "json", "audit", "--witness", a[1].RPC, "--evidence-from", "3")...)
+		if r := decodeJSON[auditOut](t, out); code != 0 || r.Misbehaviour == nil || r.Misbehaviour.From != 3 || r.Misbehaviour.Scanned != r.Height-2 {
+			t.Errorf("--evidence-from 3 (exit %d): %+v", code, r.Misbehaviour)
+		}
 	})
 
 	t.Run("one agency csv", func(t *testing.T) {
@@ -146,6 +156,7 @@ func TestAudit(t *testing.T) {
 		wantCode(t, 2, []string{"unknown agency"}, as("audit", "--agency", "agency-9", "--no-proofs")...)
 		wantCode(t, 2, []string{"--agency"}, as("audit", "--agency", "a/b")...)
 		wantCode(t, 2, []string{"--page-size"}, as("audit", "--page-size", "0")...)
+		wantCode(t, 2, []string{"--evidence-from"}, as("audit", "--evidence-from", "0")...)
 		wantCode(t, 2, []string{"unknown flag"}, as("audit", "--bogus")...)
 		wantCode(t, 2, []string{"connection refused"}, "--home", home, "--node", deadNode(t), "audit")
 	})
@@ -285,5 +296,62 @@ func TestAuditCSVRule(t *testing.T) {
 	}
 	if recs[2][4] != client.DiscGrantTotals {
 		t.Errorf("discrepancy row: result %q, want its kind", recs[2][4])
+	}
+}
+
+// TestAuditMisbehaviourReport: committed evidence of validator misbehaviour
+// is listed first in the text report, under MISBEHAVIOUR, named by agency
+// (by address when no agency holds the key), gives one CSV row each, and
+// makes the one-line reason of the failed audit name the agencies.
+func TestAuditMisbehaviourReport(t *testing.T) {
+	tot := ledger.Totals{Agency: "agency-1", Currency: "EUR", Awarded: 100, Grants: 1}
+	out := &auditOutput{Height: 9, Agencies: []string{"agency-1"}, Result: auditMisbehaviour, Discrepancies: []client.Discrepancy{},
+		Totals: []client.AuditTotals{{Agency: "agency-1", Currency: "EUR", Stored: &tot, Recomputed: tot, OK: true}},
+		Misbehaviour: &client.MisbehaviourReport{From: 1, To: 9, Scanned: 9, Evidence: []client.Misbehaviour{
+			{Block: 7, Height: 5, Type: client.MisbehaviourDuplicateVote, Validator: "4353A941", Agency: "agency-4", Power: 10,
+				Evidence: "E1", Detail: "two prevote votes at height 5 round 0, for nil and block 45FA", Verified: true},
+			{Block: 9, Height: 7, Type: client.MisbehaviourDuplicateVote, Validator: "4353A941", Agency: "agency-4", Power: 10,
+				Evidence: "E2", Detail: "two prevote votes at height 7 round 0, for nil and block 0499", Verified: true},
+			{Block: 9, Height: 8, Type: client.MisbehaviourLightClientAttack, Validator: "77AA", Power: 10,
+				Evidence: "E3", Detail: "signed a conflicting header 8 (common height 6)"},
+		}}}
+	out.Summary.Misbehaviour = 3
+	var b bytes.Buffer
+	if err := printAudit(&b, "text", out); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	contains(t, "text", text, "MISBEHAVIOUR: blocks 1..9 committed evidence that validators misbehaved:",
+		"  agency-4: duplicate_vote by validator 4353A941 (power 10) at height 5: two prevote votes at height 5 round 0, for nil and block 45FA; committed in block 7 (verified)",
+		"  validator 77AA (no agency): light_client_attack by validator 77AA (power 10) at height 8",
+		"(NOT verified: the node is trusted)", "3 validator misbehaviour", "\nMISBEHAVIOUR\n")
+	if strings.Index(text, "MISBEHAVIOUR:") > strings.Index(text, "AGENCY") {
+		t.Errorf("the misbehaviour section comes after the totals:\n%s", text)
+	}
+	b.Reset()
+	if err := printAudit(&b, "csv", out); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil || len(recs) != 5 {
+		t.Fatalf("csv (%v): %q", err, recs)
+	}
+	if r := recs[2]; r[0] != "misbehaviour" || r[1] != "agency-4" || r[3] != "E1" || r[4] != client.MisbehaviourDuplicateVote ||
+		!strings.Contains(r[slices.Index(auditCSVHeader, "detail")], "committed in block 7") {
+		t.Errorf("misbehaviour row: %q", r)
+	}
+	if got := misbehaviourSuffix(out); got != "; VALIDATOR MISBEHAVIOUR committed on chain: agency-4 duplicate_vote ×2, validator 77AA (no agency) light_client_attack ×1" {
+		t.Errorf("reason: %q", got)
+	}
+
+	// None: one line in the header, the result stays OK.
+	out.Misbehaviour.Evidence, out.Summary.Misbehaviour, out.Result = nil, 0, auditOK
+	b.Reset()
+	if err := printAudit(&b, "text", out); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "text", b.String(), "misbehaviour: none committed in blocks 1..9")
+	if strings.Contains(b.String(), "MISBEHAVIOUR") {
+		t.Errorf("MISBEHAVIOUR printed without evidence:\n%s", b.String())
 	}
 }

@@ -285,7 +285,8 @@ func TestVerify(t *testing.T) {
 
 // TestVerifyFork starts two networks from one genesis and the same
 // validator keys (every validator signs both chains), lets them diverge, and
-// verifies with a witness of the other chain: a FORK, exit status 1.
+// verifies with a witness of the other chain: a FORK naming the agencies
+// whose validators signed both, exit status 1.
 func TestVerifyFork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
@@ -325,7 +326,9 @@ func TestVerifyFork(t *testing.T) {
 	if out, errOut, code := run(t, "--home", home, "--node", primary, "trust", "init", "--genesis", tn.Genesis); code != 0 {
 		t.Fatalf("trust init: exit %d\n%s\n%s", code, out, errOut)
 	}
-	_, errOut := wantCode(t, 1, []string{"verification FAILED", "FORK at height", "validators that signed both", primary, witness},
+	// The report names each validator that signed both by its agency.
+	_, errOut := wantCode(t, 1, []string{"verification FAILED", "FORK at height", "validators that signed both", primary, witness,
+		"agency-1 (", "agency-2 ("},
 		"--home", home, "--node", primary, "verify", "grant", "G-A", "--witness", witness)
 	t.Logf("%s", errOut)
 	out, _ := wantCode(t, 1, []string{"FORK"}, "--home", home, "--node", primary, "-o", "json", "verify", "tx", hashA, "--witness", witness)
