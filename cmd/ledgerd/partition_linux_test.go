@@ -370,7 +370,7 @@ func startPartNet(t *testing.T, ctx context.Context, chainID string, tune ...fun
 			t.Fatalf("ip netns add %s: %v: %s", ns, err, out)
 		}
 		pn.ns[i] = ns
-		veth := fmt.Sprintf("cw%sm%d", id, i+1)
+		veth := partVeth(id, strconv.Itoa(i+1))
 		t.Cleanup(func() {
 			_ = exec.Command("ip", "link", "del", veth).Run()
 			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
@@ -519,7 +519,7 @@ func partSweep(t *testing.T) {
 	if err != nil {
 		return
 	}
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(partPrefix) + `(\d+)-\S+`)
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(partPrefix) + `(\d+)-([0-9a-f]+)-(\d+)`)
 	for _, line := range strings.Split(string(out), "\n") {
 		m := re.FindStringSubmatch(strings.TrimSpace(line))
 		if m == nil {
@@ -530,11 +530,19 @@ func partSweep(t *testing.T) {
 		} else if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 			continue
 		}
+		// The namespace may outlive its name for a while (the kernel keeps
+		// it while it still has sockets to close): remove its root-side
+		// link now.
+		_ = exec.Command("ip", "link", "del", partVeth(m[2], m[3])).Run()
 		if out, err := exec.Command("ip", "netns", "del", m[0]).CombinedOutput(); err != nil {
 			t.Logf("removing stale namespace %s: %v: %s", m[0], err, out)
 		}
 	}
 }
+
+// partVeth names the root end of node i's management link in the network
+// with the given id.
+func partVeth(id, i string) string { return "cw" + id + "m" + i }
 
 // partSubnets picks two adjacent /24s in 10.0.0.0/8 (management, then
 // consensus network) that overlap no address or route of the machine.
