@@ -65,6 +65,7 @@ func TestPartitionTwoTwo(t *testing.T) {
 	if _, err := liveSigner(t, pn.tn, 0).award(ctx, cs[0], "S-before", true); err != nil {
 		t.Fatalf("before the partition: %v", err)
 	}
+	liveWaitHeights(t, ctx, cs, 5, 30*time.Second, "the chain before the partition")
 
 	pn.wan.split(0, 0, 1, 1)
 	cut := time.Now()
@@ -346,13 +347,13 @@ const partPrefix = "civic-wan-"
 func startPartNet(t *testing.T, ctx context.Context, chainID string, tune ...func(*node.Config)) *partNet {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("network partition tests need root (they create network namespaces, veth pairs and TUN devices); run them as root")
+		t.Skip("network fault tests need root (they create network namespaces, veth pairs and TUN devices); run them as root")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("network partition tests need the ip command (Debian package iproute2)")
+		t.Skip("network fault tests need the ip command (Debian package iproute2)")
 	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skipf("network partition tests need TUN devices: %v", err)
+		t.Skipf("network fault tests need TUN devices: %v", err)
 	}
 	partSweep(t)
 	const n = 4
@@ -392,31 +393,21 @@ func startPartNet(t *testing.T, ctx context.Context, chainID string, tune ...fun
 	}
 	tn := partTestnet(t, dir)
 	pn.tn = tn
+	// RPC and metrics on the management link, P2P on the consensus link.
 	for i := range tn.Agencies {
 		a := &tn.Agencies[i]
-		cfg, err := node.LoadConfig(a.Home)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rpc := fmt.Sprintf("%s.%d:26657", mgmt, 4*i+2)
 		a.P2P = fmt.Sprintf("%s.%d:26656", wan, i+1)
-		a.RPC = "http://" + rpc
+		a.RPC = fmt.Sprintf("http://%s.%d:26657", mgmt, 4*i+2)
 		a.Metrics = fmt.Sprintf("http://%s.%d:26660/metrics", mgmt, 4*i+2)
-		cfg.P2P.ListenAddress = "tcp://" + a.P2P
-		cfg.RPC.ListenAddress = "tcp://" + rpc
-		cfg.Instrumentation.PrometheusListenAddr = strings.TrimSuffix(strings.TrimPrefix(a.Metrics, "http://"), "/metrics")
-		for _, f := range tune {
-			f(cfg)
-		}
-		if err := node.WriteConfig(cfg); err != nil {
-			t.Fatal(err)
-		}
 	}
 	for i, a := range tn.Agencies {
 		cfg, err := node.LoadConfig(a.Home)
 		if err != nil {
 			t.Fatal(err)
 		}
+		cfg.P2P.ListenAddress = "tcp://" + a.P2P
+		cfg.RPC.ListenAddress = "tcp://" + strings.TrimPrefix(a.RPC, "http://")
+		cfg.Instrumentation.PrometheusListenAddr = strings.TrimSuffix(strings.TrimPrefix(a.Metrics, "http://"), "/metrics")
 		var peers []string
 		for j, b := range tn.Agencies {
 			if j != i {
@@ -424,6 +415,9 @@ func startPartNet(t *testing.T, ctx context.Context, chainID string, tune ...fun
 			}
 		}
 		cfg.P2P.PersistentPeers = strings.Join(peers, ",")
+		for _, f := range tune {
+			f(cfg)
+		}
 		if err := node.WriteConfig(cfg); err != nil {
 			t.Fatal(err)
 		}
