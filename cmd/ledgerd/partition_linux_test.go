@@ -450,8 +450,8 @@ func (pn *partNet) start(t *testing.T, i int) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	// ip netns exec enters the namespace and then executes ledgerd in its
-	// own process: the pid is the node's.
+	// ip netns exec enters the namespace and replaces itself with ledgerd:
+	// the pid is the node's.
 	cmd := exec.Command("ip", "netns", "exec", pn.ns[i], ledgerdBin, "start", "--home", a.Home)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
