@@ -1,7 +1,8 @@
 # Civic Ledger. `make test` installs what the test suite needs (Go modules;
 # Debian's prometheus (promtool), postgresql, libxml2-utils (xmllint, which
 # checks the IATI exports against the IATI schema), chromium (the portal's
-# browser tests) and nginx (the public RPC proxy's test), when missing), then runs vet,
+# browser tests), nginx (the public RPC proxy's test) and iproute2 (ip, for the
+# network fault tests' namespaces), when missing), then runs vet,
 # the race-checked unit tests, the integration tests with real CometBFT nodes,
 # a short run of every fuzzer and govulncheck against a pinned vulnerability
 # database (see docs/reliability.md).
@@ -19,7 +20,8 @@ RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/... ./e
 test: deps vet unit integration fuzz vulncheck
 
 APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v xmllint),,libxml2-utils) \
-	$(if $(shell command -v chromium),,chromium) $(if $(shell PATH="$$PATH:/usr/sbin" command -v nginx),,nginx)
+	$(if $(shell command -v chromium),,chromium) $(if $(shell PATH="$$PATH:/usr/sbin" command -v nginx),,nginx) \
+	$(if $(shell PATH="$$PATH:/usr/sbin" command -v ip),,iproute2)
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl/)"; exit 1; }
