@@ -236,20 +236,25 @@ func TestHaltWithTwoOfFourDown(t *testing.T) {
 }
 
 // liveNet generates a 4-agency testnet with officers, starts every agency as
-// a process and waits until each has height 2. On failure it logs the tail
-// of each node's log.
+// a process (after editHome, if given, has changed each home) and waits
+// until each has height 2. On failure it logs the tail of each node's log.
 //
 // The testnet's ports are picked free when it is generated but bound only
 // when the processes start; in between, any outgoing loopback connection on
 // the machine (other tests, or these nodes dialling each other) may take one
 // as its ephemeral port. A node that cannot bind exits: then the whole
 // network is stopped and generated again with fresh ports.
-func liveNet(t *testing.T, ctx context.Context, chainID string) (*processes, *node.Testnet, []*client.Client) {
+func liveNet(t *testing.T, ctx context.Context, chainID string, editHome ...func(home string)) (*processes, *node.Testnet, []*client.Client) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		dir := filepath.Join(t.TempDir(), "net")
 		if out, err := run(t, "testnet", "--agencies", "4", "--output", dir, "--base-port", "0", "--fast", "--officers", "--keyring-backend", "test", "--chain-id", chainID); err != nil {
 			t.Fatalf("%v\n%s", err, out)
+		}
+		for i := 1; i <= 4; i++ {
+			for _, edit := range editHome {
+				edit(filepath.Join(dir, fmt.Sprintf("agency-%d", i)))
+			}
 		}
 		procs, tn := startProcesses(t, dir)
 		clients := make([]*client.Client, len(tn.Agencies))
