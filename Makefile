@@ -14,7 +14,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 2s
 RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/... ./export/...
 
-.PHONY: test deps vet unit integration fuzz fuzz-long vulncheck bench demo build wasm
+.PHONY: test deps vet unit integration fuzz fuzz-long vulncheck bench demo build wasm crash-long
 
 test: deps vet unit integration fuzz vulncheck
 
@@ -102,6 +102,12 @@ vulncheck: $(VULNDB_DIR)/index/db.json $(GOVULNCHECK)
 	done; \
 	if [ -n "$$missing" ]; then echo "govulncheck findings not explained in docs/reliability.md:$$missing"; exit 1; fi; \
 	echo "govulncheck: every finding is explained in docs/reliability.md"
+
+# 50 rounds of TestCrashPoints (make integration runs one round per crash
+# point): a validator kills itself at a random crash point of its commit
+# path, under load, and must recover (docs/reliability.md).
+crash-long:
+	CIVICLEDGER_CRASH_ROUNDS=50 $(GO) test -count=1 -timeout 60m -run '^TestCrashPoints$$' -v ./cmd/ledgerd
 
 bench:
 	$(GO) test ./app -run '^$$' -bench BenchmarkFinalizeBlock -benchtime 5x -timeout 60m

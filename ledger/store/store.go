@@ -8,7 +8,8 @@
 // use immutable trees; those that run concurrently with writes go through a
 // Reader (or DetachedAt), whose trees share nothing with the working ones.
 //
-// This package imports IAVL, ICS23 and CometBFT's merkle hashing only; it
+// This package imports IAVL, ICS23 and CometBFT's merkle hashing only (and
+// the crash tests' hook, empty in a normal build); it
 // knows nothing of ABCI or of the ledger's rules beyond the store names.
 package store
 
@@ -25,6 +26,8 @@ import (
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
+
+	"github.com/civicledger/civicledger/internal/crashpoint"
 )
 
 // Options configure a MultiStore.
@@ -277,6 +280,9 @@ func (m *MultiStore) Commit() ([]byte, int64, error) {
 		}
 		version = v
 		roots[i] = h
+		if i == 0 {
+			crashpoint.Hit(crashpoint.StoreBetweenSaves)
+		}
 	}
 	return AppHash(m.names, roots), version, nil
 }
