@@ -173,7 +173,7 @@ func (n *Node) watchDisk(minFree uint64) {
 		case <-t.C:
 		}
 		if err := app.CheckDiskFree(n.cfg.DBDir(), minFree); err != nil && errors.Is(err, app.ErrDiskLow) {
-			n.logger.Error("DISK ALMOST FULL: stopping the node before a write fails", "err", err)
+			n.logger.Error("DISK ALMOST FULL: stopping the node", "err", err)
 			if n.onFatal != nil {
 				n.onFatal(err)
 			}
