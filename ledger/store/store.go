@@ -28,9 +28,7 @@ import (
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
-	"github.com/syndtr/goleveldb/leveldb"
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
-	"github.com/syndtr/goleveldb/leveldb/opt"
 
 	"github.com/civicledger/civicledger/internal/crashpoint"
 )
@@ -66,9 +64,9 @@ var ErrUnknownStore = errors.New("unknown store")
 var ErrCorrupt = errors.New("state database is corrupted")
 
 // Open opens (or creates) the state database "application" in dir. It first
-// reads the whole database once, verifying the checksum of every block of
-// every table (see checkTables): a damaged table fails Open with ErrCorrupt,
-// naming the file, before any of its state is loaded or served.
+// reads every sorted table of the database once, verifying the checksum of
+// every block (see verifyTables): a damaged table fails Open with
+// ErrCorrupt, naming the file, before any of its state is loaded or served.
 func Open(dir string, names []string, opts Options) (*MultiStore, error) {
 	db, err := idb.NewGoLevelDB("application", dir)
 	if err != nil {
@@ -77,7 +75,7 @@ func Open(dir string, names []string, opts Options) (*MultiStore, error) {
 		}
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
-	if err := checkTables(db.RawDB()); err != nil {
+	if err := verifyTables(db.RawDB(), filepath.Join(dir, "application.db")); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("%w: %s: %v; %s", ErrCorrupt, filepath.Join(dir, "application.db"), err, corruptAdvice)
 	}
@@ -85,39 +83,6 @@ func Open(dir string, names []string, opts Options) (*MultiStore, error) {
 }
 
 const corruptAdvice = "the node refuses to start on it: restore the data directory from a backup, or empty it and rejoin by state sync (see docs/reliability.md, Faults injected)"
-
-// checkTables reads every key and value of the database, which makes
-// goleveldb verify the CRC of each table block it reads (its default strict
-// mode: a block that fails is an error, never returned as data). A table's
-// filter block is not read here; a damaged filter is dropped by goleveldb,
-// which then reads without it. The error names the table file and the store
-// whose data the damaged block follows.
-func checkTables(db *leveldb.DB) error {
-	it := db.NewIterator(nil, &opt.ReadOptions{DontFillCache: true})
-	defer it.Release()
-	var last []byte
-	for it.Next() {
-		last = append(last[:0], it.Key()...)
-	}
-	if err := it.Error(); err != nil {
-		where := "before the first key"
-		if last != nil {
-			where = "after " + keyPlace(last)
-		}
-		return fmt.Errorf("damaged block %s: %w", where, err)
-	}
-	return nil
-}
-
-// keyPlace names the store of a database key ("s/k:<store>/...").
-func keyPlace(k []byte) string {
-	if rest, ok := bytes.CutPrefix(k, []byte("s/k:")); ok {
-		if name, _, ok := bytes.Cut(rest, []byte("/")); ok {
-			return fmt.Sprintf("data of store %s", name)
-		}
-	}
-	return fmt.Sprintf("key %q", k)
-}
 
 // OpenMem opens an in-memory store (tests and benchmarks of logic only).
 func OpenMem(names []string, opts Options) (*MultiStore, error) {
