@@ -35,6 +35,7 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -race -count=1 -tags crashpoints ./internal/crashpoint
 
 # Integration tests start real CometBFT validators on loopback.
 integration:
