@@ -99,7 +99,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 			dbs.closeAll()
 			return nil, err
 		}
-		return &Node{cfg: cfg, dbs: dbs, cmt: n}, nil
+		return &Node{cfg: cfg, logger: logger, onFatal: opts.OnFatal, stopped: make(chan struct{}), dbs: dbs, cmt: n}, nil
 	}
 	snaps, err := app.OpenSnapshots(filepath.Join(cfg.DBDir(), "snapshots"), logger.With("module", "snapshots"))
 	if err != nil {
