@@ -15,7 +15,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 2s
 RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/... ./export/...
 
-.PHONY: test deps vet unit integration fuzz fuzz-long vulncheck soak bench demo build wasm
+.PHONY: test deps vet unit integration fuzz fuzz-long vulncheck soak crash-long bench demo build wasm
 
 test: deps vet unit integration fuzz vulncheck
 
@@ -37,6 +37,7 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -race -count=1 -tags crashpoints ./internal/crashpoint
 
 # Integration tests start real CometBFT validators on loopback.
 integration:
@@ -114,6 +115,12 @@ SOAK_OUT ?= $(CURDIR)/soak.csv
 soak:
 	CIVICLEDGER_SOAK=$(SOAK) CIVICLEDGER_SOAK_KILL_EVERY=$(SOAK_KILL_EVERY) CIVICLEDGER_SOAK_OUT=$(SOAK_OUT) \
 		$(GO) test ./cmd/ledgerd -run '^TestSoak$$' -count=1 -v -timeout 0
+
+# 50 rounds of TestCrashPoints (make integration runs one round per crash
+# point): a validator kills itself at a random crash point of its commit
+# path, under load, and must recover (docs/reliability.md).
+crash-long:
+	CIVICLEDGER_CRASH_ROUNDS=50 $(GO) test -count=1 -timeout 60m -run '^TestCrashPoints$$' -v ./cmd/ledgerd
 
 bench:
 	$(GO) test ./app -run '^$$' -bench BenchmarkFinalizeBlock -benchtime 5x -timeout 60m

@@ -14,6 +14,7 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/cometbft/cometbft/proxy"
 
+	"github.com/civicledger/civicledger/internal/crashpoint"
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/store"
 	"github.com/civicledger/civicledger/version"
@@ -436,6 +437,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if err := blk.End(); err != nil {
 		return nil, fmt.Errorf("end block %d: %w", req.Height, err)
 	}
+	crashpoint.Hit(crashpoint.FinalizeBlock)
 	a.pendingHash = a.store.WorkingHash()
 	a.pendingHeight = req.Height
 	a.lastTime = req.Time
@@ -531,6 +533,7 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 		}
 	}
 	a.snapshots.afterCommit(a.store, version, hash)
+	crashpoint.Hit(crashpoint.AfterAppCommit)
 	return &abci.ResponseCommit{}, nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cometbft/cometbft/libs/log"
 
+	"github.com/civicledger/civicledger/internal/crashpoint"
 	"github.com/civicledger/civicledger/ledger/store"
 )
 
@@ -264,6 +265,7 @@ func (s *Snapshots) create(st *store.MultiStore, version int64, appHash []byte, 
 	if err := syncDir(tmp); err != nil {
 		return nil, err
 	}
+	crashpoint.Hit(crashpoint.SnapshotCreate)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	final := filepath.Join(s.dir, strconv.FormatInt(version, 10))

@@ -35,6 +35,10 @@ type AppConfig struct {
 	// in app.toml: every node must cut identical chunks; tests set it to get
 	// many chunks from a small state.
 	SnapshotChunkSize int `mapstructure:"-"`
+	// MinFreeDiskMB: the node refuses to start, and a running node stops,
+	// when the file system of its data directory has less than this many
+	// MiB free (0: no check).
+	MinFreeDiskMB int64 `mapstructure:"min_free_disk_mb"`
 	// Portal is the [portal] section: the public web portal served by this
 	// node's process, reading its own RPC.
 	Portal PortalConfig `mapstructure:"portal"`
@@ -59,11 +63,14 @@ type PortalConfig struct {
 // DefaultPortalListen is the portal's default address.
 const DefaultPortalListen = "127.0.0.1:8080"
 
+// DefaultMinFreeDiskMB is the free space below which a node stops.
+const DefaultMinFreeDiskMB = 256
+
 // DefaultAppConfig returns the app settings of a new home: a snapshot every
 // 1000 blocks, the two most recent kept (a few minutes of blocks under load,
 // hours when idle; cheap for the ledger's small records).
 func DefaultAppConfig() AppConfig {
-	return AppConfig{StateCacheSize: 500_000, SnapshotInterval: 1000, SnapshotKeepRecent: 2,
+	return AppConfig{StateCacheSize: 500_000, SnapshotInterval: 1000, SnapshotKeepRecent: 2, MinFreeDiskMB: DefaultMinFreeDiskMB,
 		Portal: PortalConfig{Listen: DefaultPortalListen}}
 }
 
@@ -77,6 +84,9 @@ func (c AppConfig) Validate() error {
 	}
 	if c.SnapshotKeepRecent < 0 {
 		return errors.New("app.toml: snapshot_keep_recent must be 0 (keep all) or more")
+	}
+	if c.MinFreeDiskMB < 0 {
+		return errors.New("app.toml: min_free_disk_mb must be 0 (no check) or a number of MiB")
 	}
 	if c.SnapshotRestoreMaxBytes < 0 {
 		return errors.New("app.toml: snapshot_restore_max_bytes must be 0 (half the free disk) or a number of bytes")
@@ -175,7 +185,12 @@ snapshot_keep_recent = %d
 # snapshot_restore_max_bytes (chunks x 4 MiB; 0: any size that fits twice
 # in the free disk space, for the spool and the imported state).
 snapshot_restore_max_bytes = %d
-`, c.App.StateCacheSize, c.App.SnapshotInterval, c.App.SnapshotKeepRecent, c.App.SnapshotRestoreMaxBytes)
+
+# The node refuses to start, and a running node stops with an error line,
+# when the file system of its data directory has less than min_free_disk_mb
+# MiB free (0: no check): free space, then start it again.
+min_free_disk_mb = %d
+`, c.App.StateCacheSize, c.App.SnapshotInterval, c.App.SnapshotKeepRecent, c.App.SnapshotRestoreMaxBytes, c.App.MinFreeDiskMB)
 	if c.App.AuditorNode {
 		app += auditorAppTOML
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,12 +26,16 @@ import (
 
 // Node is a running agency node: CometBFT plus the ledger app.
 type Node struct {
-	cfg   *Config
-	dbs   *dbTracker
-	cmt   *cmtnode.Node
-	app   *app.App
-	store *store.MultiStore
-	snaps *app.Snapshots
+	cfg     *Config
+	logger  cmtlog.Logger
+	onFatal func(error)
+	stopped chan struct{}
+	watch   sync.Once
+	dbs     *dbTracker
+	cmt     *cmtnode.Node
+	app     *app.App
+	store   *store.MultiStore
+	snaps   *app.Snapshots
 }
 
 // Options tune New.
@@ -64,6 +69,15 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 	if logger == nil {
 		logger = cmtlog.NewNopLogger()
 	}
+	if cfg.App.MinFreeDiskMB > 0 {
+		dir := cfg.DBDir()
+		if _, err := os.Stat(dir); err != nil {
+			dir = cfg.RootDir // a new home: data/ is made by CometBFT
+		}
+		if err := app.CheckDiskFree(dir, uint64(cfg.App.MinFreeDiskMB)<<20); err != nil {
+			return nil, err
+		}
+	}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("node key: %w", err)
@@ -85,7 +99,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 			dbs.closeAll()
 			return nil, err
 		}
-		return &Node{cfg: cfg, dbs: dbs, cmt: n}, nil
+		return &Node{cfg: cfg, logger: logger, onFatal: opts.OnFatal, stopped: make(chan struct{}), dbs: dbs, cmt: n}, nil
 	}
 	snaps, err := app.OpenSnapshots(filepath.Join(cfg.DBDir(), "snapshots"), logger.With("module", "snapshots"))
 	if err != nil {
@@ -128,14 +142,49 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &Node{cfg: cfg, dbs: dbs, cmt: n, app: a, store: st, snaps: snaps}, nil
+	return &Node{cfg: cfg, logger: logger, onFatal: opts.OnFatal, stopped: make(chan struct{}), dbs: dbs, cmt: n, app: a, store: st, snaps: snaps}, nil
 }
 
-// Start starts consensus, p2p and RPC.
-func (n *Node) Start() error { return n.cmt.Start() }
+// Start starts consensus, p2p and RPC, and the free disk space watch (see
+// AppConfig.MinFreeDiskMB).
+func (n *Node) Start() error {
+	if err := n.cmt.Start(); err != nil {
+		return err
+	}
+	if n.cfg.App.MinFreeDiskMB > 0 {
+		go n.watchDisk(uint64(n.cfg.App.MinFreeDiskMB) << 20)
+	}
+	return nil
+}
+
+// diskWatchEvery is how often a running node checks its free disk space.
+const diskWatchEvery = time.Second
+
+// watchDisk checks the data directory's free space until Stop; below
+// minFree it logs why and reports ErrDiskLow through Options.OnFatal, once:
+// the node's owner stops it before a write fails for want of space.
+func (n *Node) watchDisk(minFree uint64) {
+	t := time.NewTicker(diskWatchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopped:
+			return
+		case <-t.C:
+		}
+		if err := app.CheckDiskFree(n.cfg.DBDir(), minFree); err != nil && errors.Is(err, app.ErrDiskLow) {
+			n.logger.Error("DISK ALMOST FULL: stopping the node", "err", err)
+			if n.onFatal != nil {
+				n.onFatal(err)
+			}
+			return
+		}
+	}
+}
 
 // Stop stops the node and closes its state.
 func (n *Node) Stop() error {
+	n.watch.Do(func() { close(n.stopped) })
 	var err error
 	if n.cmt.IsRunning() {
 		err = n.cmt.Stop()

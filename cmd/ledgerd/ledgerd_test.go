@@ -218,12 +218,19 @@ func TestKill9AndRestart(t *testing.T) {
 type processes struct {
 	t    *testing.T
 	dir  string
+	bin  string // the ledgerd binary
 	cmds []*exec.Cmd
 }
 
 // startProcesses starts every agency of the testnet in dir and returns the
 // processes and the testnet manifest.
 func startProcesses(t *testing.T, dir string) (*processes, *node.Testnet) {
+	t.Helper()
+	return startProcessesBin(t, dir, ledgerdBin)
+}
+
+// startProcessesBin is startProcesses with another ledgerd binary.
+func startProcessesBin(t *testing.T, dir, bin string) (*processes, *node.Testnet) {
 	t.Helper()
 	var tn node.Testnet
 	manifest, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
@@ -233,7 +240,7 @@ func startProcesses(t *testing.T, dir string) (*processes, *node.Testnet) {
 	if err := json.Unmarshal(manifest, &tn); err != nil {
 		t.Fatal(err)
 	}
-	p := &processes{t: t, dir: dir, cmds: make([]*exec.Cmd, len(tn.Agencies))}
+	p := &processes{t: t, dir: dir, bin: bin, cmds: make([]*exec.Cmd, len(tn.Agencies))}
 	for i := range p.cmds {
 		p.start(i)
 	}
@@ -251,13 +258,23 @@ func startProcesses(t *testing.T, dir string) (*processes, *node.Testnet) {
 // start (re)starts agency i's process.
 func (p *processes) start(i int) {
 	p.t.Helper()
+	p.startEnv(i, nil)
+}
+
+// startEnv (re)starts agency i's process with extra environment variables
+// ("NAME=value").
+func (p *processes) startEnv(i int, env []string) {
+	p.t.Helper()
 	home := filepath.Join(p.dir, fmt.Sprintf("agency-%d", i+1))
 	logf, err := os.OpenFile(filepath.Join(home, "node.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	cmd := exec.Command(ledgerdBin, "start", "--home", home)
+	cmd := exec.Command(p.bin, "start", "--home", home)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}

@@ -246,17 +246,32 @@ func TestHaltWithTwoOfFourDown(t *testing.T) {
 // network is stopped and generated again with fresh ports.
 func liveNet(t *testing.T, ctx context.Context, chainID string, editHome ...func(home string)) (*processes, *node.Testnet, []*client.Client) {
 	t.Helper()
+	var prepare func(dir string)
+	if len(editHome) > 0 {
+		prepare = func(dir string) {
+			for i := 1; i <= 4; i++ {
+				for _, edit := range editHome {
+					edit(filepath.Join(dir, fmt.Sprintf("agency-%d", i)))
+				}
+			}
+		}
+	}
+	return liveNetWith(t, ctx, chainID, ledgerdBin, prepare)
+}
+
+// liveNetWith is liveNet with another ledgerd binary; prepare, if not nil,
+// may edit the generated testnet in dir before the nodes start.
+func liveNetWith(t *testing.T, ctx context.Context, chainID, bin string, prepare func(dir string)) (*processes, *node.Testnet, []*client.Client) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		dir := filepath.Join(t.TempDir(), "net")
 		if out, err := run(t, "testnet", "--agencies", "4", "--output", dir, "--base-port", "0", "--fast", "--officers", "--keyring-backend", "test", "--chain-id", chainID); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		for i := 1; i <= 4; i++ {
-			for _, edit := range editHome {
-				edit(filepath.Join(dir, fmt.Sprintf("agency-%d", i)))
-			}
+		if prepare != nil {
+			prepare(dir)
 		}
-		procs, tn := startProcesses(t, dir)
+		procs, tn := startProcessesBin(t, dir, bin)
 		clients := make([]*client.Client, len(tn.Agencies))
 		for i, a := range tn.Agencies {
 			var err error
@@ -628,34 +643,50 @@ var liveRecipient = ledger.Party{Name: "Acme Ltd", Scheme: "GB-COH", ID: "0001"}
 // award submits a grant award through c; with wait it returns once the tx
 // is committed with code 0 (or an error), else once CheckTx accepted it.
 func (o *liveOfficers) award(ctx context.Context, c *client.Client, id string, wait bool) (liveTx, error) {
-	p := &ledger.GrantAward{ID: id, Recipient: liveRecipient, Programme: "Resilience", Purpose: "Liveness test",
-		Amount: "10000", Currency: "EUR", PeriodStart: "2026-01-01", PeriodEnd: "2026-12-31", DecisionDate: "2026-01-01",
-		DocumentHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
-	return o.submit(ctx, c, o.grants, p, "grant", id, wait)
+	return o.submit(ctx, c, o.grants, liveGrant(id), "grant", id, wait)
 }
 
 // pay records a payment against grant.
 func (o *liveOfficers) pay(ctx context.Context, c *client.Client, id, grant string) (liveTx, error) {
-	p := &ledger.PaymentRecord{ID: id, Payee: liveRecipient, Amount: "100", Currency: "EUR", Date: "2026-02-01",
+	return o.submit(ctx, c, o.finance, livePayment(id, grant), "payment", id, true)
+}
+
+func liveGrant(id string) *ledger.GrantAward {
+	return &ledger.GrantAward{ID: id, Recipient: liveRecipient, Programme: "Resilience", Purpose: "Liveness test",
+		Amount: "10000", Currency: "EUR", PeriodStart: "2026-01-01", PeriodEnd: "2026-12-31", DecisionDate: "2026-01-01",
+		DocumentHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+}
+
+func livePayment(id, grant string) *ledger.PaymentRecord {
+	return &ledger.PaymentRecord{ID: id, Payee: liveRecipient, Amount: "100", Currency: "EUR", Date: "2026-02-01",
 		Purpose: "Instalment", Grant: grant}
-	return o.submit(ctx, c, o.finance, p, "payment", id, true)
 }
 
 func (o *liveOfficers) submit(ctx context.Context, c *client.Client, key ed25519.PrivateKey, p ledger.Payload, kind, id string, wait bool) (liveTx, error) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	raw, err := c.BuildTx(ctx, client.Signer{Agency: o.agency, Keys: []ed25519.PrivateKey{key}}, p, client.BuildOptions{})
+	res, err := o.submitResult(ctx, c, key, p, kind, id, wait)
 	if err != nil {
-		return liveTx{}, fmt.Errorf("%s %s by %s: build: %w", kind, id, o.agency, err)
-	}
-	res, err := c.Submit(ctx, raw, wait)
-	if err != nil {
-		return liveTx{}, fmt.Errorf("%s %s by %s via %s: %w", kind, id, o.agency, c.URL, err)
+		return liveTx{}, err
 	}
 	if !res.OK() {
 		return liveTx{}, fmt.Errorf("%s %s by %s via %s: %s stage code %d: %s", kind, id, o.agency, c.URL, res.Stage, res.Code, res.Log)
 	}
 	return liveTx{Hash: res.Hash, Height: res.Height, Kind: kind, ID: id}, nil
+}
+
+// submitResult builds, signs and submits p through c and returns what the
+// node told the client, whatever the code.
+func (o *liveOfficers) submitResult(ctx context.Context, c *client.Client, key ed25519.PrivateKey, p ledger.Payload, kind, id string, wait bool) (*client.TxResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	raw, err := c.BuildTx(ctx, client.Signer{Agency: o.agency, Keys: []ed25519.PrivateKey{key}}, p, client.BuildOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%s %s by %s: build: %w", kind, id, o.agency, err)
+	}
+	res, err := c.Submit(ctx, raw, wait)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s by %s via %s: %w", kind, id, o.agency, c.URL, err)
+	}
+	return res, nil
 }
 
 // liveLoad runs one worker per agency, each submitting through one of the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/cobra"
 
+	"github.com/civicledger/civicledger/app"
 	"github.com/civicledger/civicledger/internal/exitcode"
 	"github.com/civicledger/civicledger/node"
 	"github.com/civicledger/civicledger/portal"
@@ -62,6 +64,11 @@ func newStartCmd() *cobra.Command {
 				logger.Info("ledgerd stopping")
 				return n.Stop()
 			case herr := <-halted:
+				if errors.Is(herr, app.ErrDiskLow) {
+					logger.Error("data directory almost full; stopping the node", "err", herr)
+					_ = n.Stop()
+					return herr
+				}
 				logger.Error("consensus halted; stopping the node", "err", herr)
 				_ = n.Stop()
 				return fmt.Errorf("consensus halted: %w", herr)

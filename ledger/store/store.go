@@ -8,7 +8,8 @@
 // use immutable trees; those that run concurrently with writes go through a
 // Reader (or DetachedAt), whose trees share nothing with the working ones.
 //
-// This package imports IAVL, ICS23 and CometBFT's merkle hashing only; it
+// This package imports IAVL, ICS23 and CometBFT's merkle hashing only (and
+// the crash tests' hook, empty in a normal build); it
 // knows nothing of ABCI or of the ledger's rules beyond the store names.
 package store
 
@@ -18,13 +19,18 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cometbft/cometbft/crypto/merkle"
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
+	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+
+	"github.com/civicledger/civicledger/internal/crashpoint"
 )
 
 // Options configure a MultiStore.
@@ -47,19 +53,36 @@ type MultiStore struct {
 	names    []string
 	trees    map[string]*iavl.MutableTree
 	opts     Options
+	fails    *readFailures
 }
 
 // ErrUnknownStore is returned for a store name that does not exist.
 var ErrUnknownStore = errors.New("unknown store")
 
-// Open opens (or creates) the state database "application" in dir.
+// ErrCorrupt is returned by Open for a state database that fails its
+// integrity check.
+var ErrCorrupt = errors.New("state database is corrupted")
+
+// Open opens (or creates) the state database "application" in dir. It first
+// reads every sorted table of the database once, verifying the checksum of
+// every block (see verifyTables): a damaged table fails Open with
+// ErrCorrupt, naming the file, before any of its state is loaded or served.
 func Open(dir string, names []string, opts Options) (*MultiStore, error) {
 	db, err := idb.NewGoLevelDB("application", dir)
 	if err != nil {
+		if lerrors.IsCorrupted(err) {
+			return nil, fmt.Errorf("%w: %s: %v; %s", ErrCorrupt, filepath.Join(dir, "application.db"), err, corruptAdvice)
+		}
 		return nil, fmt.Errorf("open state db: %w", err)
+	}
+	if err := verifyTables(db.RawDB(), filepath.Join(dir, "application.db")); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("%w: %s: %v; %s", ErrCorrupt, filepath.Join(dir, "application.db"), err, corruptAdvice)
 	}
 	return newMultiStore(db, func(p []byte) idb.DB { return idb.NewPrefixDB(db, p) }, db.Delete, names, opts)
 }
+
+const corruptAdvice = "the node refuses to start on it: restore the data directory from a backup, or empty it and rejoin by state sync (see docs/reliability.md, Faults injected)"
 
 // OpenMem opens an in-memory store (tests and benchmarks of logic only).
 func OpenMem(names []string, opts Options) (*MultiStore, error) {
@@ -76,7 +99,7 @@ func newMultiStore(db idb.DB, prefixed func([]byte) idb.DB, del func([]byte) err
 	}
 	names = slices.Clone(names)
 	slices.Sort(names)
-	m := &MultiStore{db: db, del: del, prefixed: prefixed, names: names, trees: map[string]*iavl.MutableTree{}, opts: opts}
+	m := &MultiStore{db: db, del: del, prefixed: prefixed, names: names, trees: map[string]*iavl.MutableTree{}, opts: opts, fails: &readFailures{}}
 	for _, n := range names {
 		if n == "" || bytes.ContainsAny([]byte(n), "/") {
 			return nil, fmt.Errorf("store name %q: must be non-empty ASCII without '/'", n)
@@ -130,8 +153,113 @@ func (m *MultiStore) load() error {
 
 func (m *MultiStore) treePrefix(name string) []byte { return []byte("s/k:" + name + "/") }
 
+// treeDB is the database of one store's tree, its failed reads counted.
+func (m *MultiStore) treeDB(name string) idb.DB {
+	return watchedDB{DB: m.prefixed(m.treePrefix(name)), f: m.fails}
+}
+
+// readFailures counts the failed reads of the state database by the trees.
+// IAVL's iterator (cosmos/iavl v1.3.6, Iterator.Next) drops the error of a
+// node it cannot load and simply ends, which would turn a damaged or
+// unreadable block into a listing that stops short without an error: the
+// iterations of this package compare the count before and after, and fail
+// instead.
+type readFailures struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	last error
+}
+
+func (f *readFailures) add(err error) {
+	f.mu.Lock()
+	f.last = err
+	f.mu.Unlock()
+	f.n.Add(1)
+}
+
+// since returns the last read failure if there was any after count n.
+func (f *readFailures) since(n int64) error {
+	if f.n.Load() == n {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// watchedDB counts the failed reads of a tree's database.
+type watchedDB struct {
+	idb.DB
+	f *readFailures
+}
+
+func (d watchedDB) Get(key []byte) ([]byte, error) {
+	v, err := d.DB.Get(key)
+	if err != nil {
+		d.f.add(err)
+	}
+	return v, err
+}
+
+func (d watchedDB) Has(key []byte) (bool, error) {
+	ok, err := d.DB.Has(key)
+	if err != nil {
+		d.f.add(err)
+	}
+	return ok, err
+}
+
+// iterate walks [start, end) of tree in ascending order, calling fn, and
+// fails rather than return a listing that stopped short: IAVL's iterator
+// ends without an error when it cannot load a node (goleveldb answers "not
+// found" for a key in a damaged block). A walk that was not stopped by fn
+// must have delivered as many keys as the tree holds in the range (from the
+// subtree sizes along two paths), and no read of the state database may
+// have failed meanwhile.
+func iterate(f *readFailures, store string, tree *iavl.ImmutableTree, start, end []byte, fn func(k, v []byte) bool) error {
+	before := f.n.Load()
+	it, err := tree.Iterator(start, end, true)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var got int64
+	stopped := false
+	for ; it.Valid(); it.Next() {
+		got++
+		if !fn(it.Key(), it.Value()) {
+			stopped = true
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if err := f.since(before); err != nil {
+		return fmt.Errorf("store %s: a read of the state database failed during the iteration, so the listing would be incomplete: %w", store, err)
+	}
+	if stopped {
+		return nil
+	}
+	lo, hi := int64(0), tree.Size()
+	if start != nil {
+		if lo, _, err = tree.GetWithIndex(start); err != nil {
+			return fmt.Errorf("store %s: %w", store, err)
+		}
+	}
+	if end != nil {
+		if hi, _, err = tree.GetWithIndex(end); err != nil {
+			return fmt.Errorf("store %s: %w", store, err)
+		}
+	}
+	if want := max(hi-lo, 0); got != want {
+		return fmt.Errorf("store %s: the iteration ended after %d of the %d keys in its range: the state database could not be read (damaged or missing data)", store, got, want)
+	}
+	return nil
+}
+
 func (m *MultiStore) newTree(name string) *iavl.MutableTree {
-	return iavl.NewMutableTree(m.prefixed(m.treePrefix(name)), m.opts.CacheSize, true, iavl.NewNopLogger(),
+	return iavl.NewMutableTree(m.treeDB(name), m.opts.CacheSize, true, iavl.NewNopLogger(),
 		iavl.InitialVersionOption(uint64(m.opts.InitialVersion)))
 }
 
@@ -236,17 +364,7 @@ func (m *MultiStore) Iterate(store string, start, end []byte, fn func(k, v []byt
 	if err != nil {
 		return err
 	}
-	it, err := t.Iterator(start, end, true)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for ; it.Valid(); it.Next() {
-		if !fn(it.Key(), it.Value()) {
-			break
-		}
-	}
-	return it.Error()
+	return iterate(m.fails, store, t.ImmutableTree, start, end, fn)
 }
 
 // WorkingHash is the AppHash of the working state: what Commit will produce.
@@ -277,6 +395,9 @@ func (m *MultiStore) Commit() ([]byte, int64, error) {
 		}
 		version = v
 		roots[i] = h
+		if i == 0 {
+			crashpoint.Hit(crashpoint.StoreBetweenSaves)
+		}
 	}
 	return AppHash(m.names, roots), version, nil
 }
@@ -299,6 +420,7 @@ type View struct {
 	version int64
 	names   []string
 	trees   map[string]*iavl.ImmutableTree
+	fails   *readFailures
 }
 
 // ErrVersionNotFound is returned for a version that was never committed or
@@ -309,7 +431,7 @@ var ErrVersionNotFound = errors.New("version not available")
 func (m *MultiStore) At(version int64) (*View, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	v := &View{version: version, names: m.names, trees: make(map[string]*iavl.ImmutableTree, len(m.names))}
+	v := &View{version: version, names: m.names, trees: make(map[string]*iavl.ImmutableTree, len(m.names)), fails: m.fails}
 	for _, n := range m.names {
 		if !m.trees[n].VersionExists(version) {
 			return nil, fmt.Errorf("%w: %d", ErrVersionNotFound, version)
@@ -332,7 +454,7 @@ func (m *MultiStore) DetachedAt(version int64, cacheSize int) (view *View, relea
 	if version <= 0 || version > m.Version() {
 		return nil, nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionNotFound, version, m.Version())
 	}
-	v := &View{version: version, names: m.names, trees: make(map[string]*iavl.ImmutableTree, len(m.names))}
+	v := &View{version: version, names: m.names, trees: make(map[string]*iavl.ImmutableTree, len(m.names)), fails: m.fails}
 	var opened []*iavl.MutableTree
 	release = func() {
 		for _, t := range opened {
@@ -340,7 +462,7 @@ func (m *MultiStore) DetachedAt(version int64, cacheSize int) (view *View, relea
 		}
 	}
 	for _, n := range m.names {
-		mt := iavl.NewMutableTree(m.prefixed(m.treePrefix(n)), cacheSize, true, iavl.NewNopLogger())
+		mt := iavl.NewMutableTree(m.treeDB(n), cacheSize, true, iavl.NewNopLogger())
 		opened = append(opened, mt)
 		it, err := mt.GetImmutable(version)
 		if err != nil {
@@ -368,7 +490,7 @@ type Reader struct {
 func (m *MultiStore) NewReader(cacheSize int) *Reader {
 	r := &Reader{m: m, trees: make(map[string]*iavl.MutableTree, len(m.names))}
 	for _, n := range m.names {
-		r.trees[n] = iavl.NewMutableTree(m.prefixed(m.treePrefix(n)), cacheSize, true, iavl.NewNopLogger())
+		r.trees[n] = iavl.NewMutableTree(m.treeDB(n), cacheSize, true, iavl.NewNopLogger())
 	}
 	return r
 }
@@ -382,7 +504,7 @@ func (r *Reader) At(version int64) (*View, error) {
 	if latest := r.m.Version(); version <= 0 || version > latest {
 		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrVersionNotFound, version, latest)
 	}
-	v := &View{version: version, names: r.m.names, trees: make(map[string]*iavl.ImmutableTree, len(r.m.names))}
+	v := &View{version: version, names: r.m.names, trees: make(map[string]*iavl.ImmutableTree, len(r.m.names)), fails: r.m.fails}
 	for _, n := range r.m.names {
 		it, err := r.trees[n].GetImmutable(version)
 		if err != nil {
@@ -418,17 +540,7 @@ func (v *View) Iterate(store string, start, end []byte, fn func(k, val []byte) b
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownStore, store)
 	}
-	it, err := t.Iterator(start, end, true)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for ; it.Valid(); it.Next() {
-		if !fn(it.Key(), it.Value()) {
-			break
-		}
-	}
-	return it.Error()
+	return iterate(v.fails, store, t, start, end, fn)
 }
 
 // StoreRoot returns the root hash of one store at this version.

@@ -41,6 +41,7 @@ func TestCrashBetweenTreeSaves(t *testing.T) {
 		hash2 = h
 	}
 	fill(t, m, 3)
+	want3 := m.WorkingHash()
 	if _, _, err := m.trees["alpha"].SaveVersion(); err != nil { // only one tree reaches version 3
 		t.Fatal(err)
 	}
@@ -58,10 +59,25 @@ func TestCrashBetweenTreeSaves(t *testing.T) {
 	if h, err := m.LastHash(); err != nil || !bytes.Equal(h, hash2) {
 		t.Fatalf("hash after reopen %X, want %X (%v)", h, hash2, err)
 	}
-	// Block 3 can be replayed and committed again.
+	// Block 3 can be replayed and committed again, to the state it would
+	// have had without the crash, and the store goes on from there.
 	fill(t, m, 3)
-	if _, v, err := m.Commit(); err != nil || v != 3 {
-		t.Fatalf("recommit 3: %d %v", v, err)
+	if h, v, err := m.Commit(); err != nil || v != 3 || !bytes.Equal(h, want3) {
+		t.Fatalf("recommit 3: version %d hash %X (%v), want version 3 hash %X", v, h, err, want3)
+	}
+	fill(t, m, 4)
+	want4 := m.WorkingHash()
+	if h, v, err := m.Commit(); err != nil || v != 4 || !bytes.Equal(h, want4) {
+		t.Fatalf("commit 4 after the replay: version %d hash %X (%v), want %X", v, h, err, want4)
+	}
+	for _, n := range names {
+		view, err := m.At(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := view.Get(n, []byte("k007")); err != nil || string(got) != n+"-v3-7" {
+			t.Fatalf("store %s at 3: k007 = %q (%v)", n, got, err)
+		}
 	}
 }
 
