@@ -62,6 +62,7 @@ type App struct {
 	snapshots *Snapshots
 	// observer keeps the metrics; its block bookkeeping is guarded by mu.
 	observer *observer
+	indexAll bool
 
 	readerOnce sync.Once
 }
@@ -98,7 +99,7 @@ func New(st *store.MultiStore, opts Options) (*App, error) {
 	}
 	return &App{
 		store: st, reader: st.NewReader(queryCacheSize), logger: logger, sigs: newSigCache(20_000),
-		onBlock: opts.OnBlock, onQuery: opts.OnQuery, onFatal: opts.OnFatal, snapshots: opts.Snapshots,
+		indexAll: opts.IndexAllEvents, onBlock: opts.OnBlock, onQuery: opts.OnQuery, onFatal: opts.OnFatal, snapshots: opts.Snapshots,
 		observer: newObserver(m, st, logger, opts.LiveWindow, opts.InvariantEvery),
 	}, nil
 }
@@ -431,7 +432,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		}
 		res := blk.Deliver(tx)
 		a.observer.tx(tx, uint32(res.Code), res.Events, req.Time)
-		r := &abci.ExecTxResult{Code: uint32(res.Code), Data: res.Data, Events: toABCIEvents(res.Events)}
+		r := &abci.ExecTxResult{Code: uint32(res.Code), Data: res.Data, Events: a.toABCIEvents(res.Events)}
 		if res.Code != ledger.CodeOK {
 			r.Log = logOf(res.Err)
 			r.Codespace = Codespace
@@ -445,7 +446,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.pendingHeight = req.Height
 	a.lastTime = req.Time
 	return &abci.ResponseFinalizeBlock{
-		Events:           toABCIEvents(beginEvents),
+		Events:           a.toABCIEvents(beginEvents),
 		TxResults:        results,
 		ValidatorUpdates: validatorUpdates(blk.ValidatorUpdates()),
 		AppHash:          a.pendingHash,
@@ -548,7 +549,10 @@ func logOf(err error) string {
 	return err.Error()
 }
 
-func toABCIEvents(evs []ledger.Event) []abci.Event {
+// toABCIEvents converts events for CometBFT, marking for its indexer only
+// the attributes that queries search (ledger.Searched), or all of them on
+// a node with Options.IndexAllEvents.
+func (a *App) toABCIEvents(evs []ledger.Event) []abci.Event {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -556,7 +560,7 @@ func toABCIEvents(evs []ledger.Event) []abci.Event {
 	for i, e := range evs {
 		attrs := make([]abci.EventAttribute, len(e.Attrs))
 		for j, at := range e.Attrs {
-			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: at.Index}
+			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: at.Index && (a.indexAll || ledger.Searched(e.Type, at.Key))}
 		}
 		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
 	}
