@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/libs/log"
-	"github.com/cometbft/cometbft/proxy"
 
 	"github.com/civicledger/civicledger/internal/crashpoint"
 	"github.com/civicledger/civicledger/ledger"
@@ -48,6 +48,9 @@ type App struct {
 	// reset at every Commit.
 	check    *ledger.Block
 	lastTime time.Time
+	// checkMaxBytes is the size limit of the last check state, read by
+	// CheckTx without a.mu for its stateless part.
+	checkMaxBytes atomic.Int64
 
 	// Set by FinalizeBlock, checked by Commit.
 	pendingHash   []byte
@@ -60,6 +63,7 @@ type App struct {
 	snapshots *Snapshots
 	// observer keeps the metrics; its block bookkeeping is guarded by mu.
 	observer *observer
+	indexAll bool
 
 	readerOnce sync.Once
 }
@@ -96,22 +100,13 @@ func New(st *store.MultiStore, opts Options) (*App, error) {
 	}
 	return &App{
 		store: st, reader: st.NewReader(queryCacheSize), logger: logger, sigs: newSigCache(20_000),
-		onBlock: opts.OnBlock, onQuery: opts.OnQuery, onFatal: opts.OnFatal, snapshots: opts.Snapshots,
+		indexAll: opts.IndexAllEvents, onBlock: opts.OnBlock, onQuery: opts.OnQuery, onFatal: opts.OnFatal, snapshots: opts.Snapshots,
 		observer: newObserver(m, st, logger, opts.LiveWindow, opts.InvariantEvery),
 	}, nil
 }
 
 // queryCacheSize is the IAVL node cache of the query reader, per store.
 const queryCacheSize = 100_000
-
-// ClientCreator is how CometBFT must call this app in-process: one mutex per
-// ABCI connection (consensus, mempool, query, snapshot) instead of one for
-// all four, so a query, however long, never delays FinalizeBlock or Commit,
-// and a block never delays a query. The app guards its own state: CheckTx,
-// FinalizeBlock, Commit, Info and the snapshot restore take a.mu; Query
-// takes no lock of the app and reads committed versions only, through trees
-// of its own (store.Reader).
-func ClientCreator(a *App) proxy.ClientCreator { return proxy.NewConnSyncLocalClientCreator(a) }
 
 // Store returns the app's multistore.
 func (a *App) Store() *store.MultiStore { return a.store }
@@ -195,15 +190,25 @@ func (a *App) refused(req *abci.RequestCheckTx, tx *ledger.Tx, code uint32, err 
 // CheckTx runs for every tx entering the mempool (and again, as a recheck,
 // after each Commit): strict decoding, signatures, then the full rules
 // against the check state, so that a tx that would fail is not gossiped.
+// Decoding and signatures depend on the tx's bytes and the size limit
+// alone, so they run before a.mu is taken, in parallel across the callers
+// (see ClientCreator); the rules of the state run under a.mu, one tx at a
+// time. If the size limit in force changed in between (a params-change
+// committed meanwhile), the tx is decoded again under the new limit, so the
+// answer is the one a serial CheckTx would give.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	maxBytes := a.checkMaxBytes.Load()
+	tx, decErr := a.decodeVerified(req.Tx, maxBytes)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.ensureCheckState(); err != nil {
 		return nil, err
 	}
-	tx, err := a.decodeVerified(req.Tx, a.check.Params().MaxTxBytes)
-	if err != nil {
-		return a.refused(req, nil, uint32(ledger.CodeOf(err)), err), nil
+	if limit := a.check.Params().MaxTxBytes; limit != maxBytes {
+		tx, decErr = a.decodeVerified(req.Tx, limit)
+	}
+	if decErr != nil {
+		return a.refused(req, nil, uint32(ledger.CodeOf(decErr)), decErr), nil
 	}
 	res := a.check.Deliver(tx)
 	if res.Code != ledger.CodeOK {
@@ -242,6 +247,7 @@ func (a *App) ensureCheckState() error {
 		return err
 	}
 	a.check = blk
+	a.checkMaxBytes.Store(blk.Params().MaxTxBytes)
 	return nil
 }
 
@@ -427,7 +433,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		}
 		res := blk.Deliver(tx)
 		a.observer.tx(tx, uint32(res.Code), res.Events, req.Time)
-		r := &abci.ExecTxResult{Code: uint32(res.Code), Data: res.Data, Events: toABCIEvents(res.Events)}
+		r := &abci.ExecTxResult{Code: uint32(res.Code), Data: res.Data, Events: a.toABCIEvents(res.Events)}
 		if res.Code != ledger.CodeOK {
 			r.Log = logOf(res.Err)
 			r.Codespace = Codespace
@@ -442,7 +448,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	a.pendingHeight = req.Height
 	a.lastTime = req.Time
 	return &abci.ResponseFinalizeBlock{
-		Events:           toABCIEvents(beginEvents),
+		Events:           a.toABCIEvents(beginEvents),
 		TxResults:        results,
 		ValidatorUpdates: validatorUpdates(blk.ValidatorUpdates()),
 		AppHash:          a.pendingHash,
@@ -546,7 +552,10 @@ func logOf(err error) string {
 	return err.Error()
 }
 
-func toABCIEvents(evs []ledger.Event) []abci.Event {
+// toABCIEvents converts events for CometBFT, marking for its indexer only
+// the attributes that queries search (ledger.Searched), or all of them on
+// a node with Options.IndexAllEvents.
+func (a *App) toABCIEvents(evs []ledger.Event) []abci.Event {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -554,7 +563,7 @@ func toABCIEvents(evs []ledger.Event) []abci.Event {
 	for i, e := range evs {
 		attrs := make([]abci.EventAttribute, len(e.Attrs))
 		for j, at := range e.Attrs {
-			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: at.Index}
+			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: at.Index && (a.indexAll || ledger.Searched(e.Type, at.Key))}
 		}
 		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
 	}

@@ -26,6 +26,14 @@ type Options struct {
 	// publication lag are not counted in metrics again. Zero counts all.
 	LiveWindow time.Duration
 
+	// IndexAllEvents marks every event attribute for indexing, for the
+	// PostgreSQL event sink of an auditor node, whose tables auditors query
+	// freely. Otherwise only the attributes that tx_search and block_search
+	// queries use are marked (ledger.Searched), which is what the kv
+	// indexer of a validator writes. The marks are not part of consensus
+	// (LastResultsHash leaves events out), so nodes may differ in them.
+	IndexAllEvents bool
+
 	// Snapshots, if set, takes state-sync snapshots after Commit and
 	// restores one offered by peers (see snapshot.go).
 	Snapshots *Snapshots

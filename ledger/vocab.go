@@ -297,6 +297,26 @@ func EventQuery(eventType, attr, value string) string {
 // ValidID.
 func RecordEventQuery(kind Kind, id string) string { return EventQuery(string(kind), AttrID, id) }
 
+// Searched reports whether queries search for the attribute attr of events
+// of type eventType with tx_search or block_search: "<kind>.id" of every
+// record kind (RecordEventQuery: histories in the client and the portal),
+// "officer.agency" (an agency's history) and "gov_proposal.status" (the
+// proposals in their notice period, docs/governance.md). A node's kv
+// indexer writes only these (see app.Options.IndexAllEvents); every
+// attribute is still in the results that tx_search returns. A new query
+// on another attribute must be added here.
+func Searched(eventType, attr string) bool {
+	switch {
+	case attr == AttrID:
+		return slices.Contains(RecordKinds, Kind(eventType))
+	case eventType == EventOfficer:
+		return attr == AttrAgency
+	case eventType == EventProposal:
+		return attr == AttrStatus
+	}
+	return false
+}
+
 // Event actions: the "action" attribute of record, officer and agency
 // events.
 const (

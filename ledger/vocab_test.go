@@ -219,6 +219,22 @@ func TestVocabularyEvents(t *testing.T) {
 	pin(t, "EventQuery", ledger.EventQuery(ledger.EventOfficer, ledger.AttrAgency, "agency-a"), "officer.agency='agency-a'")
 }
 
+// TestSearched: the attributes the kv indexer writes are exactly those the
+// client's, the portal's and the docs' searches use.
+func TestSearched(t *testing.T) {
+	want := map[string]bool{"grant.id": true, "licence.id": true, "payment.id": true, "agency.id": true,
+		"officer.agency": true, "gov_proposal.status": true}
+	attrs := []string{ledger.AttrID, ledger.AttrAgency, ledger.AttrAction, ledger.AttrStatus, ledger.AttrType,
+		ledger.AttrSigner, ledger.AttrGrant, ledger.AttrAmount, ledger.AttrCurrency, ledger.AttrKey, ledger.AttrTarget}
+	for _, typ := range ledger.EventTypes {
+		for _, at := range attrs {
+			if got := ledger.Searched(typ, at); got != want[ledger.EventKey(typ, at)] {
+				t.Errorf("Searched(%q, %q) = %v", typ, at, got)
+			}
+		}
+	}
+}
+
 // The events a chain emits use only the declared types and attribute names,
 // and, for the records, the attributes in a fixed order.
 func TestEventsUseVocabulary(t *testing.T) {

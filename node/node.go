@@ -122,6 +122,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 	ao.Snapshots = snaps
 	ao.LiveWindow = 10 * time.Minute
 	ao.OnFatal = opts.OnFatal
+	ao.IndexAllEvents = cfg.TxIndex.Indexer == "psql" // an auditor node's SQL tables
 	if cfg.Instrumentation.Prometheus {
 		// CometBFT registers its metrics on the default registerer and
 		// serves it on prometheus_listen_addr: ours join them there.

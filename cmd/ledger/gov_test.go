@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -138,6 +139,19 @@ func TestGovFlow(t *testing.T) {
 		res.Effective != res.Height+noticePeriod || res.Tally == nil || res.Tally.Yes != 20 {
 		t.Fatalf("second vote %+v", res)
 	}
+
+	t.Run("tx_search of proposals in notice", func(t *testing.T) {
+		// The search docs/governance.md documents: the kv indexer must
+		// keep gov_proposal.status although it indexes few attributes.
+		a := net.Testnet.Agencies
+		search := rpcGet(t, a[1].RPC, "/tx_search?query="+url.QueryEscape(`"gov_proposal.status='notice'"`))
+		if !strings.Contains(search, `"hash":"`+res.Hash+`"`) {
+			t.Errorf("tx_search gov_proposal.status='notice' does not find the vote %s:\n%.2000s", res.Hash, search)
+		}
+		if none := rpcGet(t, a[1].RPC, "/tx_search?query="+url.QueryEscape(`"gov_proposal.kind='params-change'"`)); !strings.Contains(none, `"total_count":"0"`) {
+			t.Errorf("gov_proposal.kind is indexed, no search uses it:\n%.2000s", none)
+		}
+	})
 
 	t.Run("listing in notice", func(t *testing.T) {
 		text := ok(0, "query", "proposals", "--status", "notice")
