@@ -218,7 +218,7 @@ func LoadGenesisFile(path string) (*cmttypes.GenesisDoc, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	doc, err := cmttypes.GenesisDocFromJSON(bz)
+	doc, err := verify.ParseGenesis(bz)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}

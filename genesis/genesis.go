@@ -18,6 +18,7 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/civicledger/civicledger/ledger"
+	"github.com/civicledger/civicledger/ledger/verify"
 )
 
 // Build returns the CometBFT genesis document for the given agencies and
@@ -84,9 +85,13 @@ func State(doc *cmttypes.GenesisDoc) (*ledger.GenesisState, error) {
 // Load reads a genesis file, validates it and returns it with its ledger
 // state.
 func Load(path string) (*cmttypes.GenesisDoc, *ledger.GenesisState, error) {
-	doc, err := cmttypes.GenesisDocFromFile(path)
+	bz, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("couldn't read GenesisDoc file: %w", err)
+	}
+	doc, err := verify.ParseGenesis(bz)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	gs, err := State(doc)
 	if err != nil {

@@ -3,13 +3,12 @@ package node
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	dbm "github.com/cometbft/cometbft-db"
-	"os"
-	"path/filepath"
-
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
@@ -17,11 +16,13 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/civicledger/civicledger/app"
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/ledger/store"
+	"github.com/civicledger/civicledger/ledger/verify"
 )
 
 // Node is a running agency node: CometBFT plus the ledger app.
@@ -55,6 +56,23 @@ type Options struct {
 	// ledger app is called (queries run while a block commits); otherwise
 	// through one mutex for all (CometBFT's example apps need that).
 	AppConnSync bool
+}
+
+// genesisProvider reads the home's genesis file as CometBFT's default
+// provider does, but a file CometBFT's decoder would panic on (a validator
+// key of the wrong length) is an error naming the file.
+func genesisProvider(cfg *Config) cmtnode.GenesisDocProvider {
+	return func() (*cmttypes.GenesisDoc, error) {
+		bz, err := os.ReadFile(cfg.GenesisFile())
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read GenesisDoc file: %w", err)
+		}
+		doc, err := verify.ParseGenesis(bz)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.GenesisFile(), err)
+		}
+		return doc, nil
+	}
 }
 
 // New opens the state in the home's data directory and builds the node; call
@@ -93,7 +111,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 			cc = proxy.NewConnSyncLocalClientCreator(opts.App)
 		}
 		n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, cc,
-			cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), dbs.provide,
+			genesisProvider(cfg), dbs.provide,
 			cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
 		if err != nil {
 			dbs.closeAll()
@@ -135,7 +153,7 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 	}
 	dbs := &dbTracker{}
 	n, err := cmtnode.NewNode(cfg.Config, pv, nodeKey, app.ClientCreator(a),
-		cmtnode.DefaultGenesisDocProviderFunc(cfg.Config), dbs.provide,
+		genesisProvider(cfg), dbs.provide,
 		cmtnode.DefaultMetricsProvider(cfg.Instrumentation), logger)
 	if err != nil {
 		a.Close()

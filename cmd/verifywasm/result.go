@@ -8,7 +8,6 @@ import (
 	"sort"
 	"time"
 
-	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/civicledger/civicledger/ledger/verify"
 )
@@ -59,7 +58,7 @@ type Result struct {
 func check(bundleJSON, genesis []byte, now time.Time) *Result {
 	sum := sha256.Sum256(genesis)
 	res := &Result{Outcome: OutcomeFailed, GenesisSHA256: hex.EncodeToString(sum[:]), Steps: []verify.Step{}}
-	doc, err := cmttypes.GenesisDocFromJSON(genesis)
+	doc, err := verify.ParseGenesis(genesis)
 	if err != nil {
 		res.FailedStep, res.Reason = verify.StepGenesis, "the genesis file does not read: "+err.Error()
 		return res
