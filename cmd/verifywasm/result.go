@@ -8,7 +8,6 @@ import (
 	"sort"
 	"time"
 
-
 	"github.com/civicledger/civicledger/ledger/verify"
 )
 

@@ -11,7 +11,8 @@ import (
 // ParseGenesis decodes and validates a genesis file's bytes, as CometBFT's
 // GenesisDocFromJSON does, but returns an error where that function panics:
 // ValidateAndComplete derives each validator's address from its public key,
-// and CometBFT's ed25519 key panics on a key that is not 32 bytes long. A
+// which panics when a validator has no key, and CometBFT's ed25519 key
+// panics on a key that is not 32 bytes long. A
 // genesis file is the trust root a journalist is handed, and may be hostile
 // or damaged: reading it must fail cleanly.
 func ParseGenesis(bz []byte) (doc *cmttypes.GenesisDoc, err error) {
@@ -27,7 +28,10 @@ func ParseGenesis(bz []byte) (doc *cmttypes.GenesisDoc, err error) {
 	// error names the problem.
 	if json.Unmarshal(bz, &raw) == nil {
 		for i, v := range raw.Validators {
-			if v.PubKey.Type == ed25519.PubKeyName && len(v.PubKey.Value) != ed25519.PubKeySize {
+			switch {
+			case v.PubKey.Type == "":
+				return nil, fmt.Errorf("genesis validator %d: no pub_key", i)
+			case v.PubKey.Type == ed25519.PubKeyName && len(v.PubKey.Value) != ed25519.PubKeySize:
 				return nil, fmt.Errorf("genesis validator %d: ed25519 public key of %d bytes, want %d", i, len(v.PubKey.Value), ed25519.PubKeySize)
 			}
 		}

@@ -10,8 +10,8 @@ import (
 )
 
 // TestParseGenesis: good genesis files parse; a validator key of the wrong
-// length, on which CometBFT's reader panics, is an error naming the
-// validator.
+// length or a validator without a key, on which CometBFT's reader panics,
+// is an error naming the validator.
 func TestParseGenesis(t *testing.T) {
 	good, err := filepath.Glob(filepath.Join("..", "..", "genesis", "testdata", "good", "*.json"))
 	if err != nil || len(good) == 0 {
@@ -36,6 +36,9 @@ func TestParseGenesis(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "genesis validator 1: ed25519 public key of 38 bytes") {
 		t.Fatalf("error does not name the validator and its key: %v", err)
+	}
+	if _, err := verify.ParseGenesis([]byte(`{"chain_id": "0","validators": [{"power": "1"}]}`)); err == nil || !strings.Contains(err.Error(), "genesis validator 0: no pub_key") {
+		t.Fatalf("a validator without a key: %v", err)
 	}
 	short := strings.Replace(string(bz), "KI7RXvffffffffyPcgYQsMKbUQMuDp4tDbc40wbelXUj74/qhsE=", "KI7RXvyPcgYQsMKbUQMu", 1)
 	if _, err := verify.ParseGenesis([]byte(short)); err == nil || !strings.Contains(err.Error(), "of 15 bytes") {
