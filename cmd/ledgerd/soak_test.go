@@ -34,7 +34,8 @@ import (
 // committed is on every node at its height with code 0, and that the four
 // nodes agree on the AppHash at every height. CIVICLEDGER_SOAK_OUT names a
 // CSV file for the samples; CIVICLEDGER_SOAK_CACHE the IAVL node cache
-// per store (default 20000, see below). Without CIVICLEDGER_SOAK the test is skipped:
+// per store (default 20000, see below); CIVICLEDGER_SOAK_PPROF an address
+// for agency-1's Go profiles. Without CIVICLEDGER_SOAK the test is skipped:
 // it is not part of `make test`.
 func TestSoak(t *testing.T) {
 	dur := os.Getenv("CIVICLEDGER_SOAK")
@@ -74,6 +75,22 @@ func TestSoak(t *testing.T) {
 		}
 		if err := os.WriteFile(p, re.ReplaceAll(b, []byte("state_cache_size = "+cacheSize)), 0o644); err != nil {
 			t.Fatal(err)
+		}
+		// CIVICLEDGER_SOAK_PPROF=host:port serves agency-1's Go profiles
+		// (CometBFT's rpc.pprof_laddr), to look at its heap during a run.
+		if addr := os.Getenv("CIVICLEDGER_SOAK_PPROF"); addr != "" && filepath.Base(home) == "agency-1" {
+			p := filepath.Join(home, "config", "config.toml")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			re := regexp.MustCompile(`(?m)^pprof_laddr = ""$`)
+			if !re.Match(b) {
+				t.Fatalf("%s has no empty pprof_laddr", p)
+			}
+			if err := os.WriteFile(p, re.ReplaceAll(b, []byte(`pprof_laddr = "`+addr+`"`)), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 	load := startLiveLoad(t, ctx, tn, clients[:1], "S")
