@@ -786,3 +786,42 @@ func (l *liveLoad) stop() ([]liveTx, []string) {
 	defer l.mu.Unlock()
 	return append([]liveTx(nil), l.txs...), append([]string(nil), l.errs...)
 }
+
+// liveSettle stops the load and fails on any failed tx, waits until every
+// node reaches a common height above the last committed tx, and checks that
+// the nodes agree on the state at every height up to it (liveAgree) and
+// that each committed tx is on every node at its height with code 0. It
+// returns the committed txs, the height of the last and the common height.
+func liveSettle(t *testing.T, ctx context.Context, load *liveLoad, cs []*client.Client, wait time.Duration) (txs []liveTx, lastTx, common int64) {
+	t.Helper()
+	txs, errs := load.stop()
+	if len(errs) > 0 {
+		t.Fatalf("load generator: %d of %d transactions failed (each should commit with code 0), first: %s", len(errs), len(errs)+len(txs), errs[0])
+	}
+	for _, tx := range txs {
+		lastTx = max(lastTx, tx.Height)
+	}
+	common = max(liveMaxHeight(t, ctx, cs), lastTx+1)
+	liveWaitHeights(t, ctx, cs, common, wait, "every node reaching the common height")
+	liveAgree(t, ctx, cs, 1, common-1)
+	liveAllCommitted(t, ctx, cs, txs)
+	return txs, lastTx, common
+}
+
+// liveAllCommitted checks that every node holds each tx at the height its
+// client was told, with code 0.
+func liveAllCommitted(t *testing.T, ctx context.Context, cs []*client.Client, txs []liveTx) {
+	t.Helper()
+	for _, tx := range txs {
+		hash, _ := hex.DecodeString(tx.Hash)
+		for i, c := range cs {
+			res, err := liveLookupTx(ctx, c, hash)
+			if err != nil {
+				t.Fatalf("node %d: committed tx %s (%s %s, height %d) not found: %v", i+1, tx.Hash, tx.Kind, tx.ID, tx.Height, err)
+			}
+			if res.Height != tx.Height || res.TxResult.Code != 0 {
+				t.Fatalf("node %d: tx %s (%s %s) at height %d code %d, committed at height %d code 0", i+1, tx.Hash, tx.Kind, tx.ID, res.Height, res.TxResult.Code, tx.Height)
+			}
+		}
+	}
+}

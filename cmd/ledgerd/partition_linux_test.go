@@ -136,19 +136,8 @@ func TestPartitionOneThree(t *testing.T) {
 	t.Logf("agency-4 reached height %d after %s and signed block %d after %s",
 		healH, caughtUp.Round(10*time.Millisecond), signedAt, time.Since(healed).Round(10*time.Millisecond))
 
-	txs, errs := load.stop()
-	if len(errs) > 0 {
-		t.Fatalf("load generator: %d of %d transactions failed (each should commit with code 0), first: %s", len(errs), len(errs)+len(txs), errs[0])
-	}
-	var lastTx int64
-	for _, tx := range txs {
-		lastTx = max(lastTx, tx.Height)
-	}
-	common := max(liveMaxHeight(t, ctx, cs), lastTx+1)
-	liveWaitHeights(t, ctx, cs, common, 30*time.Second, "every node reaching the common height")
-	liveAgree(t, ctx, cs, 1, common-1)
+	txs, lastTx, common := liveSettle(t, ctx, load, cs, 30*time.Second)
 	partNoFork(t, ctx, cs)
-	partAllCommitted(t, ctx, cs, txs)
 	t.Logf("%d txs committed up to height %d, each on all 4 nodes at its height with code 0; same blocks and state up to %d", len(txs), lastTx, common-1)
 }
 
@@ -182,19 +171,8 @@ func TestLossAndDelay(t *testing.T) {
 	}
 
 	pn.wan.impair(0, 0)
-	txs, errs := load.stop()
-	if len(errs) > 0 {
-		t.Fatalf("load generator: %d of %d transactions failed (each should commit with code 0), first: %s", len(errs), len(errs)+len(txs), errs[0])
-	}
-	var lastTx int64
-	for _, tx := range txs {
-		lastTx = max(lastTx, tx.Height)
-	}
-	common := max(liveMaxHeight(t, ctx, cs), lastTx+1)
-	liveWaitHeights(t, ctx, cs, common, 30*time.Second, "every node reaching the common height")
-	liveAgree(t, ctx, cs, 1, common-1)
+	txs, lastTx, common := liveSettle(t, ctx, load, cs, 30*time.Second)
 	partNoFork(t, ctx, cs)
-	partAllCommitted(t, ctx, cs, txs)
 	t.Logf("%d txs committed up to height %d, each on all 4 nodes; same blocks and state up to %d", len(txs), lastTx, common-1)
 }
 
@@ -270,24 +248,6 @@ func partWaitCommitted(t *testing.T, ctx context.Context, cs []*client.Client, t
 		i++
 	}
 	return height
-}
-
-// partAllCommitted checks that every node holds each tx at the height its
-// submitter was told, with code 0.
-func partAllCommitted(t *testing.T, ctx context.Context, cs []*client.Client, txs []liveTx) {
-	t.Helper()
-	for _, tx := range txs {
-		hash, _ := hex.DecodeString(tx.Hash)
-		for i, c := range cs {
-			res, err := liveLookupTx(ctx, c, hash)
-			if err != nil {
-				t.Fatalf("node %d: committed tx %s (%s %s, height %d) not found: %v", i+1, tx.Hash, tx.Kind, tx.ID, tx.Height, err)
-			}
-			if res.Height != tx.Height || res.TxResult.Code != 0 {
-				t.Fatalf("node %d: tx %s (%s %s) at height %d code %d, committed at height %d code 0", i+1, tx.Hash, tx.Kind, tx.ID, res.Height, res.TxResult.Code, tx.Height)
-			}
-		}
-	}
 }
 
 // partNoFork checks that no two nodes hold different blocks at one height:

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -141,30 +140,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 
-	txs, errs := load.stop()
-	if len(errs) > 0 {
-		t.Fatalf("%d of %d txs failed, first: %s", len(errs), len(errs)+len(txs), errs[0])
-	}
-	var lastTx int64
-	for _, tx := range txs {
-		lastTx = max(lastTx, tx.Height)
-	}
-	common := max(liveMaxHeight(t, ctx, clients), lastTx+1)
-	liveWaitHeights(t, ctx, clients, common, 2*time.Minute, "every node reaching the common height")
-	liveAgree(t, ctx, clients, 1, common-1)
-	for _, tx := range txs {
-		hash, _ := hex.DecodeString(tx.Hash)
-		for i, c := range clients {
-			res, err := liveLookupTx(ctx, c, hash)
-			if err != nil {
-				t.Fatalf("agency-%d: committed tx %s (%s %s, height %d) not found: %v", i+1, tx.Hash, tx.Kind, tx.ID, tx.Height, err)
-			}
-			if res.Height != tx.Height || res.TxResult.Code != 0 {
-				t.Fatalf("agency-%d: tx %s (%s %s) at height %d code %d, committed at height %d code 0",
-					i+1, tx.Hash, tx.Kind, tx.ID, res.Height, res.TxResult.Code, tx.Height)
-			}
-		}
-	}
+	txs, lastTx, common := liveSettle(t, ctx, load, clients, 2*time.Minute)
 	t.Logf("soak of %s: %d kills, %d txs committed up to height %d, none lost; all 4 nodes agree on heights 1..%d",
 		soakFor, kills, len(txs), lastTx, common-1)
 
