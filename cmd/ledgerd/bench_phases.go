@@ -61,6 +61,9 @@ type benchRun struct {
 	appsMu sync.Mutex
 	apps   []*kvstore.Application // --app kvstore: the apps, closed after the network
 
+	// prefill
+	fill *benchFill
+
 	// prepare
 	setup, txs [][]byte     // the setup grants, the timed txs
 	rep        *benchReport // filled in by each phase from here on
@@ -197,6 +200,9 @@ func (r *benchRun) networkOptions() node.NetworkOptions {
 			c.Consensus.TimeoutCommit = o.timeoutCommit
 			// Room for the whole run in the mempool and its cache.
 			all := o.txs + nSetup
+			if o.records > 0 {
+				all += 2 * fillChunkSize(o.records, o.validators)
+			}
 			c.Mempool.Size = max(c.Mempool.Size, 2*all)
 			c.Mempool.CacheSize = max(c.Mempool.CacheSize, 2*all)
 			c.Mempool.MaxTxsBytes = max(c.Mempool.MaxTxsBytes, int64(all)*int64(c.Mempool.MaxTxBytes))
@@ -256,6 +262,16 @@ func (r *benchRun) prepare(ctx context.Context) error {
 	r.rep = &benchReport{App: o.app, Validators: o.validators, Txs: o.txs, SetupTxs: len(r.setup), Concurrency: o.concurrency,
 		TimeoutCommit: o.timeoutCommit.String()}
 	r.rep.noteTxSizes(r.txs)
+	f := r.fill
+	r.rep.Records, r.rep.FillSeconds, r.rep.FillTxBytesMean, r.rep.FillHeight = o.records, f.seconds, f.fillTxBytes, f.height
+	if f.seconds > 0 {
+		r.rep.FillRecordsPerSec = float64(o.records) / f.seconds
+	}
+	r.rep.RSSAfterFillMB, r.rep.HeapAfterFillMB, r.rep.DataBytesStart = f.rss, f.heap, f.dataStart
+	if o.records > 0 {
+		r.rep.DataBytesAfterFill, r.rep.DataBytesByDir = f.dataFill, f.dataFillBy
+		r.rep.DiskBytesPerRecord = float64(f.dataFill-f.dataStart) / float64(o.records)
+	}
 	seen := make(map[[32]byte]bool, len(r.txs)+len(r.setup))
 	for _, tx := range append(slices.Clip(r.txs), r.setup...) {
 		seen[sha256.Sum256(tx)] = true
@@ -406,30 +422,39 @@ func signParallel(count int, build func(j int) (benchOfficer, ed25519.PrivateKey
 // kvstoreBenchTxs returns key=value txs with the sizes of the ledger txs the
 // same run would send (signed with throwaway keys, for their sizes only).
 func kvstoreBenchTxs(n, agencies int, expiresAt int64) (setup, timed [][]byte, err error) {
+	sizedSetup, sizedTimed, err := ledgerBenchTxs(n, kvstoreOfficers(agencies), expiresAt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kvTxs("setup", 0, sizedSetup), kvTxs("bench", 0, sizedTimed), nil
+}
+
+// kvstoreOfficers are throwaway signers for agencies agencies, whose txs
+// only lend their sizes to kvstore's.
+func kvstoreOfficers(agencies int) []benchOfficer {
 	officers := make([]benchOfficer, agencies)
 	for i := range officers {
 		seed := sha256.Sum256(fmt.Appendf(nil, "bench-%d", i))
 		k := ed25519.NewKeyFromSeed(seed[:])
 		officers[i] = benchOfficer{agency: fmt.Sprintf("agency-%d", i+1), grants: k, finance: k}
 	}
-	sizedSetup, sizedTimed, err := ledgerBenchTxs(n, officers, expiresAt)
-	if err != nil {
-		return nil, nil, err
-	}
+	return officers
+}
+
+// kvTxs returns key=value txs with the sizes of sized: tx i's key is
+// prefix followed by first+i in eight digits.
+func kvTxs(prefix string, first int, sized [][]byte) [][]byte {
 	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	kv := func(prefix string, sized [][]byte) [][]byte {
-		out := make([][]byte, len(sized))
-		for i, l := range sized {
-			tx := fmt.Appendf(nil, "%s%08d=", prefix, i)
-			h := sha256.Sum256(tx)
-			for j := 0; len(tx) < len(l); j++ {
-				tx = append(tx, alphabet[int(h[j%32]^byte(j/32))%len(alphabet)])
-			}
-			out[i] = tx
+	out := make([][]byte, len(sized))
+	for i, l := range sized {
+		tx := fmt.Appendf(nil, "%s%08d=", prefix, first+i)
+		h := sha256.Sum256(tx)
+		for j := 0; len(tx) < len(l); j++ {
+			tx = append(tx, alphabet[int(h[j%32]^byte(j/32))%len(alphabet)])
 		}
-		return out
+		out[i] = tx
 	}
-	return kv("setup", sizedSetup), kv("bench", sizedTimed), nil
+	return out
 }
 
 // seed sends the setup grants, the grants the timed payments pay against,
@@ -775,6 +800,12 @@ func (r *benchRun) measure(context.Context) error {
 		lat = append(lat, at.Sub(sent.t0.Add(sent.submitAt[i])))
 	}
 	rep.Committed = committed
+	rep.RSSAfterRunMB, rep.HeapAfterRunMB = memoryMB()
+	rep.RSSPeakMB = procStatusKB("VmHWM") / 1e3
+	var err error
+	if rep.DataBytesAfterRun, _, err = dirSize(r.net.Nodes[0].Config().DBDir()); err != nil {
+		return err
+	}
 	if rep.Blocks > 0 {
 		rep.BlockTxsMean = float64(len(txs)) / float64(rep.Blocks)
 	}
