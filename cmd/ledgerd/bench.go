@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ type benchOpts struct {
 	validators    int
 	txs           int
 	records       int
+	rounds        int
 	concurrency   int
 	timeoutCommit time.Duration
 	home          string
@@ -34,6 +36,9 @@ func newBenchCmd() *cobra.Command {
 timeouts except timeout_commit, metrics and PEX off), pre-generates --txs transactions, sends them with
 --concurrency workers through broadcast_tx_sync spread over the validators' RPC endpoints, and waits until
 every validator has committed all of them.
+
+--rounds R repeats the measured run (new setup grants and timed txs each time) on the same network, with
+one report per round (JSON: one object per round).
 
 --records N first commits N records (grant awards and payments, signed and sent like the timed txs, in
 chunks of 20,000 at full speed; for kvstore key=value txs of their sizes) through consensus, untimed, so
@@ -54,18 +59,18 @@ rejected or not committed within --max-wait of the last submit.`,
 				return withExit(exitcode.Usage, err)
 			}
 			r := newBenchRun(cmd.ErrOrStderr(), o)
-			rep, err := r.run(cmd.Context(),
+			err := r.run(cmd.Context(), []func(context.Context) error{
 				r.start,   // generate the network, start its validators
 				r.prefill, // commit --records records, untimed
+			}, []func(context.Context) error{ // each round:
 				r.prepare, // pre-sign every tx
 				r.seed,    // commit the setup grants, untimed
 				r.submit,  // send the timed txs at --concurrency, noting when
 				r.confirm, // wait for every validator to commit them
 				r.measure, // throughput, latency, blocks; the verdict
-			)
-			if rep != nil {
-				err = rep.write(cmd.OutOrStdout(), o.output, err) // the report, text or JSON
-			}
+			}, o.rounds, func(rep *benchReport, err error) error {
+				return rep.write(cmd.OutOrStdout(), o.output, err) // the report, text or JSON
+			})
 			return withExit(exitcode.Failed, err)
 		},
 	}
@@ -74,6 +79,7 @@ rejected or not committed within --max-wait of the last submit.`,
 	f.IntVar(&o.validators, "validators", 1, "number of validators (in-process nodes)")
 	f.IntVar(&o.txs, "txs", 20000, "number of transactions")
 	f.IntVar(&o.records, "records", 0, "records (grant awards and payments) committed before the measured run, untimed")
+	f.IntVar(&o.rounds, "rounds", 1, "measured rounds on the same network, one report each, each with new txs")
 	f.IntVar(&o.concurrency, "concurrency", 64, "concurrent broadcast_tx_sync workers")
 	f.DurationVar(&o.timeoutCommit, "timeout-commit", time.Second, "consensus timeout_commit (the other timeouts keep their production defaults)")
 	f.StringVar(&o.home, flagHome, "", "directory for the validators' fresh homes, kept afterwards (default: a temporary directory, removed)")
@@ -93,6 +99,10 @@ func (o *benchOpts) validate() error {
 		return errors.New("--txs must be at least 1")
 	case o.records < 0 || o.records > 100_000_000:
 		return errors.New("--records must be between 0 and 100,000,000")
+	case o.rounds < 1:
+		return errors.New("--rounds must be at least 1")
+	case o.rounds > 1 && o.cpuprofile != "":
+		return errors.New("--cpuprofile takes one round")
 	case o.concurrency < 1:
 		return errors.New("--concurrency must be at least 1")
 	case o.timeoutCommit <= 0:
@@ -107,6 +117,8 @@ func (o *benchOpts) validate() error {
 
 // benchReport is what `ledgerd bench` prints.
 type benchReport struct {
+	Round         int     `json:"round"` // of --rounds, from 1
+	Rounds        int     `json:"rounds"`
 	App           string  `json:"app"`
 	Validators    int     `json:"validators"`
 	Txs           int     `json:"txs"`
@@ -166,8 +178,12 @@ func (r *benchReport) print(w io.Writer) {
 	if r.App == "ledger" {
 		what = "signed txs (grant awards, payments)"
 	}
-	fmt.Fprintf(w, "ledgerd bench: app %s, %d %s, %d %s, concurrency %d, timeout_commit %s\n",
-		r.App, r.Validators, vals, r.Txs, what, r.Concurrency, r.TimeoutCommit)
+	round := ""
+	if r.Rounds > 1 {
+		round = fmt.Sprintf(" round %d of %d:", r.Round, r.Rounds)
+	}
+	fmt.Fprintf(w, "ledgerd bench:%s app %s, %d %s, %d %s, concurrency %d, timeout_commit %s\n",
+		round, r.App, r.Validators, vals, r.Txs, what, r.Concurrency, r.TimeoutCommit)
 	fmt.Fprintf(w, "  tx size        mean %.0f B (min %d, max %d)\n", r.TxBytesMean, r.TxBytesMin, r.TxBytesMax)
 	fmt.Fprintf(w, "  setup          %d txs committed before timing\n", r.SetupTxs)
 	fmt.Fprintf(w, "  rejected       %d at CheckTx, %d in blocks\n", r.CheckTxRejected, r.BlockRejected)
