@@ -278,8 +278,8 @@ func (r *benchRun) prepare(ctx context.Context) error {
 	if benchTxsHook != nil {
 		benchTxsHook(r.txs)
 	}
-	r.rep = &benchReport{Round: r.round + 1, Rounds: o.rounds, App: o.app, Validators: o.validators, Txs: o.txs, SetupTxs: len(r.setup), Concurrency: o.concurrency,
-		TimeoutCommit: o.timeoutCommit.String()}
+	r.rep = &benchReport{Round: r.round + 1, Rounds: o.rounds, App: o.app, Validators: o.validators, Txs: o.txs,
+		SetupTxs: len(r.setup), Concurrency: o.concurrency, TimeoutCommit: o.timeoutCommit.String()}
 	r.rep.noteTxSizes(r.txs)
 	f := r.fill
 	r.rep.Records, r.rep.FillSeconds, r.rep.FillTxBytesMean, r.rep.FillHeight = o.records, f.seconds, f.fillTxBytes, f.height
