@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ type benchOpts struct {
 	app           string
 	validators    int
 	txs           int
+	records       int
+	rounds        int
 	concurrency   int
 	timeoutCommit time.Duration
 	home          string
@@ -34,6 +37,14 @@ timeouts except timeout_commit, metrics and PEX off), pre-generates --txs transa
 --concurrency workers through broadcast_tx_sync spread over the validators' RPC endpoints, and waits until
 every validator has committed all of them.
 
+--rounds R repeats the measured run (new setup grants and timed txs each time) on the same network, with
+one report per round (JSON: one object per round).
+
+--records N first commits N records (grant awards and payments, signed and sent like the timed txs, in
+chunks of 20,000 at full speed; for kvstore key=value txs of their sizes) through consensus, untimed, so
+that the measured run meets a ledger already holding them: its rate, the process's resident memory after
+the pre-fill and after the run, and the first validator's data directory growth per record are reported.
+
 --app ledger sends real signed ledger txs, each agency's through its own node: half new grant awards,
 half payments against grants awarded in an untimed setup phase (one setup grant per four payments, all
 committed before timing starts). --app kvstore runs CometBFT's kvstore example app (persistent, goleveldb)
@@ -48,17 +59,18 @@ rejected or not committed within --max-wait of the last submit.`,
 				return withExit(exitcode.Usage, err)
 			}
 			r := newBenchRun(cmd.ErrOrStderr(), o)
-			rep, err := r.run(cmd.Context(),
+			err := r.run(cmd.Context(), []func(context.Context) error{
 				r.start,   // generate the network, start its validators
+				r.prefill, // commit --records records, untimed
+			}, []func(context.Context) error{ // each round:
 				r.prepare, // pre-sign every tx
 				r.seed,    // commit the setup grants, untimed
 				r.submit,  // send the timed txs at --concurrency, noting when
 				r.confirm, // wait for every validator to commit them
 				r.measure, // throughput, latency, blocks; the verdict
-			)
-			if rep != nil {
-				err = rep.write(cmd.OutOrStdout(), o.output, err) // the report, text or JSON
-			}
+			}, o.rounds, func(rep *benchReport, err error) error {
+				return rep.write(cmd.OutOrStdout(), o.output, err) // the report, text or JSON
+			})
 			return withExit(exitcode.Failed, err)
 		},
 	}
@@ -66,6 +78,8 @@ rejected or not committed within --max-wait of the last submit.`,
 	f.StringVar(&o.app, "app", "ledger", "application: ledger or kvstore (CometBFT's example app)")
 	f.IntVar(&o.validators, "validators", 1, "number of validators (in-process nodes)")
 	f.IntVar(&o.txs, "txs", 20000, "number of transactions")
+	f.IntVar(&o.records, "records", 0, "records (grant awards and payments) committed before the measured run, untimed")
+	f.IntVar(&o.rounds, "rounds", 1, "measured rounds on the same network, one report each, each with new txs")
 	f.IntVar(&o.concurrency, "concurrency", 64, "concurrent broadcast_tx_sync workers")
 	f.DurationVar(&o.timeoutCommit, "timeout-commit", time.Second, "consensus timeout_commit (the other timeouts keep their production defaults)")
 	f.StringVar(&o.home, flagHome, "", "directory for the validators' fresh homes, kept afterwards (default: a temporary directory, removed)")
@@ -83,6 +97,12 @@ func (o *benchOpts) validate() error {
 		return errors.New("--validators must be between 1 and 10")
 	case o.txs < 1:
 		return errors.New("--txs must be at least 1")
+	case o.records < 0 || o.records > 100_000_000:
+		return errors.New("--records must be between 0 and 100,000,000")
+	case o.rounds < 1:
+		return errors.New("--rounds must be at least 1")
+	case o.rounds > 1 && o.cpuprofile != "":
+		return errors.New("--cpuprofile takes one round")
 	case o.concurrency < 1:
 		return errors.New("--concurrency must be at least 1")
 	case o.timeoutCommit <= 0:
@@ -97,6 +117,8 @@ func (o *benchOpts) validate() error {
 
 // benchReport is what `ledgerd bench` prints.
 type benchReport struct {
+	Round         int     `json:"round"` // of --rounds, from 1
+	Rounds        int     `json:"rounds"`
 	App           string  `json:"app"`
 	Validators    int     `json:"validators"`
 	Txs           int     `json:"txs"`
@@ -125,7 +147,26 @@ type benchReport struct {
 	LatencyP50Ms    float64  `json:"latency_p50_ms"` // submit → commit on the node the tx was sent to
 	LatencyP99Ms    float64  `json:"latency_p99_ms"`
 	LatencyMaxMs    float64  `json:"latency_max_ms"`
-	Error           string   `json:"error,omitempty"` // why the run failed
+
+	// Pre-filled state (--records) and the footprint: the process's
+	// resident memory (node(s) and load generator) and live Go heap, and
+	// the first validator's data directory, before and after.
+	Records            int              `json:"records"`
+	FillSeconds        float64          `json:"fill_seconds,omitempty"`
+	FillRecordsPerSec  float64          `json:"fill_records_per_sec,omitempty"`
+	FillTxBytesMean    float64          `json:"fill_tx_bytes_mean,omitempty"`
+	FillHeight         int64            `json:"fill_height,omitempty"`
+	RSSAfterFillMB     float64          `json:"rss_after_fill_mb"` // at the start without --records
+	HeapAfterFillMB    float64          `json:"heap_after_fill_mb"`
+	RSSAfterRunMB      float64          `json:"rss_after_run_mb"`
+	HeapAfterRunMB     float64          `json:"heap_after_run_mb"`
+	RSSPeakMB          float64          `json:"rss_peak_mb"`
+	DataBytesStart     int64            `json:"data_bytes_start"`
+	DataBytesAfterFill int64            `json:"data_bytes_after_fill"`
+	DataBytesAfterRun  int64            `json:"data_bytes_after_run"`
+	DataBytesByDir     map[string]int64 `json:"data_bytes_by_dir_after_fill,omitempty"`
+	DiskBytesPerRecord float64          `json:"disk_bytes_per_record,omitempty"` // (after fill − start) ÷ records
+	Error              string           `json:"error,omitempty"`                 // why the run failed
 }
 
 func (r *benchReport) print(w io.Writer) {
@@ -137,8 +178,12 @@ func (r *benchReport) print(w io.Writer) {
 	if r.App == "ledger" {
 		what = "signed txs (grant awards, payments)"
 	}
-	fmt.Fprintf(w, "ledgerd bench: app %s, %d %s, %d %s, concurrency %d, timeout_commit %s\n",
-		r.App, r.Validators, vals, r.Txs, what, r.Concurrency, r.TimeoutCommit)
+	round := ""
+	if r.Rounds > 1 {
+		round = fmt.Sprintf(" round %d of %d:", r.Round, r.Rounds)
+	}
+	fmt.Fprintf(w, "ledgerd bench:%s app %s, %d %s, %d %s, concurrency %d, timeout_commit %s\n",
+		round, r.App, r.Validators, vals, r.Txs, what, r.Concurrency, r.TimeoutCommit)
 	fmt.Fprintf(w, "  tx size        mean %.0f B (min %d, max %d)\n", r.TxBytesMean, r.TxBytesMin, r.TxBytesMax)
 	fmt.Fprintf(w, "  setup          %d txs committed before timing\n", r.SetupTxs)
 	fmt.Fprintf(w, "  rejected       %d at CheckTx, %d in blocks\n", r.CheckTxRejected, r.BlockRejected)
@@ -159,7 +204,25 @@ func (r *benchReport) print(w io.Writer) {
 	if r.SubmitSeconds > 0 {
 		fmt.Fprintf(w, "  submitting     %.2f s (%.0f tx/s through CheckTx)\n", r.SubmitSeconds, float64(r.Submitted)/r.SubmitSeconds)
 	}
+	if r.Records > 0 {
+		fmt.Fprintf(w, "  pre-fill       %d records (mean %.0f B) in %.1f s: %.0f records/s, to height %d\n",
+			r.Records, r.FillTxBytesMean, r.FillSeconds, r.FillRecordsPerSec, r.FillHeight)
+		fmt.Fprintf(w, "  data dir       %.1f MB → %.1f MB after the pre-fill: %.0f B per record;", mb(r.DataBytesStart), mb(r.DataBytesAfterFill), r.DiskBytesPerRecord)
+		for _, k := range sortedKeys(r.DataBytesByDir) {
+			fmt.Fprintf(w, " %s %.1f MB", k, mb(r.DataBytesByDir[k]))
+		}
+		fmt.Fprintln(w)
+	}
+	if r.RSSAfterRunMB > 0 {
+		fmt.Fprintf(w, "  memory         RSS %.0f MB before the run, %.0f MB after (peak %.0f MB); live heap %.0f MB, %.0f MB\n",
+			r.RSSAfterFillMB, r.RSSAfterRunMB, r.RSSPeakMB, r.HeapAfterFillMB, r.HeapAfterRunMB)
+	}
+	if r.DataBytesAfterRun > 0 {
+		fmt.Fprintf(w, "  data dir       %.1f MB after the run\n", mb(r.DataBytesAfterRun))
+	}
 }
+
+func mb(b int64) float64 { return float64(b) / 1e6 }
 
 // write prints the report as text or json (format), with the run's error,
 // if any, as its Error; it returns that error, or else the JSON encoder's.

@@ -61,6 +61,11 @@ type benchRun struct {
 	appsMu sync.Mutex
 	apps   []*kvstore.Application // --app kvstore: the apps, closed after the network
 
+	// prefill
+	fill *benchFill
+
+	round int // from 0, of --rounds
+
 	// prepare
 	setup, txs [][]byte     // the setup grants, the timed txs
 	rep        *benchReport // filled in by each phase from here on
@@ -85,22 +90,39 @@ func newBenchRun(logw io.Writer, o *benchOpts) *benchRun {
 	return r
 }
 
-// run runs the phases in order until one fails, then closes the run. It
-// returns the report to print: on success, or with the error when the
-// measured run failed (a benchFailure: txs rejected, failed or not
-// committed); when the bench could not run at all, only the error.
-func (r *benchRun) run(ctx context.Context, phases ...func(context.Context) error) (*benchReport, error) {
+// run runs the phases once in order, then the round's phases rounds
+// times, until one fails, then closes the run. After each round it hands
+// emit the round's report, and after a failed one the report with the
+// error when the measured run failed (a benchFailure: txs rejected, failed
+// or not committed); it returns emit's error. When the bench could not run
+// at all it returns only the error.
+func (r *benchRun) run(ctx context.Context, once, round []func(context.Context) error, rounds int,
+	emit func(*benchReport, error) error) error {
 	defer r.close()
-	for _, phase := range phases {
+	for _, phase := range once {
 		if err := phase(ctx); err != nil {
-			var f *benchFailure
-			if errors.As(err, &f) {
-				return r.rep, err
-			}
-			return nil, err
+			return err
 		}
 	}
-	return r.rep, nil
+	for r.round = 0; r.round < rounds; r.round++ {
+		r.rep = nil
+		for _, phase := range round {
+			if err := phase(ctx); err != nil {
+				var f *benchFailure
+				if errors.As(err, &f) && r.rep != nil {
+					return emit(r.rep, err)
+				}
+				return err
+			}
+		}
+		if r.stopWatch != nil {
+			r.stopWatch()
+		}
+		if err := emit(r.rep, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // onClose adds f to what close undoes.
@@ -197,6 +219,9 @@ func (r *benchRun) networkOptions() node.NetworkOptions {
 			c.Consensus.TimeoutCommit = o.timeoutCommit
 			// Room for the whole run in the mempool and its cache.
 			all := o.txs + nSetup
+			if o.records > 0 {
+				all += 2 * fillChunkSize(o.records, o.validators)
+			}
 			c.Mempool.Size = max(c.Mempool.Size, 2*all)
 			c.Mempool.CacheSize = max(c.Mempool.CacheSize, 2*all)
 			c.Mempool.MaxTxsBytes = max(c.Mempool.MaxTxsBytes, int64(all)*int64(c.Mempool.MaxTxBytes))
@@ -243,9 +268,9 @@ func (r *benchRun) prepare(ctx context.Context) error {
 		if officers, err = r.officers(); err != nil {
 			return err
 		}
-		r.setup, r.txs, err = ledgerBenchTxs(o.txs, officers, expiresAt)
+		r.setup, r.txs, err = ledgerBenchTxs(r.txBase(), o.txs, officers, expiresAt)
 	} else {
-		r.setup, r.txs, err = kvstoreBenchTxs(o.txs, len(r.tn.Agencies), expiresAt)
+		r.setup, r.txs, err = kvstoreBenchTxs(r.txBase(), o.txs, len(r.tn.Agencies), expiresAt)
 	}
 	if err != nil {
 		return err
@@ -253,9 +278,19 @@ func (r *benchRun) prepare(ctx context.Context) error {
 	if benchTxsHook != nil {
 		benchTxsHook(r.txs)
 	}
-	r.rep = &benchReport{App: o.app, Validators: o.validators, Txs: o.txs, SetupTxs: len(r.setup), Concurrency: o.concurrency,
-		TimeoutCommit: o.timeoutCommit.String()}
+	r.rep = &benchReport{Round: r.round + 1, Rounds: o.rounds, App: o.app, Validators: o.validators, Txs: o.txs,
+		SetupTxs: len(r.setup), Concurrency: o.concurrency, TimeoutCommit: o.timeoutCommit.String()}
 	r.rep.noteTxSizes(r.txs)
+	f := r.fill
+	r.rep.Records, r.rep.FillSeconds, r.rep.FillTxBytesMean, r.rep.FillHeight = o.records, f.seconds, f.fillTxBytes, f.height
+	if f.seconds > 0 {
+		r.rep.FillRecordsPerSec = float64(o.records) / f.seconds
+	}
+	r.rep.RSSAfterFillMB, r.rep.HeapAfterFillMB, r.rep.DataBytesStart = f.rss, f.heap, f.dataStart
+	if o.records > 0 {
+		r.rep.DataBytesAfterFill, r.rep.DataBytesByDir = f.dataFill, f.dataFillBy
+		r.rep.DiskBytesPerRecord = float64(f.dataFill-f.dataStart) / float64(o.records)
+	}
 	seen := make(map[[32]byte]bool, len(r.txs)+len(r.setup))
 	for _, tx := range append(slices.Clip(r.txs), r.setup...) {
 		seen[sha256.Sum256(tx)] = true
@@ -339,12 +374,19 @@ func benchSetupGrants(n, agencies int) int {
 	return agencies * max(1, (payments+4*agencies-1)/(4*agencies))
 }
 
+// txBase is the first number of this round's txs' IDs and nonces: each
+// round's are new.
+func (r *benchRun) txBase() int {
+	return r.round * (r.o.txs + benchSetupGrants(r.o.txs, r.o.validators))
+}
+
 // ledgerBenchTxs signs the setup grants and the n timed txs. Timed tx i is
 // agency (i mod V)'s: a new grant award or a payment against one of its
 // setup grants, alternately per agency; setup grant s is agency (s mod V)'s.
-// Nonces are unique per signer (timed i: i+1; setup s: n+s+1); every tx
-// expires at expiresAt. Signing runs in parallel.
-func ledgerBenchTxs(n int, officers []benchOfficer, expiresAt int64) (setup, timed [][]byte, err error) {
+// IDs are numbered from base and nonces unique per signer (timed i:
+// base+i+1; setup s: base+n+s+1); every tx expires at expiresAt. Signing
+// runs in parallel.
+func ledgerBenchTxs(base, n int, officers []benchOfficer, expiresAt int64) (setup, timed [][]byte, err error) {
 	v := len(officers)
 	nSetup := benchSetupGrants(n, v)
 	award := func(id string) ledger.Payload {
@@ -352,20 +394,20 @@ func ledgerBenchTxs(n int, officers []benchOfficer, expiresAt int64) (setup, tim
 			Purpose: "Community solar array", Amount: "25000000", Currency: "EUR", PeriodStart: "2026-01-01",
 			PeriodEnd: "2027-12-31", DecisionDate: "2026-01-15", DocumentHash: demoDoc}
 	}
-	setupID := func(s int) string { return fmt.Sprintf("G-SETUP-%08d", s) }
+	setupID := func(s int) string { return fmt.Sprintf("G-SETUP-%08d", base+s) }
 	all, err := signParallel(nSetup+n, func(j int) (benchOfficer, ed25519.PrivateKey, uint64, ledger.Payload) {
 		if j >= n { // setup grant s
 			s := j - n
 			of := officers[s%v]
-			return of, of.grants, uint64(j) + 1, award(setupID(s))
+			return of, of.grants, uint64(base+j) + 1, award(setupID(s))
 		}
 		of := officers[j%v]
 		if (j/v)%2 == 0 {
-			return of, of.grants, uint64(j) + 1, award(fmt.Sprintf("G-BENCH-%08d", j))
+			return of, of.grants, uint64(base+j) + 1, award(fmt.Sprintf("G-BENCH-%08d", base+j))
 		}
 		k := (j / v) / 2 // this agency's k-th payment
 		s := j%v + v*(k%(nSetup/v))
-		return of, of.finance, uint64(j) + 1, &ledger.PaymentRecord{ID: fmt.Sprintf("P-BENCH-%08d", j), Payee: benchRecipient,
+		return of, of.finance, uint64(base+j) + 1, &ledger.PaymentRecord{ID: fmt.Sprintf("P-BENCH-%08d", base+j), Payee: benchRecipient,
 			Amount: "600000", Currency: "EUR", Date: "2026-02-01", Purpose: "First instalment", Grant: setupID(s)}
 	}, expiresAt)
 	if err != nil {
@@ -405,31 +447,40 @@ func signParallel(count int, build func(j int) (benchOfficer, ed25519.PrivateKey
 
 // kvstoreBenchTxs returns key=value txs with the sizes of the ledger txs the
 // same run would send (signed with throwaway keys, for their sizes only).
-func kvstoreBenchTxs(n, agencies int, expiresAt int64) (setup, timed [][]byte, err error) {
+func kvstoreBenchTxs(base, n, agencies int, expiresAt int64) (setup, timed [][]byte, err error) {
+	sizedSetup, sizedTimed, err := ledgerBenchTxs(base, n, kvstoreOfficers(agencies), expiresAt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kvTxs("setup", base, sizedSetup), kvTxs("bench", base, sizedTimed), nil
+}
+
+// kvstoreOfficers are throwaway signers for agencies agencies, whose txs
+// only lend their sizes to kvstore's.
+func kvstoreOfficers(agencies int) []benchOfficer {
 	officers := make([]benchOfficer, agencies)
 	for i := range officers {
 		seed := sha256.Sum256(fmt.Appendf(nil, "bench-%d", i))
 		k := ed25519.NewKeyFromSeed(seed[:])
 		officers[i] = benchOfficer{agency: fmt.Sprintf("agency-%d", i+1), grants: k, finance: k}
 	}
-	sizedSetup, sizedTimed, err := ledgerBenchTxs(n, officers, expiresAt)
-	if err != nil {
-		return nil, nil, err
-	}
+	return officers
+}
+
+// kvTxs returns key=value txs with the sizes of sized: tx i's key is
+// prefix followed by first+i in eight digits.
+func kvTxs(prefix string, first int, sized [][]byte) [][]byte {
 	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	kv := func(prefix string, sized [][]byte) [][]byte {
-		out := make([][]byte, len(sized))
-		for i, l := range sized {
-			tx := fmt.Appendf(nil, "%s%08d=", prefix, i)
-			h := sha256.Sum256(tx)
-			for j := 0; len(tx) < len(l); j++ {
-				tx = append(tx, alphabet[int(h[j%32]^byte(j/32))%len(alphabet)])
-			}
-			out[i] = tx
+	out := make([][]byte, len(sized))
+	for i, l := range sized {
+		tx := fmt.Appendf(nil, "%s%08d=", prefix, first+i)
+		h := sha256.Sum256(tx)
+		for j := 0; len(tx) < len(l); j++ {
+			tx = append(tx, alphabet[int(h[j%32]^byte(j/32))%len(alphabet)])
 		}
-		return out
+		out[i] = tx
 	}
-	return kv("setup", sizedSetup), kv("bench", sizedTimed), nil
+	return out
 }
 
 // seed sends the setup grants, the grants the timed payments pay against,
@@ -439,7 +490,7 @@ func (r *benchRun) seed(ctx context.Context) error {
 	o, setup := r.o, r.setup
 	r.logf("sending %d setup txs", len(setup))
 	sw, cancelSetup := context.WithCancel(ctx)
-	ws, err := watchAll(sw, r.net, "setup", len(setup))
+	ws, err := watchAll(sw, r.net, fmt.Sprintf("setup%d", r.round), len(setup))
 	if err != nil {
 		cancelSetup()
 		return err
@@ -472,7 +523,7 @@ func (r *benchRun) submit(ctx context.Context) error {
 	r.stopWatch = stopWatch
 	r.onClose(stopWatch)
 	var err error
-	if r.watches, err = watchAll(wctx, r.net, "bench", len(txs)); err != nil {
+	if r.watches, err = watchAll(wctx, r.net, fmt.Sprintf("bench%d", r.round), len(txs)); err != nil {
 		return err
 	}
 	if o.cpuprofile != "" {
@@ -775,6 +826,12 @@ func (r *benchRun) measure(context.Context) error {
 		lat = append(lat, at.Sub(sent.t0.Add(sent.submitAt[i])))
 	}
 	rep.Committed = committed
+	rep.RSSAfterRunMB, rep.HeapAfterRunMB = memoryMB()
+	rep.RSSPeakMB = procStatusKB("VmHWM") / 1e3
+	var err error
+	if rep.DataBytesAfterRun, _, err = dirSize(r.net.Nodes[0].Config().DBDir()); err != nil {
+		return err
+	}
 	if rep.Blocks > 0 {
 		rep.BlockTxsMean = float64(len(txs)) / float64(rep.Blocks)
 	}

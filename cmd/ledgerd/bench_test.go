@@ -2,14 +2,27 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"runtime"
 	"testing"
+
+	"github.com/civicledger/civicledger/client"
 )
 
 // runBenchCmd runs `ledgerd bench ... -o json` in-process and decodes its
-// report (the progress lines go to stderr).
+// report, the last round's (the progress lines go to stderr).
 func runBenchCmd(t *testing.T, args ...string) (*benchReport, error) {
+	t.Helper()
+	reps, err := runBenchRounds(t, args...)
+	return reps[len(reps)-1], err
+}
+
+// runBenchRounds runs `ledgerd bench ... -o json` in-process and decodes
+// its reports, one per round printed.
+func runBenchRounds(t *testing.T, args ...string) ([]*benchReport, error) {
 	t.Helper()
 	cmd := newRootCmd()
 	var out, errOut bytes.Buffer
@@ -17,11 +30,19 @@ func runBenchCmd(t *testing.T, args ...string) (*benchReport, error) {
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(append(append([]string{"bench"}, args...), "-o", "json"))
 	err := cmd.ExecuteContext(t.Context())
-	var rep benchReport
-	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
-		t.Fatalf("report is not JSON (%v; run error %v):\n%s\nstderr:\n%s", jerr, err, out.String(), errOut.String())
+	var reps []*benchReport
+	dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
+	for dec.More() {
+		var rep benchReport
+		if jerr := dec.Decode(&rep); jerr != nil {
+			t.Fatalf("report is not JSON (%v; run error %v):\n%s\nstderr:\n%s", jerr, err, out.String(), errOut.String())
+		}
+		reps = append(reps, &rep)
 	}
-	return &rep, err
+	if len(reps) == 0 {
+		t.Fatalf("no report (run error %v)\nstderr:\n%s", err, errOut.String())
+	}
+	return reps, err
 }
 
 func TestBench(t *testing.T) {
@@ -66,11 +87,78 @@ func TestBenchFailsOnRejection(t *testing.T) {
 }
 
 func TestBenchUsage(t *testing.T) {
-	for _, args := range [][]string{{"--app", "etcd"}, {"--txs", "0"}, {"--validators", "0"}, {"-o", "yaml"}} {
+	for _, args := range [][]string{{"--app", "etcd"}, {"--txs", "0"}, {"--validators", "0"}, {"-o", "yaml"}, {"--records", "-1"}, {"--rounds", "0"}} {
 		_, err := run(t, append([]string{"bench"}, args...)...)
 		var ee *exitError
 		if !errors.As(err, &ee) || ee.Code != 2 {
 			t.Errorf("bench %v: want a usage error (exit 2), got %v", args, err)
 		}
+	}
+}
+
+// TestBenchRecords: --records commits real records before the measured
+// run: with chunks of 50, 200 records are 150 grant awards (the first two
+// chunks, then every other record) and 50 payments, each against a grant
+// two chunks back, all in the agency's state; then the timed txs commit as
+// usual, in two rounds on the same network, and each round's report gives
+// the pre-fill's rate, memory and disk growth.
+func TestBenchRecords(t *testing.T) {
+	benchFillChunk = 50
+	var checked bool
+	benchFillHook = func(ctx context.Context, r *benchRun) error {
+		c, err := client.New(r.urls[0])
+		if err != nil {
+			return err
+		}
+		agency := r.tn.Agencies[0].ID
+		tot, _, _, err := c.Totals(ctx, agency, "EUR", 0)
+		if err != nil {
+			return err
+		}
+		if tot.Grants != 150 || tot.Payments != 50 || tot.Paid != 50*600_000 || tot.PaidAgainstGrant != tot.Paid {
+			return fmt.Errorf("totals of %s after the pre-fill: %+v", agency, tot)
+		}
+		pay, _, err := c.Payment(ctx, "P-FILL-00000199", 0)
+		if err != nil {
+			return err
+		}
+		if pay.Grant != "G-FILL-00000098" {
+			return fmt.Errorf("payment P-FILL-00000199: %+v", pay)
+		}
+		checked = true
+		return nil
+	}
+	t.Cleanup(func() { benchFillChunk, benchFillHook = 20_000, nil })
+	reps, err := runBenchRounds(t, "--app", "ledger", "--records", "200", "--txs", "101", "--timeout-commit", "200ms",
+		"--concurrency", "16", "--rounds", "2", "--home", t.TempDir())
+	if err != nil || len(reps) != 2 {
+		t.Fatalf("bench failed: %v\n%+v", err, reps)
+	}
+	if !checked {
+		t.Fatal("the pre-filled state was not checked")
+	}
+	for i, rep := range reps {
+		if rep.Round != i+1 || rep.Rounds != 2 || rep.Records != 200 || rep.Committed != 101 || rep.SetupTxs < 1 || rep.Error != "" {
+			t.Fatalf("report of round %d: %+v", i+1, rep)
+		}
+	}
+	if reps[1].FirstHeight <= reps[0].LastHeight {
+		t.Fatalf("round 2 (heights %d–%d) did not follow round 1 (%d–%d)", reps[1].FirstHeight, reps[1].LastHeight,
+			reps[0].FirstHeight, reps[0].LastHeight)
+	}
+	rep := reps[1]
+	if rep.FillSeconds <= 0 || rep.FillRecordsPerSec <= 0 || rep.FillHeight < 2 || rep.FirstHeight <= rep.FillHeight ||
+		rep.FillTxBytesMean < 100 {
+		t.Fatalf("pre-fill not reported: %+v", rep)
+	}
+	if rep.DataBytesStart <= 0 || rep.DataBytesAfterFill <= rep.DataBytesStart || rep.DiskBytesPerRecord <= 0 ||
+		rep.DataBytesByDir["state.db"] <= 0 || rep.DataBytesAfterRun <= 0 {
+		t.Fatalf("disk growth not reported: %+v", rep)
+	}
+	if runtime.GOOS == "linux" && (rep.RSSAfterFillMB <= 0 || rep.RSSAfterRunMB <= 0 || rep.RSSPeakMB < rep.RSSAfterRunMB) {
+		t.Fatalf("memory not reported: %+v", rep)
+	}
+	if rep.HeapAfterFillMB <= 0 || rep.HeapAfterRunMB <= 0 {
+		t.Fatalf("live heap not reported: %+v", rep)
 	}
 }
