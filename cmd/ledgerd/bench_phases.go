@@ -521,6 +521,9 @@ func (r *benchRun) seed(ctx context.Context) error {
 	case err != nil:
 		return benchFailed(fmt.Errorf("setup: %w", err))
 	}
+	if err := r.fetchContents(ctx, ws); err != nil {
+		return err
+	}
 	if c := collectCommits(ws, setup); c.failed > 0 {
 		r.rep.Errors = c.errs
 		return benchFailed(fmt.Errorf("setup: %d txs failed in FinalizeBlock", c.failed))
@@ -632,8 +635,52 @@ func sendTxs(ctx context.Context, urls []string, txs [][]byte, nodeOf func(int) 
 type benchBlock struct {
 	height int64
 	at     time.Time
-	txs    cmttypes.Txs
+	numTxs int
+	txs    cmttypes.Txs // nil until fetched (fetchContents) with --processes
 	codes  []uint32
+}
+
+// txCodes is the codes of results.
+func txCodes(results []*abci.ExecTxResult) []uint32 {
+	codes := make([]uint32, len(results))
+	for i, r := range results {
+		codes[i] = r.Code
+	}
+	return codes
+}
+
+// fetchContents fills in the txs and codes of the watched blocks that
+// came without them (--processes), each height fetched once.
+func (r *benchRun) fetchContents(ctx context.Context, ws []*blockWatch) error {
+	type contents struct {
+		txs   cmttypes.Txs
+		codes []uint32
+	}
+	got := map[int64]contents{}
+	for _, w := range ws {
+		w.mu.Lock()
+		blocks := slices.Clone(w.blocks)
+		w.mu.Unlock()
+		for i, b := range blocks {
+			if b.txs != nil || b.numTxs == 0 {
+				continue
+			}
+			c, ok := got[b.height]
+			if !ok {
+				txs, results, err := r.blockContents(ctx, b.height)
+				if err != nil {
+					return err
+				}
+				c = contents{txs, txCodes(results)}
+				got[b.height] = c
+			}
+			blocks[i].txs, blocks[i].codes = c.txs, c.codes
+		}
+		w.mu.Lock()
+		copy(w.blocks, blocks)
+		w.mu.Unlock()
+	}
+	return nil
 }
 
 // blockWatch collects the blocks a validator commits (its NewBlock events,
@@ -669,14 +716,10 @@ func (r *benchRun) watchBlocks(ctx context.Context, k int, name string, want int
 			}
 		}
 		for be := range feed {
-			ev := be.ev
-			b := benchBlock{height: ev.Block.Height, at: be.at, txs: ev.Block.Txs, codes: make([]uint32, len(ev.ResultFinalizeBlock.TxResults))}
-			for i, r := range ev.ResultFinalizeBlock.TxResults {
-				b.codes[i] = r.Code
-			}
+			b := benchBlock{height: be.height, at: be.at, numTxs: be.numTxs, txs: be.txs, codes: txCodes(be.results)}
 			w.mu.Lock()
 			w.blocks = append(w.blocks, b)
-			w.txs += len(b.txs)
+			w.txs += b.numTxs
 			n := w.txs
 			w.mu.Unlock()
 			if n >= want && !closed {
@@ -725,6 +768,9 @@ func (r *benchRun) confirm(ctx context.Context) error {
 		pprof.StopCPUProfile()
 	}
 	r.stopWatch()
+	if err := r.fetchContents(ctx, r.watches); err != nil {
+		return err
+	}
 	r.commits = collectCommits(r.watches, r.txs)
 	return nil
 }

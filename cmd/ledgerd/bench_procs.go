@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	abci "github.com/cometbft/cometbft/abci/types"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	jsonrpcclient "github.com/cometbft/cometbft/rpc/jsonrpc/client"
@@ -155,9 +156,16 @@ func (r *benchRun) stopProcs() {
 }
 
 // benchBlockEvent is a committed block and when the bench learnt of it.
+// With --processes only its height and number of txs come with it (a
+// NewBlockEvents event, whose JSON is cheap to decode, so that following
+// every validator's blocks costs the bench process little CPU beside the
+// nodes'); txs and results are then nil, and blockContents fetches them.
 type benchBlockEvent struct {
-	at time.Time
-	ev cmttypes.EventDataNewBlock
+	at      time.Time
+	height  int64
+	numTxs  int
+	txs     cmttypes.Txs
+	results []*abci.ExecTxResult
 }
 
 // blockFeed streams validator k's committed blocks (its NewBlock events,
@@ -181,17 +189,19 @@ func (r *benchRun) blockFeed(ctx context.Context, k int, name string) (feed <-ch
 		return ferr
 	}
 	forward := func(at time.Time, data any) bool {
-		var ev cmttypes.EventDataNewBlock
+		var be benchBlockEvent
 		switch d := data.(type) {
 		case cmttypes.EventDataNewBlock:
-			ev = d
-		case *cmttypes.EventDataNewBlock:
-			ev = *d
+			be = benchBlockEvent{at: at, height: d.Block.Height, numTxs: len(d.Block.Txs), txs: d.Block.Txs, results: d.ResultFinalizeBlock.TxResults}
+		case cmttypes.EventDataNewBlockEvents:
+			be = benchBlockEvent{at: at, height: d.Height, numTxs: int(d.NumTxs)}
+		case *cmttypes.EventDataNewBlockEvents:
+			be = benchBlockEvent{at: at, height: d.Height, numTxs: int(d.NumTxs)}
 		default:
 			return true
 		}
 		select {
-		case out <- benchBlockEvent{at, ev}:
+		case out <- be:
 			return true
 		case <-ctx.Done():
 			return false
@@ -232,7 +242,7 @@ func (r *benchRun) blockFeed(ctx context.Context, k int, name string) (feed <-ch
 		return nil, nil, fmt.Errorf("%s's node: websocket: %w", p.agency, err)
 	}
 	stop := func() { _ = ws.Stop() }
-	if err := ws.Subscribe(ctx, cmttypes.EventQueryNewBlock.String()); err != nil {
+	if err := ws.Subscribe(ctx, cmttypes.EventQueryNewBlockEvents.String()); err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("%s's node: subscribe to its blocks: %w", p.agency, err)
 	}
@@ -282,6 +292,25 @@ func (r *benchRun) blockFeed(ctx context.Context, k int, name string) (feed <-ch
 		}
 	}()
 	return out, errf, nil
+}
+
+// blockContents is the txs of the block at height and their FinalizeBlock
+// results, from the first validator (every validator committed the same
+// block at that height): for --processes, whose block feeds carry neither.
+func (r *benchRun) blockContents(ctx context.Context, height int64) (cmttypes.Txs, []*abci.ExecTxResult, error) {
+	c, err := client.New(r.urls[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := c.RPC().Block(ctx, &height)
+	if err != nil {
+		return nil, nil, fmt.Errorf("block %d: %w", height, err)
+	}
+	res, err := c.RPC().BlockResults(ctx, &height)
+	if err != nil {
+		return nil, nil, fmt.Errorf("results of block %d: %w", height, err)
+	}
+	return b.Block.Txs, res.TxsResults, nil
 }
 
 // dataDir is the first validator's data directory.
