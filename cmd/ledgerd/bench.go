@@ -41,7 +41,8 @@ every validator has committed all of them.
 --processes runs each validator as its own ` + "`ledgerd start --home H`" + ` process (this binary; for kvstore with
 start's benchmark-only --bench-app kvstore), under the same config, with its log in node.log in its home;
 the load generator, the pre-fill and the report stay in this process, which learns of each validator's
-blocks over its RPC websocket. The processes are stopped (SIGTERM, then SIGKILL after 15 s) when the bench
+blocks over its RPC websocket (NewBlockEvents: height and tx count) and fetches each block's txs and results
+from the first validator once the txs are committed. The processes are stopped (SIGTERM, then SIGKILL after 15 s) when the bench
 ends, fails or is interrupted.
 
 --rounds R repeats the measured run (new setup grants and timed txs each time) on the same network, with
