@@ -16,6 +16,7 @@ import (
 type benchOpts struct {
 	app           string
 	validators    int
+	processes     bool
 	txs           int
 	records       int
 	rounds        int
@@ -37,6 +38,13 @@ timeouts except timeout_commit, metrics and PEX off), pre-generates --txs transa
 --concurrency workers through broadcast_tx_sync spread over the validators' RPC endpoints, and waits until
 every validator has committed all of them.
 
+--processes runs each validator as its own ` + "`ledgerd start --home H`" + ` process (this binary; for kvstore with
+start's benchmark-only --bench-app kvstore), under the same config, with its log in node.log in its home;
+the load generator, the pre-fill and the report stay in this process, which learns of each validator's
+blocks over its RPC websocket (NewBlockEvents: height and tx count) and fetches each block's txs and results
+from the first validator once the txs are committed. The processes are stopped (SIGTERM, then SIGKILL after 15 s) when the bench
+ends, fails or is interrupted.
+
 --rounds R repeats the measured run (new setup grants and timed txs each time) on the same network, with
 one report per round (JSON: one object per round).
 
@@ -51,7 +59,9 @@ committed before timing starts). --app kvstore runs CometBFT's kvstore example a
 under the same config and genesis, with key=value txs of the same sizes in both phases.
 
 Reported: committed tx/s from the first submit to the last commit (as seen by the node each tx was sent
-to), CheckTx rejections, txs per block, submit→commit latency of every tx. Exit status 1 if any tx is
+to), CheckTx rejections, txs per block, submit→commit latency of every tx, and the CPU seconds used
+meanwhile by this process and the validator processes together (and the latter alone). Memory figures are
+this process's; with --processes the validator processes' resident memory after the run is added apart. Exit status 1 if any tx is
 rejected or not committed within --max-wait of the last submit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -76,7 +86,8 @@ rejected or not committed within --max-wait of the last submit.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.app, "app", "ledger", "application: ledger or kvstore (CometBFT's example app)")
-	f.IntVar(&o.validators, "validators", 1, "number of validators (in-process nodes)")
+	f.IntVar(&o.validators, "validators", 1, "number of validators (in-process nodes, or processes with --processes)")
+	f.BoolVar(&o.processes, "processes", false, "run each validator as its own `ledgerd start` process on loopback (as agencies deploy) instead of in this process")
 	f.IntVar(&o.txs, "txs", 20000, "number of transactions")
 	f.IntVar(&o.records, "records", 0, "records (grant awards and payments) committed before the measured run, untimed")
 	f.IntVar(&o.rounds, "rounds", 1, "measured rounds on the same network, one report each, each with new txs")
@@ -84,7 +95,7 @@ rejected or not committed within --max-wait of the last submit.`,
 	f.DurationVar(&o.timeoutCommit, "timeout-commit", time.Second, "consensus timeout_commit (the other timeouts keep their production defaults)")
 	f.StringVar(&o.home, flagHome, "", "directory for the validators' fresh homes, kept afterwards (default: a temporary directory, removed)")
 	f.StringVarP(&o.output, flagOutput, "o", "text", "report format: text or json")
-	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole process from the first submit to the last commit to `FILE`")
+	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process (with --processes: the load generator only) from the first submit to the last commit to `FILE`")
 	f.DurationVar(&o.maxWait, "max-wait", 3*time.Minute, "fail if not every tx is committed this long after the last submit")
 	return cmd
 }
@@ -121,6 +132,7 @@ type benchReport struct {
 	Rounds        int     `json:"rounds"`
 	App           string  `json:"app"`
 	Validators    int     `json:"validators"`
+	Processes     bool    `json:"processes"` // each validator its own process (--processes)
 	Txs           int     `json:"txs"`
 	SetupTxs      int     `json:"setup_txs"` // sent and committed before timing
 	Concurrency   int     `json:"concurrency"`
@@ -147,6 +159,12 @@ type benchReport struct {
 	LatencyP50Ms    float64  `json:"latency_p50_ms"` // submit → commit on the node the tx was sent to
 	LatencyP99Ms    float64  `json:"latency_p99_ms"`
 	LatencyMaxMs    float64  `json:"latency_max_ms"`
+	// CPU time (user and system) from the first submit to the last
+	// commit, of the bench process (load generator and, in-process, the
+	// validators) and the validator processes (--processes); the latter
+	// also alone. 0 where /proc is missing.
+	CPUSeconds         float64 `json:"cpu_seconds"`
+	CPUChildrenSeconds float64 `json:"cpu_node_processes_seconds"`
 
 	// Pre-filled state (--records) and the footprint: the process's
 	// resident memory (node(s) and load generator) and live Go heap, and
@@ -161,6 +179,7 @@ type benchReport struct {
 	RSSAfterRunMB      float64          `json:"rss_after_run_mb"`
 	HeapAfterRunMB     float64          `json:"heap_after_run_mb"`
 	RSSPeakMB          float64          `json:"rss_peak_mb"`
+	ChildrenRSSMB      float64          `json:"node_processes_rss_after_run_mb,omitempty"` // --processes: summed
 	DataBytesStart     int64            `json:"data_bytes_start"`
 	DataBytesAfterFill int64            `json:"data_bytes_after_fill"`
 	DataBytesAfterRun  int64            `json:"data_bytes_after_run"`
@@ -181,6 +200,9 @@ func (r *benchReport) print(w io.Writer) {
 	round := ""
 	if r.Rounds > 1 {
 		round = fmt.Sprintf(" round %d of %d:", r.Round, r.Rounds)
+	}
+	if r.Processes {
+		vals += " (separate processes)"
 	}
 	fmt.Fprintf(w, "ledgerd bench:%s app %s, %d %s, %d %s, concurrency %d, timeout_commit %s\n",
 		round, r.App, r.Validators, vals, r.Txs, what, r.Concurrency, r.TimeoutCommit)
@@ -213,9 +235,19 @@ func (r *benchReport) print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	if r.CPUSeconds > 0 {
+		fmt.Fprintf(w, "  CPU            %.1f s (%.2f cores)", r.CPUSeconds, r.CPUSeconds/max(r.Seconds, 1e-9))
+		if r.Processes {
+			fmt.Fprintf(w, ", of which the validator processes %.1f s", r.CPUChildrenSeconds)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.RSSAfterRunMB > 0 {
 		fmt.Fprintf(w, "  memory         RSS %.0f MB before the run, %.0f MB after (peak %.0f MB); live heap %.0f MB, %.0f MB\n",
 			r.RSSAfterFillMB, r.RSSAfterRunMB, r.RSSPeakMB, r.HeapAfterFillMB, r.HeapAfterRunMB)
+	}
+	if r.ChildrenRSSMB > 0 {
+		fmt.Fprintf(w, "  node processes RSS %.0f MB after the run, summed\n", r.ChildrenRSSMB)
 	}
 	if r.DataBytesAfterRun > 0 {
 		fmt.Fprintf(w, "  data dir       %.1f MB after the run\n", mb(r.DataBytesAfterRun))

@@ -17,8 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	cmttypes "github.com/cometbft/cometbft/types"
-
 	"github.com/civicledger/civicledger/ledger"
 	"github.com/civicledger/civicledger/node"
 )
@@ -97,8 +95,10 @@ func fillRecordTxs(first, count, chunk int, officers []benchOfficer, expiresAt i
 func (r *benchRun) prefill(ctx context.Context) error {
 	o := r.o
 	r.fill = &benchFill{}
-	dataDir := r.net.Nodes[0].Config().DBDir()
-	var err error
+	dataDir, err := r.dataDir()
+	if err != nil {
+		return err
+	}
 	if r.fill.dataStart, _, err = dirSize(dataDir); err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (r *benchRun) prefill(ctx context.Context) error {
 	}
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
-	ws, err := watchFill(fctx, r.net)
+	ws, err := r.watchFill(fctx)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,9 @@ func (r *benchRun) prefill(ctx context.Context) error {
 		}
 	}
 	r.fill.fillTxBytes = float64(bytes) / float64(o.records)
-	r.fill.height = r.net.Nodes[0].CometBFT().BlockStore().Height()
+	if r.fill.height, err = r.height0(ctx); err != nil {
+		return err
+	}
 	r.fill.rss, r.fill.heap = memoryMB()
 	if r.fill.dataFill, r.fill.dataFillBy, err = dirSize(dataDir); err != nil {
 		return err
@@ -225,42 +227,41 @@ func (w *fillWatch) subErr() error {
 
 // watchFill subscribes to every validator's committed blocks until ctx
 // ends.
-func watchFill(ctx context.Context, net *node.Network) ([]*fillWatch, error) {
-	ws := make([]*fillWatch, len(net.Nodes))
-	for k, nd := range net.Nodes {
-		name := fmt.Sprintf("fill-%d", k)
-		bus := nd.CometBFT().EventBus()
-		sub, err := bus.Subscribe(ctx, name, cmttypes.EventQueryNewBlock, 100_000)
+func (r *benchRun) watchFill(ctx context.Context) ([]*fillWatch, error) {
+	ws := make([]*fillWatch, len(r.urls))
+	for k := range ws {
+		feed, errf, err := r.blockFeed(ctx, k, fmt.Sprintf("fill-%d", k))
 		if err != nil {
 			return nil, err
 		}
 		w := &fillWatch{}
 		ws[k] = w
 		go func() {
-			for {
-				select {
-				case msg := <-sub.Out():
-					ev, ok := msg.Data().(cmttypes.EventDataNewBlock)
-					if !ok {
-						continue
+			for be := range feed {
+				results := be.results
+				if results == nil && be.numTxs > 0 && k == 0 { // --processes: the first validator's results suffice
+					_, rs, err := r.blockContents(ctx, be.height)
+					if err != nil {
+						w.mu.Lock()
+						w.err = err
+						w.mu.Unlock()
+						return
 					}
-					for i, res := range ev.ResultFinalizeBlock.TxResults {
-						if res.Code != 0 && w.failed.Add(1) == 1 {
-							w.mu.Lock()
-							w.firstFail = fmt.Sprintf("tx %d of block %d: code %d: %s", i, ev.Block.Height, res.Code, res.Log)
-							w.mu.Unlock()
-						}
-					}
-					w.committed.Add(int64(len(ev.Block.Txs)))
-				case <-sub.Canceled():
-					w.mu.Lock()
-					w.err = fmt.Errorf("block subscription of %s ended: %v", name, sub.Err())
-					w.mu.Unlock()
-					return
-				case <-ctx.Done():
-					_ = bus.Unsubscribe(context.Background(), name, cmttypes.EventQueryNewBlock)
-					return
+					results = rs
 				}
+				for i, res := range results {
+					if res.Code != 0 && w.failed.Add(1) == 1 {
+						w.mu.Lock()
+						w.firstFail = fmt.Sprintf("tx %d of block %d: code %d: %s", i, be.height, res.Code, res.Log)
+						w.mu.Unlock()
+					}
+				}
+				w.committed.Add(int64(be.numTxs))
+			}
+			if err := errf(); err != nil {
+				w.mu.Lock()
+				w.err = err
+				w.mu.Unlock()
 			}
 		}()
 	}
@@ -346,8 +347,12 @@ func memoryMB() (rss, heap float64) {
 }
 
 // procStatusKB is a field of /proc/self/status in kB, 0 if unavailable.
-func procStatusKB(field string) float64 {
-	f, err := os.Open("/proc/self/status")
+func procStatusKB(field string) float64 { return procFileKB("/proc/self/status", field) }
+
+// procFileKB is a field of a /proc/PID/status file in kB, 0 if
+// unavailable.
+func procFileKB(path, field string) float64 {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}

@@ -60,6 +60,7 @@ type benchRun struct {
 	urls   []string // the validators' RPC endpoints
 	appsMu sync.Mutex
 	apps   []*kvstore.Application // --app kvstore: the apps, closed after the network
+	procs  []*benchProc           // --processes: the validators' processes
 
 	// prefill
 	fill *benchFill
@@ -74,6 +75,8 @@ type benchRun struct {
 	watches   []*blockWatch // every validator's blocks since the timed txs
 	stopWatch context.CancelFunc
 	sent      *benchSend
+
+	cpu0, cpuChildren0 float64 // CPU seconds at the first submit (cpuSeconds)
 
 	// confirm
 	commits *benchCommits
@@ -171,7 +174,11 @@ func (r *benchRun) start(ctx context.Context) error {
 	}
 	r.onClose(r.closeApps)
 	opts := r.networkOptions()
-	r.logf("starting %d %s validator(s) in %s (timeout_commit %s)", o.validators, o.app, r.home, o.timeoutCommit)
+	where := "in this process"
+	if o.processes {
+		where = "as separate processes"
+	}
+	r.logf("starting %d %s validator(s) %s in %s (timeout_commit %s)", o.validators, o.app, where, r.home, o.timeoutCommit)
 	for attempt := 1; ; attempt++ {
 		var err error
 		r.tn, err = node.GenerateTestnet(node.TestnetOptions{
@@ -181,9 +188,17 @@ func (r *benchRun) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		r.net, err = node.StartTestnet(sctx, r.tn, opts)
-		cancel()
+		r.urls = make([]string, len(r.tn.Agencies))
+		for k, a := range r.tn.Agencies {
+			r.urls[k] = a.RPC
+		}
+		if o.processes {
+			err = r.startProcs(ctx, opts.Tweak)
+		} else {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			r.net, err = node.StartTestnet(sctx, r.tn, opts)
+			cancel()
+		}
 		if err == nil {
 			break
 		}
@@ -192,17 +207,16 @@ func (r *benchRun) start(ctx context.Context) error {
 		}
 		r.logf("%v; again with other ports", err)
 		r.closeApps()
+		r.stopProcs()
 		if err := os.RemoveAll(r.home); err != nil {
 			return err
 		}
 	}
-	r.onClose(func() {
-		r.net.Stop()
-		r.logf("network stopped")
-	})
-	r.urls = make([]string, len(r.tn.Agencies))
-	for k, a := range r.tn.Agencies {
-		r.urls[k] = a.RPC
+	if r.net != nil {
+		r.onClose(func() {
+			r.net.Stop()
+			r.logf("network stopped")
+		})
 	}
 	return nil
 }
@@ -278,7 +292,7 @@ func (r *benchRun) prepare(ctx context.Context) error {
 	if benchTxsHook != nil {
 		benchTxsHook(r.txs)
 	}
-	r.rep = &benchReport{Round: r.round + 1, Rounds: o.rounds, App: o.app, Validators: o.validators, Txs: o.txs,
+	r.rep = &benchReport{Round: r.round + 1, Rounds: o.rounds, App: o.app, Validators: o.validators, Processes: o.processes, Txs: o.txs,
 		SetupTxs: len(r.setup), Concurrency: o.concurrency, TimeoutCommit: o.timeoutCommit.String()}
 	r.rep.noteTxSizes(r.txs)
 	f := r.fill
@@ -490,7 +504,7 @@ func (r *benchRun) seed(ctx context.Context) error {
 	o, setup := r.o, r.setup
 	r.logf("sending %d setup txs", len(setup))
 	sw, cancelSetup := context.WithCancel(ctx)
-	ws, err := watchAll(sw, r.net, fmt.Sprintf("setup%d", r.round), len(setup))
+	ws, err := r.watchAll(sw, fmt.Sprintf("setup%d", r.round), len(setup))
 	if err != nil {
 		cancelSetup()
 		return err
@@ -506,6 +520,9 @@ func (r *benchRun) seed(ctx context.Context) error {
 		return benchFailed(fmt.Errorf("setup: %d of %d txs rejected at submission", sent.rejected, len(setup)))
 	case err != nil:
 		return benchFailed(fmt.Errorf("setup: %w", err))
+	}
+	if err := r.fetchContents(ctx, ws); err != nil {
+		return err
 	}
 	if c := collectCommits(ws, setup); c.failed > 0 {
 		r.rep.Errors = c.errs
@@ -523,7 +540,7 @@ func (r *benchRun) submit(ctx context.Context) error {
 	r.stopWatch = stopWatch
 	r.onClose(stopWatch)
 	var err error
-	if r.watches, err = watchAll(wctx, r.net, fmt.Sprintf("bench%d", r.round), len(txs)); err != nil {
+	if r.watches, err = r.watchAll(wctx, fmt.Sprintf("bench%d", r.round), len(txs)); err != nil {
 		return err
 	}
 	if o.cpuprofile != "" {
@@ -538,6 +555,7 @@ func (r *benchRun) submit(ctx context.Context) error {
 		r.onClose(pprof.StopCPUProfile) // a no-op once confirm has stopped it
 	}
 	r.logf("sending %d txs with %d workers to %d node(s)", len(txs), o.concurrency, len(r.tn.Agencies))
+	r.cpu0, r.cpuChildren0 = r.cpuSeconds()
 	r.sent = sendTxs(ctx, r.urls, txs, r.nodeOf, o.concurrency)
 	rep := r.rep
 	rep.Submitted, rep.CheckTxRejected, rep.SubmitSeconds, rep.Errors = r.sent.submitted, r.sent.rejected, r.sent.last.Seconds(), r.sent.errs
@@ -617,8 +635,52 @@ func sendTxs(ctx context.Context, urls []string, txs [][]byte, nodeOf func(int) 
 type benchBlock struct {
 	height int64
 	at     time.Time
-	txs    cmttypes.Txs
+	numTxs int
+	txs    cmttypes.Txs // nil until fetched (fetchContents) with --processes
 	codes  []uint32
+}
+
+// txCodes is the codes of results.
+func txCodes(results []*abci.ExecTxResult) []uint32 {
+	codes := make([]uint32, len(results))
+	for i, r := range results {
+		codes[i] = r.Code
+	}
+	return codes
+}
+
+// fetchContents fills in the txs and codes of the watched blocks that
+// came without them (--processes), each height fetched once.
+func (r *benchRun) fetchContents(ctx context.Context, ws []*blockWatch) error {
+	type contents struct {
+		txs   cmttypes.Txs
+		codes []uint32
+	}
+	got := map[int64]contents{}
+	for _, w := range ws {
+		w.mu.Lock()
+		blocks := slices.Clone(w.blocks)
+		w.mu.Unlock()
+		for i, b := range blocks {
+			if b.txs != nil || b.numTxs == 0 {
+				continue
+			}
+			c, ok := got[b.height]
+			if !ok {
+				txs, results, err := r.blockContents(ctx, b.height)
+				if err != nil {
+					return err
+				}
+				c = contents{txs, txCodes(results)}
+				got[b.height] = c
+			}
+			blocks[i].txs, blocks[i].codes = c.txs, c.codes
+		}
+		w.mu.Lock()
+		copy(w.blocks, blocks)
+		w.mu.Unlock()
+	}
+	return nil
 }
 
 // blockWatch collects the blocks a validator commits (its NewBlock events,
@@ -631,12 +693,11 @@ type blockWatch struct {
 	done   chan struct{} // closed once txs ≥ want or on error
 }
 
-// watchBlocks collects, subscribed as name, the blocks node nd commits
-// until ctx ends; done closes once they hold want txs or the subscription
-// fails.
-func watchBlocks(ctx context.Context, nd *node.Node, name string, want int) (*blockWatch, error) {
-	bus := nd.CometBFT().EventBus()
-	sub, err := bus.Subscribe(ctx, name, cmttypes.EventQueryNewBlock, 100_000)
+// watchBlocks collects, subscribed as name, the blocks validator k
+// commits until ctx ends; done closes once they hold want txs or the feed
+// breaks.
+func (r *benchRun) watchBlocks(ctx context.Context, k int, name string, want int) (*blockWatch, error) {
+	feed, errf, err := r.blockFeed(ctx, k, name)
 	if err != nil {
 		return nil, err
 	}
@@ -654,35 +715,19 @@ func watchBlocks(ctx context.Context, nd *node.Node, name string, want int) (*bl
 				close(w.done)
 			}
 		}
-		for {
-			select {
-			case msg := <-sub.Out():
-				at := time.Now()
-				ev, ok := msg.Data().(cmttypes.EventDataNewBlock)
-				if !ok {
-					continue
-				}
-				b := benchBlock{height: ev.Block.Height, at: at, txs: ev.Block.Txs, codes: make([]uint32, len(ev.ResultFinalizeBlock.TxResults))}
-				for i, r := range ev.ResultFinalizeBlock.TxResults {
-					b.codes[i] = r.Code
-				}
-				w.mu.Lock()
-				w.blocks = append(w.blocks, b)
-				w.txs += len(b.txs)
-				n := w.txs
-				w.mu.Unlock()
-				if n >= want && !closed {
-					finish(nil)
-				}
-			case <-sub.Canceled():
-				if !closed {
-					finish(fmt.Errorf("block subscription of %s ended: %v", name, sub.Err()))
-				}
-				return
-			case <-ctx.Done():
-				_ = bus.Unsubscribe(context.Background(), name, cmttypes.EventQueryNewBlock)
-				return
+		for be := range feed {
+			b := benchBlock{height: be.height, at: be.at, numTxs: be.numTxs, txs: be.txs, codes: txCodes(be.results)}
+			w.mu.Lock()
+			w.blocks = append(w.blocks, b)
+			w.txs += b.numTxs
+			n := w.txs
+			w.mu.Unlock()
+			if n >= want && !closed {
+				finish(nil)
 			}
+		}
+		if err := errf(); err != nil && !closed {
+			finish(err)
 		}
 	}()
 	return w, nil
@@ -697,11 +742,11 @@ func (w *blockWatch) committed() int {
 
 // watchAll subscribes to every validator's committed blocks until each has
 // committed want txs.
-func watchAll(ctx context.Context, net *node.Network, name string, want int) ([]*blockWatch, error) {
-	ws := make([]*blockWatch, len(net.Nodes))
-	for k, nd := range net.Nodes {
+func (r *benchRun) watchAll(ctx context.Context, name string, want int) ([]*blockWatch, error) {
+	ws := make([]*blockWatch, len(r.urls))
+	for k := range ws {
 		var err error
-		if ws[k], err = watchBlocks(ctx, nd, fmt.Sprintf("%s-%d", name, k), want); err != nil {
+		if ws[k], err = r.watchBlocks(ctx, k, fmt.Sprintf("%s-%d", name, k), want); err != nil {
 			return nil, err
 		}
 	}
@@ -717,10 +762,15 @@ func (r *benchRun) confirm(ctx context.Context) error {
 		r.rep.Committed = n
 		return benchFailed(err)
 	}
+	cpu, children := r.cpuSeconds()
+	r.rep.CPUSeconds, r.rep.CPUChildrenSeconds = cpu-r.cpu0, children-r.cpuChildren0
 	if r.o.cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
 	r.stopWatch()
+	if err := r.fetchContents(ctx, r.watches); err != nil {
+		return err
+	}
 	r.commits = collectCommits(r.watches, r.txs)
 	return nil
 }
@@ -828,8 +878,12 @@ func (r *benchRun) measure(context.Context) error {
 	rep.Committed = committed
 	rep.RSSAfterRunMB, rep.HeapAfterRunMB = memoryMB()
 	rep.RSSPeakMB = procStatusKB("VmHWM") / 1e3
-	var err error
-	if rep.DataBytesAfterRun, _, err = dirSize(r.net.Nodes[0].Config().DBDir()); err != nil {
+	rep.ChildrenRSSMB = r.childrenRSSMB()
+	dir, err := r.dataDir()
+	if err != nil {
+		return err
+	}
+	if rep.DataBytesAfterRun, _, err = dirSize(dir); err != nil {
 		return err
 	}
 	if rep.Blocks > 0 {

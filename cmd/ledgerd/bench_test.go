@@ -6,8 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/civicledger/civicledger/client"
 )
@@ -160,5 +165,79 @@ func TestBenchRecords(t *testing.T) {
 	}
 	if rep.HeapAfterFillMB <= 0 || rep.HeapAfterRunMB <= 0 {
 		t.Fatalf("live heap not reported: %+v", rep)
+	}
+}
+
+// TestBenchProcesses: with --processes each validator is its own `ledgerd
+// start` process (the built binary re-executing itself, for kvstore with
+// --bench-app kvstore), logging to node.log in its home; the bench commits
+// every tx on both, reports the validator processes' CPU and memory, and
+// stops them when it ends.
+func TestBenchProcesses(t *testing.T) {
+	for _, app := range []string{"ledger", "kvstore"} {
+		t.Run(app, func(t *testing.T) {
+			home := t.TempDir()
+			cmd := exec.CommandContext(t.Context(), ledgerdBin, "bench", "--processes", "--app", app, "--validators", "2",
+				"--txs", "150", "--timeout-commit", "200ms", "--concurrency", "16", "--max-wait", "90s", "--home", home, "-o", "json")
+			var out, errOut bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			err := cmd.Run()
+			var rep benchReport
+			if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil || err != nil {
+				t.Fatalf("bench: %v (report: %v)\nstdout:\n%s\nstderr:\n%s", err, jerr, out.String(), tail(errOut.String(), 4000))
+			}
+			if rep.App != app || !rep.Processes || rep.Validators != 2 || rep.Submitted != 150 || rep.Committed != 150 ||
+				rep.CheckTxRejected != 0 || rep.BlockRejected != 0 || rep.Error != "" {
+				t.Fatalf("not every tx committed: %+v", rep)
+			}
+			if rep.Blocks < 1 || rep.TxPerSec <= 0 || rep.LatencyP50Ms <= 0 || rep.LatencyP99Ms < rep.LatencyP50Ms ||
+				rep.DataBytesAfterRun <= 0 {
+				t.Fatalf("incomplete report: %+v", rep)
+			}
+			if runtime.GOOS == "linux" && (rep.CPUChildrenSeconds <= 0 || rep.CPUSeconds <= rep.CPUChildrenSeconds || rep.ChildrenRSSMB <= 0) {
+				t.Fatalf("the validator processes' CPU or memory not reported: %+v", rep)
+			}
+			tn, err := os.ReadFile(filepath.Join(home, "testnet.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var net struct {
+				Agencies []struct{ ID, Home, RPC string } `json:"agencies"`
+			}
+			if err := json.Unmarshal(tn, &net); err != nil || len(net.Agencies) != 2 {
+				t.Fatalf("testnet.json: %v\n%s", err, tn)
+			}
+			for _, a := range net.Agencies {
+				log, err := os.ReadFile(filepath.Join(a.Home, "node.log"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				kv := bytes.Contains(log, []byte("kvstore example app"))
+				if !bytes.Contains(log, []byte("ledgerd started")) || kv != (app == "kvstore") {
+					t.Fatalf("%s's node.log does not show its %s node starting:\n%s", a.ID, app, tail(string(log), 3000))
+				}
+				// Stopped: its RPC no longer answers.
+				c, err := client.New(a.RPC)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				_, err = c.Status(ctx)
+				cancel()
+				if err == nil {
+					t.Fatalf("%s's node still answers at %s after the bench", a.ID, a.RPC)
+				}
+			}
+		})
+	}
+}
+
+// TestStartBenchAppUsage: start's benchmark-only --bench-app takes kvstore
+// alone.
+func TestStartBenchAppUsage(t *testing.T) {
+	_, err := run(t, "start", "--home", t.TempDir(), "--bench-app", "etcd")
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.Code != 2 || !strings.Contains(err.Error(), "--bench-app") {
+		t.Fatalf("want a usage error (exit 2) about --bench-app, got %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/cometbft/cometbft/abci/example/kvstore"
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/cobra"
@@ -19,12 +20,15 @@ import (
 )
 
 func newStartCmd() *cobra.Command {
-	var home string
+	var home, benchApp string
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "run the agency's node until interrupted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if benchApp != "" && benchApp != "kvstore" {
+				return withExit(exitcode.Usage, fmt.Errorf("--bench-app must be kvstore, not %q", benchApp))
+			}
 			cfg, err := node.LoadConfig(home)
 			if err != nil {
 				return err
@@ -34,12 +38,24 @@ func newStartCmd() *cobra.Command {
 				return withExit(exitcode.Usage, fmt.Errorf("log_level: %w", err))
 			}
 			halted := make(chan error, 1)
-			n, err := node.New(cfg, logger, node.Options{OnFatal: func(err error) {
+			opts := node.Options{OnFatal: func(err error) {
 				select {
 				case halted <- err:
 				default:
 				}
-			}})
+			}}
+			if benchApp == "kvstore" {
+				// For `ledgerd bench --processes --app kvstore` only: CometBFT's
+				// example app in place of the ledger, to compare against.
+				if err := os.MkdirAll(cfg.DBDir(), 0o700); err != nil {
+					return err
+				}
+				kv := kvstore.NewPersistentApplication(cfg.DBDir())
+				defer func() { _ = kv.Close() }() // after the node has stopped
+				opts.App = kv
+				logger.Info("running CometBFT's kvstore example app, not the ledger (benchmarks only)")
+			}
+			n, err := node.New(cfg, logger, opts)
 			if err != nil {
 				return err
 			}
@@ -76,6 +92,8 @@ func newStartCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&home, flagHome, defaultNodeHome(), "node home directory")
+	cmd.Flags().StringVar(&benchApp, "bench-app", "", "FOR BENCHMARKS ONLY (ledgerd bench --processes): kvstore runs CometBFT's kvstore example app instead of the ledger")
+	_ = cmd.Flags().MarkHidden("bench-app")
 	return cmd
 }
 
