@@ -104,6 +104,9 @@ func New(cfg *Config, logger cmtlog.Logger, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("validator key: %w", err)
 	}
 	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	if err := reindexTail(cfg, logger); err != nil {
+		return nil, err
+	}
 	if opts.App != nil {
 		dbs := &dbTracker{}
 		cc := proxy.NewLocalClientCreator(opts.App)

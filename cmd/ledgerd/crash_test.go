@@ -92,6 +92,7 @@ func TestCrashPoints(t *testing.T) {
 			hits = 1
 		}
 		others := append(append([]*client.Client(nil), clients[:victim]...), clients[victim+1:]...)
+		t.Logf("round %d: agency-%d, %s, hit %d", r, victim+1, point, hits)
 		before := load.committed()
 		load.waitMore(t, ctx, before, 2, 45*time.Second, fmt.Sprintf("round %d, before the crash", r))
 		startH := liveMaxHeight(t, ctx, clients)
