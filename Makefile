@@ -3,9 +3,9 @@
 # checks the IATI exports against the IATI schema), chromium (the portal's
 # browser tests), nginx (the public RPC proxy's test) and iproute2 (ip, for the
 # network fault tests' namespaces), when missing), then runs vet,
-# the race-checked unit tests, the integration tests with real CometBFT nodes,
-# a short run of every fuzzer and govulncheck against a pinned vulnerability
-# database (see docs/reliability.md).
+# the race-checked unit tests, the integration tests with real CometBFT nodes
+# (both run every fuzz target's kept inputs) and govulncheck against a pinned
+# vulnerability database (see docs/reliability.md).
 GO ?= go
 # Each fuzzer runs FUZZTIME (make fuzz-long: 10m). A new input that widens
 # coverage is minimized for at most FUZZMINIMIZETIME; while a worker
@@ -17,7 +17,12 @@ RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/... ./e
 
 .PHONY: test deps vet unit integration fuzz fuzz-long vulncheck soak crash-long bench demo build wasm
 
-test: deps vet unit integration fuzz vulncheck
+# make test runs every fuzz target over its seeds and the inputs kept in
+# testdata/fuzz (they are Go tests: unit and integration run them), not new
+# random inputs: a fuzzer that finds a new input in a 10-second run fails a
+# merge that did not cause it. make fuzz runs the random search briefly,
+# make fuzz-long for 10 minutes a target (docs/reliability.md).
+test: deps vet unit integration vulncheck
 
 APT_PKGS = $(if $(shell command -v promtool),,prometheus) $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v xmllint),,libxml2-utils) \
 	$(if $(shell command -v chromium),,chromium) $(if $(shell PATH="$$PATH:/usr/sbin" command -v nginx),,nginx) \
