@@ -220,7 +220,7 @@ func startTwin(t *testing.T, ctx context.Context, tn *node.Testnet, procs *proce
 	}
 }
 
-// waitTwinStarted waits until the twin's RPC answers and it has a peer; it
+// waitTwinStarted waits until the twin's RPC answers and it has all 4 peers; it
 // returns the log line if it could not bind a port.
 func waitTwinStarted(t *testing.T, ctx context.Context, tw *twin, timeout time.Duration) string {
 	t.Helper()
@@ -233,11 +233,18 @@ func waitTwinStarted(t *testing.T, ctx context.Context, tw *twin, timeout time.D
 		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ni, err := tw.c.RPC().NetInfo(nctx)
 		cancel()
-		if err == nil && ni.NPeers > 0 {
+		// All four peers: the twin's conflicting votes must reach agencies
+		// 1-3 (agency-4's own node ignores a conflicting vote of its key), or
+		// no node makes evidence of them.
+		if err == nil && ni.NPeers >= 4 {
 			return ""
 		}
 		if tw.cmd.ProcessState != nil || time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("the twin of agency-4 did not answer RPC with a peer within %s: %v", timeout, err)
+			peers := -1
+			if ni != nil {
+				peers = ni.NPeers
+			}
+			t.Fatalf("the twin of agency-4 did not answer RPC with its 4 peers within %s (%d peers): %v", timeout, peers, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
