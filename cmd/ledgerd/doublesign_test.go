@@ -50,7 +50,7 @@ import (
 // three honest validators hold 3/4 of the power, so the chain commits
 // whichever of agency-4's votes they count first.
 func TestDoubleSigningValidator(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	started := time.Now()
 	ledgerCLI := buildLedgerCLI(t)
@@ -65,7 +65,7 @@ func TestDoubleSigningValidator(t *testing.T) {
 	t.Logf("twin of agency-4 caught up at height %d after %s", joinedAt, time.Since(started).Round(10*time.Millisecond))
 
 	// DuplicateVoteEvidence against agency-4, committed in a block.
-	evBlock, ev := waitDuplicateVote(t, ctx, clients[0], tw, a4addr, joinedAt, 60*time.Second)
+	evBlock, ev := waitDuplicateVote(t, ctx, clients[0], tw, a4addr, joinedAt, 2*time.Minute)
 	t.Logf("block %d commits evidence that agency-4 (%s) signed two %s votes at height %d round %d: %s and %s",
 		evBlock, a4addr, strings.ToLower(strings.TrimPrefix(ev.VoteA.Type.String(), "SIGNED_MSG_TYPE_")), ev.VoteA.Height, ev.VoteA.Round, blockIDText(ev.VoteA.BlockID), blockIDText(ev.VoteB.BlockID))
 
