@@ -15,7 +15,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 2s
 RACE_PKGS = ./ledger/... ./app/... ./internal/... ./client/... ./genesis/... ./export/...
 
-.PHONY: test deps vet unit integration fuzz fuzz-long vulncheck soak crash-long bench demo build wasm
+.PHONY: test deps vet unit integration fuzz fuzz-long vulncheck soak crash-long bench bench-node demo build wasm
 
 # make test runs every fuzz target over its seeds and the inputs kept in
 # testdata/fuzz (they are Go tests: unit and integration run them), not new
@@ -129,6 +129,15 @@ crash-long:
 
 bench:
 	$(GO) test ./app -run '^$$' -bench BenchmarkFinalizeBlock -benchtime 5x -timeout 60m
+
+# The whole-node series of BENCHMARKS.md in one run (about 30 minutes with
+# the defaults): ledger against kvstore at 1 and 4 validators (in-process
+# and as processes), ROUNDS alternating rounds, growth with RECORDS records,
+# CPU profiles; reports and summary in bench-node-<time>/.
+ROUNDS ?= 3
+RECORDS ?= 1000000
+bench-node:
+	ROUNDS=$(ROUNDS) RECORDS=$(RECORDS) ./scripts/bench-node.sh
 
 build:
 	$(GO) build -o bin/ ./cmd/ledgerd ./cmd/ledger

@@ -233,7 +233,15 @@ type dbTracker struct {
 }
 
 func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
-	db, err := cmtcfg.DefaultDBProvider(ctx)
+	var db dbm.DB
+	var err error
+	switch {
+	case dbm.BackendType(ctx.Config.DBBackend) == dbm.GoLevelDBBackend && (ctx.ID == "blockstore" || ctx.ID == "tx_index"):
+		// the two databases written per tx: see store.LevelDBOptions
+		db, err = dbm.NewGoLevelDBWithOpts(ctx.ID, ctx.Config.DBDir(), store.LevelDBOptions())
+	default:
+		db, err = cmtcfg.DefaultDBProvider(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

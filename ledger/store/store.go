@@ -29,6 +29,7 @@ import (
 	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 
 	"github.com/civicledger/civicledger/internal/crashpoint"
 )
@@ -39,6 +40,8 @@ type Options struct {
 	CacheSize int
 	// InitialVersion is the first block height (CometBFT's initial_height).
 	InitialVersion int64
+	// LevelDB are the goleveldb options of Open (nil: LevelDBOptions).
+	LevelDB *opt.Options
 }
 
 // DefaultOptions sizes the node cache for a few million records.
@@ -68,7 +71,11 @@ var ErrCorrupt = errors.New("state database is corrupted")
 // every block (see verifyTables): a damaged table fails Open with
 // ErrCorrupt, naming the file, before any of its state is loaded or served.
 func Open(dir string, names []string, opts Options) (*MultiStore, error) {
-	db, err := idb.NewGoLevelDB("application", dir)
+	lopts := opts.LevelDB
+	if lopts == nil {
+		lopts = LevelDBOptions()
+	}
+	db, err := idb.NewGoLevelDBWithOpts("application", dir, lopts)
 	if err != nil {
 		if lerrors.IsCorrupted(err) {
 			return nil, fmt.Errorf("%w: %s: %v; %s", ErrCorrupt, filepath.Join(dir, "application.db"), err, corruptAdvice)
