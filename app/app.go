@@ -41,6 +41,8 @@ type App struct {
 	reader *store.Reader
 	logger log.Logger
 	sigs   *sigCache
+	// batcher verifies concurrent CheckTx calls' signatures as one batch.
+	batcher sigBatcher
 
 	chainID string
 
@@ -278,7 +280,7 @@ func (a *App) decodeVerified(raw []byte, maxBytes int64) (*ledger.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.VerifySignatures(); err != nil {
+	if err := a.batcher.verify(tx); err != nil {
 		return nil, err
 	}
 	a.sigs.add(tx)
