@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,14 @@ func FuzzDecodeTx(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tx, err := ledger.DecodeTx(data, 64<<10)
+		// strictDecode's fast path must give what the full decoding gives
+		ref, rerr := ledger.DecodeTxFull(data, 64<<10)
+		if fmt.Sprint(err) != fmt.Sprint(rerr) || ledger.CodeOf(err) != ledger.CodeOf(rerr) {
+			t.Fatalf("DecodeTx: %v (code %d); without the fast path: %v (code %d)", err, ledger.CodeOf(err), rerr, ledger.CodeOf(rerr))
+		}
+		if !reflect.DeepEqual(tx, ref) {
+			t.Fatalf("DecodeTx: %+v; without the fast path: %+v", tx, ref)
+		}
 		if err != nil {
 			if tx != nil {
 				t.Fatal("DecodeTx returned a tx with an error")

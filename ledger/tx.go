@@ -85,7 +85,29 @@ func Canonical(v any) ([]byte, error) {
 // The token-level shape check (duplicate keys, nesting) is costly, and any
 // input it rejects also fails decoding or the byte comparison, so it runs
 // only on the failure path, to name the problem precisely.
+//
+// The common case, canonical input, takes a fast path: json.Unmarshal (one
+// scan of data, no copy, unlike a json.Decoder) and the byte comparison.
+// It accepts exactly the inputs strictDecodeFull accepts, with the same
+// result: data equal to Canonical(v) has no unknown or duplicate key, no
+// other spelling of a field name, no trailing data or whitespace. Any other
+// input goes through strictDecodeFull from a zero v, so each rejection
+// keeps its error (code and log) exactly (FuzzDecodeTx compares the two).
 func strictDecode(what string, data []byte, v any) error {
+	if !utf8.Valid(data) {
+		return fmt.Errorf("%s: invalid UTF-8: %w", what, ErrMalformed)
+	}
+	if json.Unmarshal(data, v) == nil {
+		if re, err := Canonical(v); err == nil && bytes.Equal(re, data) {
+			return nil
+		}
+	}
+	reflect.ValueOf(v).Elem().SetZero()
+	return strictDecodeFull(what, data, v)
+}
+
+// strictDecodeFull is strictDecode without its fast path.
+func strictDecodeFull(what string, data []byte, v any) error {
 	if !utf8.Valid(data) {
 		return fmt.Errorf("%s: invalid UTF-8: %w", what, ErrMalformed)
 	}
@@ -271,6 +293,10 @@ func checkJSONShape(what string, data []byte) error {
 // and payload encodings and the payload's stateless rules (ValidateBasic), but
 // not signatures, chain id or state; see Verify and Apply.
 func DecodeTx(raw []byte, maxBytes int64) (*Tx, error) {
+	return decodeTx(raw, maxBytes, strictDecode)
+}
+
+func decodeTx(raw []byte, maxBytes int64, strictDecode func(what string, data []byte, v any) error) (*Tx, error) {
 	if maxBytes > 0 && int64(len(raw)) > maxBytes {
 		return nil, fmt.Errorf("tx is %d bytes, limit %d: %w", len(raw), maxBytes, ErrTxTooLarge)
 	}
