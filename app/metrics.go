@@ -26,6 +26,17 @@ const MetricsNamespace = "civicledger"
 // invariants for the metrics.
 const DefaultInvariantEvery = 100
 
+// The invariant check reads the whole state, so its cost grows with it:
+// about 7 s of CPU at a million records (BENCHMARKS.md, "Growth"), on the
+// cores that run consensus. After a check that took d, none starts for
+// invariantPace×d (a check due before then waits for the next multiple of
+// the interval), so the checks use at most about 1/invariantPace of a
+// core. A check under invariantPaceFrom imposes no wait.
+const (
+	invariantPace     = 20
+	invariantPaceFrom = 50 * time.Millisecond
+)
+
 // Metrics are the app's Prometheus metrics. They observe the ledger and
 // never feed back into consensus. Labels are bounded: agency, currency,
 // type, code, kind, status, store, path, proved, measure; never record ids.
@@ -224,6 +235,11 @@ type observer struct {
 	jobs       chan metricsJob
 	quit       chan struct{}
 	workerDone chan struct{}
+
+	// The worker's: when the last invariant check ended, and how long it
+	// took (see invariantPace).
+	invEnded time.Time
+	invTook  time.Duration
 }
 
 func newObserver(m *Metrics, st *store.MultiStore, logger log.Logger, liveWindow time.Duration, invariantEvery int64) *observer {
@@ -611,9 +627,12 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 	if err := o.countProposals(view); err != nil {
 		o.logger.Error("metrics: counting proposals", "version", j.version, "err", err)
 	}
-	if j.checkInv {
+	if j.checkInv && o.invariantDue(time.Now()) {
+		start := time.Now()
 		over := &overdisbursedCounter{Reader: view}
 		broken, err := ledger.CheckInvariants(over)
+		o.invEnded = time.Now()
+		o.invTook = o.invEnded.Sub(start)
 		if err != nil {
 			o.logger.Error("metrics: invariant check", "version", j.version, "err", err)
 		} else {
@@ -633,6 +652,15 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 		}
 	}
 	return counted
+}
+
+// invariantDue tells whether an invariant check may start at now (see
+// invariantPace).
+func (o *observer) invariantDue(now time.Time) bool {
+	if o.invTook < invariantPaceFrom {
+		return true
+	}
+	return now.Sub(o.invEnded) >= invariantPace*o.invTook
 }
 
 // countProposals sets the proposal gauges (proposals are few: one scan).
