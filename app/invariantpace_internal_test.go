@@ -50,3 +50,40 @@ func TestInvariantChecksPaced(t *testing.T) {
 		t.Fatalf("the check of an empty state took %v", o.invTook)
 	}
 }
+
+// TestNopMetricsSkipRecordCount: a node without metrics runs the
+// invariant check and nothing else; the recount of every record (a read of
+// the whole index, for gauges nobody reads) is skipped. With metrics, the
+// same job counts the record.
+func TestNopMetricsSkipRecordCount(t *testing.T) {
+	st, err := store.OpenMem(ledger.StoreNames, store.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, n := range ledger.StoreNames {
+		if err := st.Set(n, ledger.SeedKey, []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Set(ledger.StoreIndex, ledger.IndexGrantByAgency("agency-1", "G-1"), []byte("awarded")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		m      *Metrics
+		series int
+	}{{"nop", NopMetrics(), 0}, {"registered", NewMetrics(prometheus.NewRegistry()), 1}} {
+		o := newObserver(c.m, st, log.NewNopLogger(), time.Minute, 1)
+		o.update(metricsJob{version: 1, checkInv: true}, 0)
+		if got := testutil.ToFloat64(c.m.InvariantChecks); got != 1 {
+			t.Errorf("%s: %v invariant checks, want 1", c.name, got)
+		}
+		if got := testutil.ToFloat64(c.m.Records.WithLabelValues("grant", "awarded")); got != float64(c.series) {
+			t.Errorf("%s: grant awarded gauge %v, want %d", c.name, got, c.series)
+		}
+	}
+}

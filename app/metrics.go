@@ -565,6 +565,43 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 		return 0
 	}
 	defer release()
+	if !m.nop {
+		counted = o.refreshGauges(j, view, counted)
+	}
+	if j.checkInv && o.invariantDue(time.Now()) {
+		start := time.Now()
+		over := &overdisbursedCounter{Reader: view}
+		broken, err := ledger.CheckInvariants(over)
+		o.invEnded = time.Now()
+		o.invTook = o.invEnded.Sub(start)
+		if err != nil {
+			o.logger.Error("metrics: invariant check", "version", j.version, "err", err)
+		} else {
+			m.InvariantViolations.Set(float64(len(broken)))
+			perRule := make(map[string]int, len(ledger.Invariants))
+			for _, b := range broken {
+				perRule[b.Rule]++
+			}
+			for _, inv := range ledger.Invariants {
+				m.InvariantRule.WithLabelValues(inv.ID).Set(float64(perRule[inv.ID]))
+			}
+			m.GrantsOverdisbursed.Set(float64(over.n))
+			m.InvariantChecks.Inc()
+			for _, b := range broken {
+				o.logger.Error("LEDGER INVARIANT BROKEN", "version", j.version, "rule", b.Rule, "invariant", b.Message)
+			}
+		}
+	}
+	return counted
+}
+
+// refreshGauges sets the state gauges from view, the committed version
+// j.version, and returns the version the record gauges now reflect. A node
+// without metrics (NopMetrics) skips it: nobody reads the gauges, and the
+// recount of every record, which it would otherwise do at each invariant
+// check, reads the whole index (7 s of CPU at a million records).
+func (o *observer) refreshGauges(j metricsJob, view *store.View, counted int64) int64 {
+	m := o.m
 	// Records: apply the status changes of the touched records (old status
 	// at the previous version, new at this one); recount all at startup or
 	// after a gap.
@@ -607,7 +644,7 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 		}
 	}
 	// Totals: one record per agency and currency, so read them all.
-	err = view.Iterate(ledger.StoreMeta, []byte("total/"), ledger.PrefixEnd([]byte("total/")), func(_, v []byte) bool {
+	err := view.Iterate(ledger.StoreMeta, []byte("total/"), ledger.PrefixEnd([]byte("total/")), func(_, v []byte) bool {
 		var t ledger.Totals
 		if json.Unmarshal(v, &t) == nil {
 			m.Amount.WithLabelValues(t.Agency, t.Currency, "awarded").Set(float64(t.Awarded))
@@ -626,30 +663,6 @@ func (o *observer) update(j metricsJob, counted int64) int64 {
 	}
 	if err := o.countProposals(view); err != nil {
 		o.logger.Error("metrics: counting proposals", "version", j.version, "err", err)
-	}
-	if j.checkInv && o.invariantDue(time.Now()) {
-		start := time.Now()
-		over := &overdisbursedCounter{Reader: view}
-		broken, err := ledger.CheckInvariants(over)
-		o.invEnded = time.Now()
-		o.invTook = o.invEnded.Sub(start)
-		if err != nil {
-			o.logger.Error("metrics: invariant check", "version", j.version, "err", err)
-		} else {
-			m.InvariantViolations.Set(float64(len(broken)))
-			perRule := make(map[string]int, len(ledger.Invariants))
-			for _, b := range broken {
-				perRule[b.Rule]++
-			}
-			for _, inv := range ledger.Invariants {
-				m.InvariantRule.WithLabelValues(inv.ID).Set(float64(perRule[inv.ID]))
-			}
-			m.GrantsOverdisbursed.Set(float64(over.n))
-			m.InvariantChecks.Inc()
-			for _, b := range broken {
-				o.logger.Error("LEDGER INVARIANT BROKEN", "version", j.version, "rule", b.Rule, "invariant", b.Message)
-			}
-		}
 	}
 	return counted
 }
