@@ -3,7 +3,8 @@
 # in one run: ledger against CometBFT's kvstore at 1 validator and at 4
 # (in-process and as separate processes), ROUNDS alternating rounds each,
 # then the ledger with RECORDS records pre-filled (ROUNDS measured rounds on
-# one network), then one CPU-profiled single-validator run of each app.
+# one network, each round CPU-profiled), then one CPU-profiled single-validator
+# run of each app.
 # Every report is appended as one JSON line to OUT/runs.jsonl (with the
 # series' label in "series"), the profiles go to OUT, and the summary table
 # is printed at the end (go run ./scripts/benchtable OUT/runs.jsonl).
@@ -46,7 +47,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	for a in "${apps[@]}"; do run "4-processes" --app "$a" --validators 4 --processes --txs "$TXS4" "${common[@]}"; done
 done
 if [ "$RECORDS" -gt 0 ]; then
-	run "1-growth" --app ledger --validators 1 --txs "$TXS1" --records "$RECORDS" --rounds "$ROUNDS" "${common[@]}"
+	run "1-growth" --app ledger --validators 1 --txs "$TXS1" --records "$RECORDS" --rounds "$ROUNDS" "${common[@]}" \
+		--cpuprofile "$OUT/growth.pprof"
 fi
 for a in ledger kvstore; do
 	run "1-profile" --app "$a" --validators 1 --txs "$TXS1" "${common[@]}" --cpuprofile "$OUT/$a.pprof"

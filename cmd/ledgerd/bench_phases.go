@@ -544,7 +544,7 @@ func (r *benchRun) submit(ctx context.Context) error {
 		return err
 	}
 	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
+		f, err := os.Create(cpuprofilePath(o.cpuprofile, r.round, o.rounds))
 		if err != nil {
 			return err
 		}
@@ -564,6 +564,15 @@ func (r *benchRun) submit(ctx context.Context) error {
 	}
 	r.logf("all %d txs accepted by CheckTx in %.2f s; waiting for the blocks", len(txs), r.sent.last.Seconds())
 	return nil
+}
+
+// cpuprofilePath is --cpuprofile's file for a round (from 0): the file
+// itself with one round, else FILE.round1, FILE.round2 ….
+func cpuprofilePath(file string, round, rounds int) string {
+	if rounds == 1 {
+		return file
+	}
+	return fmt.Sprintf("%s.round%d", file, round+1)
 }
 
 // benchSend is the outcome of sending txs.

@@ -134,10 +134,16 @@ func TestBenchRecords(t *testing.T) {
 		return nil
 	}
 	t.Cleanup(func() { benchFillChunk, benchFillHook = 20_000, nil })
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
 	reps, err := runBenchRounds(t, "--app", "ledger", "--records", "200", "--txs", "101", "--timeout-commit", "200ms",
-		"--concurrency", "16", "--rounds", "2", "--home", t.TempDir())
+		"--concurrency", "16", "--rounds", "2", "--home", t.TempDir(), "--cpuprofile", prof)
 	if err != nil || len(reps) != 2 {
 		t.Fatalf("bench failed: %v\n%+v", err, reps)
+	}
+	for _, f := range []string{prof + ".round1", prof + ".round2"} { // one CPU profile per round
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Fatalf("CPU profile %s: %v", f, err)
+		}
 	}
 	if !checked {
 		t.Fatal("the pre-filled state was not checked")
