@@ -16,16 +16,7 @@ import (
 // falls due within invariantPace times its duration is skipped, and the
 // first one due after that runs; quick checks are never held back.
 func TestInvariantChecksPaced(t *testing.T) {
-	st, err := store.OpenMem(ledger.StoreNames, store.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for _, n := range ledger.StoreNames {
-		if err := st.Set(n, ledger.SeedKey, []byte("1")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := seededStore(t)
 	if _, _, err := st.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -56,16 +47,7 @@ func TestInvariantChecksPaced(t *testing.T) {
 // the whole index, for gauges nobody reads) is skipped. With metrics, the
 // same job counts the record.
 func TestNopMetricsSkipRecordCount(t *testing.T) {
-	st, err := store.OpenMem(ledger.StoreNames, store.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for _, n := range ledger.StoreNames {
-		if err := st.Set(n, ledger.SeedKey, []byte("1")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := seededStore(t)
 	if err := st.Set(ledger.StoreIndex, ledger.IndexGrantByAgency("agency-1", "G-1"), []byte("awarded")); err != nil {
 		t.Fatal(err)
 	}
@@ -86,4 +68,20 @@ func TestNopMetricsSkipRecordCount(t *testing.T) {
 			t.Errorf("%s: grant awarded gauge %v, want %d", c.name, got, c.series)
 		}
 	}
+}
+
+// seededStore is an in-memory store with every tree seeded, not committed.
+func seededStore(t *testing.T) *store.MultiStore {
+	t.Helper()
+	st, err := store.OpenMem(ledger.StoreNames, store.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, n := range ledger.StoreNames {
+		if err := st.Set(n, ledger.SeedKey, []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
 }

@@ -172,8 +172,9 @@ func WriteConfig(c *Config) error {
 	app := fmt.Sprintf(`# Civic Ledger application settings.
 
 # IAVL node cache per store (six stores), in nodes: memory grows with it, a
-# few hundred bytes per node; the default holds about 1.5 GB once the state
-# has half a million records. Lower it on a small machine.
+# few hundred bytes per node; the default fills at about a million records,
+# holding some 2 GB (a node's RSS was 4.3 GB then). Lower it on a small
+# machine.
 state_cache_size = %d
 
 # State-sync snapshots, in data/snapshots, for new nodes that join by state

@@ -7,7 +7,7 @@
 # run of each app.
 # Every report is appended as one JSON line to OUT/runs.jsonl (with the
 # series' label in "series"), the profiles go to OUT, and the summary table
-# is printed at the end (go run ./scripts/benchtable OUT/runs.jsonl).
+# is printed at the end (go run ./scripts/benchtable -summary OUT/runs.jsonl).
 #
 #   make bench-node                      # ROUNDS=3 RECORDS=1000000
 #   make bench-node ROUNDS=1 RECORDS=0   # a quick look (no growth run)
