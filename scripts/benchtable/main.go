@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -177,13 +178,7 @@ func writeSummary(w io.Writer, reports []report) {
 				fill.num("rss_after_fill_mb"), fill.num("heap_after_fill_mb"), list(grow.rss, "%.0f"), fill.num("disk_bytes_per_record"))
 			if by, ok := fill["data_bytes_by_dir_after_fill"].(map[string]any); ok {
 				var parts []string
-				for _, d := range slices.Sorted(func(yield func(string) bool) {
-					for k := range by {
-						if !yield(k) {
-							return
-						}
-					}
-				}) {
+				for _, d := range slices.Sorted(maps.Keys(by)) {
 					v, _ := by[d].(float64)
 					parts = append(parts, fmt.Sprintf("%s %.0f", d, v/n))
 				}
