@@ -94,6 +94,9 @@ func Canonical(v any) ([]byte, error) {
 // input goes through strictDecodeFull from a zero v, so each rejection
 // keeps its error (code and log) exactly (FuzzDecodeTx compares the two).
 func strictDecode(what string, data []byte, v any) error {
+	// Needed before the fast path too: a json.RawMessage field (the
+	// envelope's body) round-trips invalid UTF-8 verbatim (FuzzDecodeTx's
+	// invalid-utf8 seed fails without it).
 	if !utf8.Valid(data) {
 		return fmt.Errorf("%s: invalid UTF-8: %w", what, ErrMalformed)
 	}
