@@ -14,6 +14,17 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 )
 
+// gap is a committed height whose block events, or txs, or both, the kv
+// indexer never wrote.
+type gap struct {
+	height     int64
+	block, txs bool
+}
+
+// checkWindow is how many of the last blocks reindexTail checks one by one
+// at every start, whatever it finds in them.
+const checkWindow = 100
+
 // maxReindex bounds how many blocks below the last committed one
 // reindexTail looks at: an unclean stop loses at most the blocks whose
 // events the indexer had not yet written, a handful.
@@ -57,23 +68,45 @@ func reindexTail(cfg *Config, logger cmtlog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("tx index check: %w", err)
 	}
-	var missing []int64
-	for h := st.LastBlockHeight; h >= max(bs.Base(), 1) && len(missing) < maxReindex; h-- {
-		ok, err := blkIdx.Has(h)
+	// Walk down from the last committed block: through the last
+	// checkWindow blocks, then on to the first one fully indexed.
+	// CometBFT's indexer writes a block's events, then its txs, in two
+	// writes: a write that fails (a full disk) or a kill between them leaves
+	// a block whose events are indexed but whose txs are not, so both are
+	// checked; and as the indexer goes on after a failed write, a block left
+	// out can lie below blocks indexed after it. A block's txs are written
+	// in one batch: if its last tx is there, all are.
+	var missing []gap
+	top := st.LastBlockHeight
+	for h := top; h >= max(bs.Base(), 1) && len(missing) < maxReindex; h-- {
+		hasBlock, err := blkIdx.Has(h)
 		if err != nil {
 			return fmt.Errorf("tx index check at height %d: %w", h, err)
 		}
-		if ok {
-			break
+		hasTxs := true
+		block := bs.LoadBlock(h)
+		if block != nil && len(block.Txs) > 0 {
+			res, err := txIdx.Get(block.Txs[len(block.Txs)-1].Hash())
+			if err != nil {
+				return fmt.Errorf("tx index check at height %d: %w", h, err)
+			}
+			hasTxs = res != nil
 		}
-		missing = append(missing, h)
+		if hasBlock && hasTxs {
+			if h <= top-checkWindow {
+				break
+			}
+			continue
+		}
+		missing = append(missing, gap{height: h, block: !hasBlock, txs: !hasTxs})
 	}
 	if len(missing) == 0 {
 		return nil
 	}
 	slices.Reverse(missing)
 	var done []int64
-	for _, h := range missing {
+	for _, g := range missing {
+		h := g.height
 		// A block without its stored results cannot be indexed: the height
 		// a state-synced node started from (restored from a snapshot, never
 		// executed here), or results discarded by configuration. Such a
@@ -86,7 +119,10 @@ func reindexTail(cfg *Config, logger cmtlog.Logger) error {
 		if err != nil || len(resp.TxResults) != len(block.Txs) {
 			continue
 		}
-		if len(block.Txs) > 0 {
+		// Only the part that is missing is written: the kv indexers number
+		// event keys from a per-process counter, so indexing a block's
+		// events a second time would store them twice.
+		if g.txs {
 			batch := txindex.NewBatch(int64(len(block.Txs)))
 			for i, res := range resp.TxResults {
 				if err := batch.Add(&abci.TxResult{Height: h, Index: uint32(i), Tx: block.Txs[i], Result: *res}); err != nil {
@@ -97,8 +133,10 @@ func reindexTail(cfg *Config, logger cmtlog.Logger) error {
 				return fmt.Errorf("tx index repair at height %d: %w", h, err)
 			}
 		}
-		if err := blkIdx.Index(cmttypes.EventDataNewBlockEvents{Height: h, Events: resp.Events, NumTxs: int64(len(block.Txs))}); err != nil {
-			return fmt.Errorf("block index repair at height %d: %w", h, err)
+		if g.block {
+			if err := blkIdx.Index(cmttypes.EventDataNewBlockEvents{Height: h, Events: resp.Events, NumTxs: int64(len(block.Txs))}); err != nil {
+				return fmt.Errorf("block index repair at height %d: %w", h, err)
+			}
 		}
 		done = append(done, h)
 	}
