@@ -44,8 +44,10 @@ type Options struct {
 	LevelDB *opt.Options
 }
 
-// DefaultOptions sizes the node cache for a few million records.
-func DefaultOptions() Options { return Options{CacheSize: 500_000, InitialVersion: 1} }
+// DefaultOptions: a node cache of 30,000 nodes per tree (the node's default
+// state_cache_size; a larger cache makes garbage collection, not reads, the
+// cost that grows with the state).
+func DefaultOptions() Options { return Options{CacheSize: 30_000, InitialVersion: 1} }
 
 // MultiStore is the set of named IAVL trees that make up the state.
 type MultiStore struct {
