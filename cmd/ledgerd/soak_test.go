@@ -54,11 +54,10 @@ func TestSoak(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), soakFor+30*time.Minute)
 	defer cancel()
 	// A node's memory grows until its caches are full: the IAVL node cache
-	// of each of the six stores (state_cache_size nodes, 500,000 by
-	// default: a live heap of about 1.5 GB at 500,000 records, see
-	// BENCHMARKS.md) and CometBFT's. The
-	// soak runs with a cache of 20,000 nodes a store, full within minutes,
-	// so that growth after that is a leak and not a cache filling up.
+	// of each of the six stores (state_cache_size nodes, 30,000 by
+	// default) and CometBFT's. The soak runs with a cache of 20,000 nodes
+	// a store, full within minutes, so that growth after that is a leak
+	// and not a cache filling up.
 	cacheSize := "20000"
 	if v := os.Getenv("CIVICLEDGER_SOAK_CACHE"); v != "" {
 		cacheSize = v

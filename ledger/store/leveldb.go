@@ -24,10 +24,22 @@ import (
 // bits a key, what IAVL's own goleveldb constructor sets) spares reads of
 // tables that lack a key. Memory: up to two memtables per database while
 // one is flushed.
+//
+// Seek compactions are off: goleveldb otherwise compacts a table after a
+// number of reads that looked in it for a key held further down, which
+// IAVL's reads of uncached nodes do all the time, so compaction followed
+// the reads as well as the writes. Data blocks are 16 KiB instead of 4:
+// compaction reads and writes a table a block per system call, and snappy
+// compresses larger blocks better. At a million records the two together
+// cut the CPU time of the pre-fill by a quarter and the disk per record by
+// 15 % (1,794 bytes against 2,105; BENCHMARKS.md). Both apply to existing
+// databases as they are: tables already written keep their block size.
 func LevelDBOptions() *opt.Options {
 	return &opt.Options{
-		Filter:              filter.NewBloomFilter(10),
-		WriteBuffer:         32 * opt.MiB,
-		CompactionTableSize: 8 * opt.MiB,
+		Filter:                 filter.NewBloomFilter(10),
+		WriteBuffer:            32 * opt.MiB,
+		CompactionTableSize:    8 * opt.MiB,
+		DisableSeeksCompaction: true,
+		BlockSize:              16 * opt.KiB,
 	}
 }
