@@ -12,6 +12,8 @@ import (
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/spf13/viper"
+
+	"github.com/civicledger/civicledger/ledger/store"
 )
 
 // AppConfig is the app's own section of the home, in config/app.toml.
@@ -74,7 +76,7 @@ const DefaultMinFreeDiskMB = 256
 // 2,886 at 4.2 GB, in one side-by-side run. The garbage collector marks
 // every cached node in each cycle; a smaller cache costs a few more reads
 // of goleveldb, whose own block cache and the page cache serve them.
-const DefaultStateCacheSize = 30_000
+const DefaultStateCacheSize = store.DefaultCacheSize
 
 // DefaultAppConfig returns the app settings of a new home: a snapshot every
 // 1000 blocks, the two most recent kept (a few minutes of blocks under load,

@@ -44,10 +44,13 @@ type Options struct {
 	LevelDB *opt.Options
 }
 
-// DefaultOptions: a node cache of 30,000 nodes per tree (the node's default
-// state_cache_size; a larger cache makes garbage collection, not reads, the
-// cost that grows with the state).
-func DefaultOptions() Options { return Options{CacheSize: 30_000, InitialVersion: 1} }
+// DefaultCacheSize is the IAVL node cache per tree, in nodes, of
+// DefaultOptions and of a node's default state_cache_size: a larger cache
+// makes garbage collection, not reads, the cost that grows with the state.
+const DefaultCacheSize = 30_000
+
+// DefaultOptions: a node cache of DefaultCacheSize nodes per tree.
+func DefaultOptions() Options { return Options{CacheSize: DefaultCacheSize, InitialVersion: 1} }
 
 // MultiStore is the set of named IAVL trees that make up the state.
 type MultiStore struct {
